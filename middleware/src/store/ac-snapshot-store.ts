@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import type { SqlExecutor } from './database';
+import type { Clock } from './clock';
+
+/** The last ActiveCampaign state the reverse path saw of a contact: list id -> status (0..3), bounce state. */
+export interface AcSnapshot {
+  acContactId: string;
+  email: string;
+  listStatuses: Record<string, number>;
+  hardBounced: boolean;
+  acUpdatedAt: Date | null;
+}
+
+const snapshotRow = z.object({
+  ac_contact_id: z.string(),
+  email_norm: z.string(),
+  list_statuses: z.record(z.string(), z.number().int().min(0).max(3)),
+  hard_bounced: z.boolean(),
+  ac_updated_at: z.coerce.date().nullable(),
+});
+
+function fromRow(raw: unknown): AcSnapshot {
+  const r = snapshotRow.parse(raw);
+  return { acContactId: r.ac_contact_id, email: r.email_norm, listStatuses: r.list_statuses, hardBounced: r.hard_bounced, acUpdatedAt: r.ac_updated_at };
+}
+
+export class AcSnapshotStore {
+  constructor(private readonly db: SqlExecutor, private readonly clock: Clock) {}
+
+  async getMany(acContactIds: string[], tx: SqlExecutor = this.db): Promise<Map<string, AcSnapshot>> {
+    if (acContactIds.length === 0) return new Map();
+    const result = await tx.query(`SELECT * FROM ac_contact_snapshots WHERE ac_contact_id = ANY($1::text[]) FOR UPDATE`, [acContactIds]);
+    return new Map(result.rows.map(fromRow).map((s) => [s.acContactId, s]));
+  }
+
+  async findByEmail(email: string): Promise<AcSnapshot | null> {
+    const result = await this.db.query(`SELECT * FROM ac_contact_snapshots WHERE email_norm = $1 ORDER BY seen_at DESC LIMIT 1`, [email.toLowerCase()]);
+    return result.rows[0] === undefined ? null : fromRow(result.rows[0]);
+  }
+
+  async upsertMany(snapshots: AcSnapshot[], tx: SqlExecutor = this.db): Promise<void> {
+    if (snapshots.length === 0) return;
+    await tx.query(
+      `INSERT INTO ac_contact_snapshots (ac_contact_id, email_norm, list_statuses, hard_bounced, ac_updated_at, seen_at)
+         SELECT i, e, l, b, u, $6 FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::boolean[], $5::timestamptz[]) AS t(i, e, l, b, u)
+       ON CONFLICT (ac_contact_id) DO UPDATE SET email_norm = EXCLUDED.email_norm, list_statuses = EXCLUDED.list_statuses,
+         hard_bounced = EXCLUDED.hard_bounced, ac_updated_at = EXCLUDED.ac_updated_at, seen_at = EXCLUDED.seen_at`,
+      [
+        snapshots.map((s) => s.acContactId),
+        snapshots.map((s) => s.email.toLowerCase()),
+        snapshots.map((s) => JSON.stringify(s.listStatuses)),
+        snapshots.map((s) => s.hardBounced),
+        snapshots.map((s) => s.acUpdatedAt),
+        this.clock(),
+      ],
+    );
+  }
+
+  async count(): Promise<number> {
+    const result = await this.db.query(`SELECT count(*) AS n FROM ac_contact_snapshots`);
+    return z.object({ n: z.coerce.number() }).parse(result.rows[0]).n;
+  }
+}

@@ -1,0 +1,102 @@
+// One SQL interface over two engines: embedded PGlite (default, no server) and PostgreSQL (production, several
+// instances). Everything above this file speaks plain parameterised SQL that both engines accept.
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+
+export interface SqlExecutor {
+  query(sql: string, params?: readonly unknown[]): Promise<{ rows: unknown[]; rowCount: number }>;
+}
+
+export interface Database extends SqlExecutor {
+  readonly kind: 'pglite' | 'postgres';
+  /** Runs fn inside BEGIN/COMMIT; any throw rolls back. */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Runs a script of several statements (migrations). */
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+class PgliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  constructor(private readonly db: PGlite) {}
+
+  async query(sql: string, params: readonly unknown[] = []) {
+    const result = await this.db.query(sql, params as unknown[]);
+    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+  }
+
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return this.db.transaction(async (tx) =>
+      fn({
+        query: async (sql, params = []) => {
+          const result = await tx.query(sql, params as unknown[]);
+          return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+        },
+      }),
+    );
+  }
+
+  async exec(sql: string) {
+    await this.db.exec(sql);
+  }
+
+  async close() {
+    await this.db.close();
+  }
+}
+
+class PostgresDatabase implements Database {
+  readonly kind = 'postgres' as const;
+  constructor(private readonly pool: pg.Pool) {
+    // A terminated backend (failover, pg_terminate_backend) surfaces here for idle clients; the pool replaces
+    // them, so log-and-continue is the right reaction rather than crashing the process.
+    pool.on('error', () => undefined);
+  }
+
+  async query(sql: string, params: readonly unknown[] = []) {
+    const result = await this.pool.query(sql, params as unknown[]);
+    return { rows: result.rows as unknown[], rowCount: result.rowCount ?? 0 };
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const value = await fn({
+        query: async (sql, params = []) => {
+          const result = await client.query(sql, params as unknown[]);
+          return { rows: result.rows as unknown[], rowCount: result.rowCount ?? 0 };
+        },
+      });
+      await client.query('COMMIT');
+      return value;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async exec(sql: string) {
+    await this.pool.query(sql);
+  }
+
+  async close() {
+    await this.pool.end();
+  }
+}
+
+export type DatabaseTarget = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | null };
+
+/** Opens the database; `dataDir: null` gives an in-memory PGlite (tests). */
+export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+  if (target.kind === 'postgres') {
+    const pool = new pg.Pool({ connectionString: target.url, max: 10, connectionTimeoutMillis: 10_000 });
+    await pool.query('select 1');
+    return new PostgresDatabase(pool);
+  }
+  const db = target.dataDir === null ? new PGlite() : new PGlite(target.dataDir);
+  await db.waitReady;
+  return new PgliteDatabase(db);
+}

@@ -1,0 +1,266 @@
+// The durable work queue. A job means "bring this subject (an email) in line"; at most one job per (kind, subject)
+// waits in the queue, and a newer change merges into it (DESIGN §2: a later change supersedes a queued earlier one,
+// but a merge may keep obligations of the earlier one, e.g. a pending opt-out). Jobs of one subject never run in
+// parallel. Claims use FOR UPDATE SKIP LOCKED so that several instances can work the same queue.
+// Why not pg-boss: its singleton keys reject a second job instead of merging into the queued one, and per-subject
+// ordering would still need this table; what remains (claim, back-off, dead letter) is a few statements.
+import { z } from 'zod';
+import type { Database, SqlExecutor } from './database';
+import type { Clock } from './clock';
+
+export interface JobKind<P> {
+  name: string;
+  payload: z.ZodType<P>;
+  /** Combines a queued payload with a newer one; must be associative so that order of merging never matters. */
+  merge(queued: P, incoming: P): P;
+}
+
+export interface ClaimedJob<P> {
+  id: string;
+  subject: string;
+  payload: P;
+  attempts: number;
+}
+
+export interface DeadLetter {
+  id: string;
+  jobId: string;
+  kind: string;
+  subject: string;
+  payload: unknown;
+  attempts: number;
+  lastError: string;
+  failedAt: Date;
+  retriedAt: Date | null;
+}
+
+const claimedRow = z.object({ id: z.coerce.string(), subject: z.string(), payload: z.unknown(), attempts: z.coerce.number() });
+const queuedRow = z.object({ id: z.coerce.string(), subject: z.string(), payload: z.unknown() });
+const deadLetterRow = z.object({
+  id: z.coerce.string(),
+  job_id: z.coerce.string(),
+  kind: z.string(),
+  subject: z.string(),
+  payload: z.unknown(),
+  attempts: z.coerce.number(),
+  last_error: z.string(),
+  failed_at: z.coerce.date(),
+  retried_at: z.coerce.date().nullable(),
+});
+const countRow = z.object({ kind: z.string(), state: z.string(), n: z.coerce.number() });
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  backoffBaseMs: number;
+  /** Upper bound of one delay. */
+  backoffCapMs?: number;
+  random?: () => number;
+}
+
+/** Exponential back-off with full jitter (AWS architecture blog): spreads retries of many workers apart. */
+export function backoffDelayMs(attempt: number, policy: RetryPolicy, minimumMs = 0): number {
+  const cap = policy.backoffCapMs ?? 300_000;
+  const ceiling = Math.min(cap, policy.backoffBaseMs * 2 ** Math.max(0, attempt - 1));
+  const random = policy.random ?? Math.random;
+  return Math.max(minimumMs, Math.round(random() * ceiling));
+}
+
+export class JobQueue {
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock,
+    private readonly workerId: string,
+  ) {}
+
+  /**
+   * Queues (subject, payload) pairs inside the caller's transaction, merging into queued jobs of the same subject.
+   * Batched: one select and at most one insert/update round per call, because a merged CDC event can carry
+   * thousands of record ids and PGlite costs about a millisecond per statement.
+   */
+  async enqueue<P>(tx: SqlExecutor, kind: JobKind<P>, items: { subject: string; payload: P }[], runAfter?: Date): Promise<void> {
+    let pending = mergeBySubject(kind, items);
+    const when = runAfter ?? this.clock();
+    for (let round = 0; pending.size > 0; round++) {
+      if (round > 5) throw new Error(`could not enqueue ${kind.name} jobs: concurrent writers kept conflicting`);
+      const subjects = [...pending.keys()];
+      const existing = await tx.query(
+        `SELECT id, subject, payload FROM jobs WHERE kind = $1 AND state = 'queued' AND subject = ANY($2::text[]) FOR UPDATE`,
+        [kind.name, subjects],
+      );
+      const updates: { id: string; payload: P }[] = [];
+      for (const row of existing.rows.map((r) => queuedRow.parse(r))) {
+        const incoming = pending.get(row.subject);
+        if (incoming === undefined) continue;
+        updates.push({ id: row.id, payload: kind.merge(kind.payload.parse(row.payload), incoming) });
+        pending.delete(row.subject);
+      }
+      if (updates.length > 0) {
+        await tx.query(
+          `UPDATE jobs SET payload = u.payload, updated_at = $3
+             FROM unnest($1::bigint[], $2::jsonb[]) AS u(id, payload) WHERE jobs.id = u.id`,
+          [updates.map((u) => u.id), updates.map((u) => JSON.stringify(u.payload)), this.clock()],
+        );
+      }
+      if (pending.size === 0) break;
+      const inserted = await tx.query(
+        `INSERT INTO jobs (kind, subject, payload, run_after, created_at, updated_at)
+           SELECT $1, s, p, $4, $4, $4 FROM unnest($2::text[], $3::jsonb[]) AS i(s, p)
+         ON CONFLICT (kind, subject) WHERE state = 'queued' DO NOTHING
+         RETURNING subject`,
+        [kind.name, [...pending.keys()], [...pending.values()].map((p) => JSON.stringify(p)), when],
+      );
+      for (const row of inserted.rows) pending.delete(z.object({ subject: z.string() }).parse(row).subject);
+      pending = new Map(pending);
+    }
+  }
+
+  /** Takes up to `limit` ready jobs of a kind whose subject has no running job, leasing them for leaseMs. */
+  async claim<P>(kind: JobKind<P>, limit: number, leaseMs: number): Promise<ClaimedJob<P>[]> {
+    const now = this.clock();
+    const result = await this.db.query(
+      `UPDATE jobs SET state = 'running', locked_by = $3, locked_until = $4, attempts = attempts + 1, updated_at = $5
+        WHERE id IN (
+          SELECT j.id FROM jobs j
+           WHERE j.kind = $1 AND j.state = 'queued' AND j.run_after <= $5
+             AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.kind = j.kind AND r.subject = j.subject AND r.state = 'running')
+           ORDER BY j.run_after, j.id
+           LIMIT $2
+           FOR UPDATE SKIP LOCKED)
+        RETURNING id, subject, payload, attempts`,
+      [kind.name, limit, this.workerId, new Date(now.getTime() + leaseMs), now],
+    );
+    const jobs: ClaimedJob<P>[] = [];
+    for (const raw of result.rows) {
+      const row = claimedRow.parse(raw);
+      const payload = kind.payload.safeParse(row.payload);
+      if (payload.success) {
+        jobs.push({ id: row.id, subject: row.subject, payload: payload.data, attempts: row.attempts });
+      } else {
+        // A row this version cannot read (hand-edited, or written by a newer version) goes to the dead letters
+        // with the reason instead of blocking the queue.
+        await this.deadLetter(row.id, `unreadable payload: ${z.prettifyError(payload.error)}`);
+      }
+    }
+    return jobs;
+  }
+
+  /** The job's work is done: it leaves the queue (the audit log keeps the history). */
+  async complete(jobId: string, tx: SqlExecutor = this.db): Promise<void> {
+    await tx.query(`DELETE FROM jobs WHERE id = $1`, [jobId]);
+  }
+
+  /** Schedules a retry after a back-off, or moves the job to the dead letters after its last attempt. */
+  async fail<P>(kind: JobKind<P>, job: ClaimedJob<P>, error: string, policy: RetryPolicy, minimumDelayMs = 0): Promise<'retry' | 'dead'> {
+    if (job.attempts >= policy.maxAttempts) {
+      await this.deadLetter(job.id, error);
+      return 'dead';
+    }
+    const runAfter = new Date(this.clock().getTime() + backoffDelayMs(job.attempts, policy, minimumDelayMs));
+    await this.requeue(kind, job, runAfter, error);
+    return 'retry';
+  }
+
+  /**
+   * Puts a running job back in the queue. If a newer job for the subject was queued meanwhile, the two merge
+   * (the running one's obligations are kept) and the retry waits for the later of both times.
+   */
+  async requeue<P>(kind: JobKind<P>, job: ClaimedJob<P>, runAfter: Date, error: string | null, attemptsUsed = job.attempts): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const queued = await tx.query(
+        `SELECT id, subject, payload FROM jobs WHERE kind = $1 AND subject = $2 AND state = 'queued' FOR UPDATE`,
+        [kind.name, job.subject],
+      );
+      const row = queued.rows[0] === undefined ? undefined : queuedRow.parse(queued.rows[0]);
+      if (row === undefined) {
+        await tx.query(
+          `UPDATE jobs SET state = 'queued', run_after = $2, last_error = $3, attempts = $4, locked_by = NULL,
+                  locked_until = NULL, updated_at = $5 WHERE id = $1`,
+          [job.id, runAfter, error, attemptsUsed, this.clock()],
+        );
+        return;
+      }
+      const merged = kind.merge(job.payload, kind.payload.parse(row.payload));
+      await tx.query(
+        `UPDATE jobs SET payload = $2, run_after = GREATEST(run_after, $3), last_error = $4, attempts = $5, updated_at = $6 WHERE id = $1`,
+        [row.id, JSON.stringify(merged), runAfter, error, attemptsUsed, this.clock()],
+      );
+      await tx.query(`DELETE FROM jobs WHERE id = $1`, [job.id]);
+    });
+  }
+
+  /** Jobs whose lease ran out belong to a dead worker (SIGKILL, lost connection): back to the queue. */
+  async recoverExpiredLeases<P>(kind: JobKind<P>): Promise<number> {
+    const expired = await this.db.query(
+      `SELECT id, subject, payload, attempts FROM jobs WHERE kind = $1 AND state = 'running' AND locked_until < $2`,
+      [kind.name, this.clock()],
+    );
+    let recovered = 0;
+    for (const raw of expired.rows) {
+      const row = claimedRow.parse(raw);
+      const payload = kind.payload.safeParse(row.payload);
+      if (!payload.success) {
+        await this.deadLetter(row.id, `unreadable payload: ${z.prettifyError(payload.error)}`);
+        continue;
+      }
+      await this.requeue(kind, { ...row, payload: payload.data }, this.clock(), 'lease expired (worker stopped)');
+      recovered++;
+    }
+    return recovered;
+  }
+
+  private async deadLetter(jobId: string, error: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO dead_letters (job_id, kind, subject, payload, attempts, last_error, failed_at)
+           SELECT id, kind, subject, payload, attempts, $2, $3 FROM jobs WHERE id = $1`,
+        [jobId, error, this.clock()],
+      );
+      await tx.query(`DELETE FROM jobs WHERE id = $1`, [jobId]);
+    });
+  }
+
+  async listDeadLetters(options: { includeRetried?: boolean; limit?: number } = {}): Promise<DeadLetter[]> {
+    const result = await this.db.query(
+      `SELECT * FROM dead_letters WHERE ($1::boolean OR retried_at IS NULL) ORDER BY id DESC LIMIT $2`,
+      [options.includeRetried ?? false, options.limit ?? 100],
+    );
+    return result.rows.map((raw) => {
+      const r = deadLetterRow.parse(raw);
+      return { id: r.id, jobId: r.job_id, kind: r.kind, subject: r.subject, payload: r.payload, attempts: r.attempts, lastError: r.last_error, failedAt: r.failed_at, retriedAt: r.retried_at };
+    });
+  }
+
+  /** Sends a dead letter back to the queue with fresh attempts. Returns false if it was already retried. */
+  async retryDeadLetter<P>(kinds: JobKind<P>[], deadLetterId: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const found = await tx.query(`SELECT * FROM dead_letters WHERE id = $1 AND retried_at IS NULL FOR UPDATE`, [deadLetterId]);
+      if (found.rows[0] === undefined) return false;
+      const letter = deadLetterRow.parse(found.rows[0]);
+      const kind = kinds.find((k) => k.name === letter.kind);
+      if (kind === undefined) throw new Error(`no job kind named ${letter.kind}`);
+      await this.enqueue(tx, kind, [{ subject: letter.subject, payload: kind.payload.parse(letter.payload) }]);
+      await tx.query(`UPDATE dead_letters SET retried_at = $2 WHERE id = $1`, [deadLetterId, this.clock()]);
+      return true;
+    });
+  }
+
+  async counts(): Promise<{ kind: string; state: string; n: number }[]> {
+    const result = await this.db.query(`SELECT kind, state, count(*) AS n FROM jobs GROUP BY kind, state
+      UNION ALL SELECT kind, 'dead', count(*) FROM dead_letters WHERE retried_at IS NULL GROUP BY kind`);
+    return result.rows.map((r) => countRow.parse(r));
+  }
+
+  async readyCount(kindName: string): Promise<number> {
+    const result = await this.db.query(`SELECT count(*) AS n FROM jobs WHERE kind = $1 AND state = 'queued' AND run_after <= $2`, [kindName, this.clock()]);
+    return z.object({ n: z.coerce.number() }).parse(result.rows[0]).n;
+  }
+}
+
+function mergeBySubject<P>(kind: JobKind<P>, items: { subject: string; payload: P }[]): Map<string, P> {
+  const bySubject = new Map<string, P>();
+  for (const { subject, payload } of items) {
+    const queued = bySubject.get(subject);
+    bySubject.set(subject, queued === undefined ? payload : kind.merge(queued, payload));
+  }
+  return bySubject;
+}

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import type { SqlExecutor } from './database';
+import type { Clock } from './clock';
+
+/** Small named state (poll cursors, first-run markers, cached settings), each value parsed on read. */
+export class KvStore {
+  constructor(private readonly db: SqlExecutor, private readonly clock: Clock) {}
+
+  async get<T>(key: string, schema: z.ZodType<T>, tx: SqlExecutor = this.db): Promise<T | null> {
+    const result = await tx.query(`SELECT value FROM kv_state WHERE key = $1`, [key]);
+    if (result.rows[0] === undefined) return null;
+    return schema.parse(z.object({ value: z.unknown() }).parse(result.rows[0]).value);
+  }
+
+  async set(key: string, value: unknown, tx: SqlExecutor = this.db): Promise<void> {
+    await tx.query(
+      `INSERT INTO kv_state (key, value, updated_at) VALUES ($1, $2, $3)
+       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
+      [key, JSON.stringify(value), this.clock()],
+    );
+  }
+}

@@ -1,0 +1,150 @@
+// Versioned schema migrations. Append only: a released migration is never edited, a change is a new version.
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+-- Where each CometD channel resumes. Replay ids are opaque and not contiguous (DESIGN §4): stored as text.
+CREATE TABLE replay_checkpoints (
+  channel     text PRIMARY KEY,
+  replay_id   text NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Windows in which events may have been missed (expired replay id, GAP_OVERFLOW); reconciled by SOQL.
+CREATE TABLE stream_gaps (
+  id             bigserial PRIMARY KEY,
+  channel        text NOT NULL,
+  reason         text NOT NULL,
+  lost_replay_id text,
+  since          timestamptz,
+  detected_at    timestamptz NOT NULL DEFAULT now(),
+  reconciled_at  timestamptz
+);
+
+-- Poller position: contacts updated after cursor_at (minus an overlap), then by id.
+CREATE TABLE poll_cursors (
+  name        text PRIMARY KEY,
+  cursor_at   timestamptz NOT NULL,
+  cursor_id   text,
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Last ActiveCampaign state seen per contact, the base of the reverse path's change detector.
+CREATE TABLE ac_contact_snapshots (
+  ac_contact_id  text PRIMARY KEY,
+  email_norm     text NOT NULL,
+  list_statuses  jsonb NOT NULL,
+  hard_bounced   boolean NOT NULL,
+  ac_updated_at  timestamptz,
+  seen_at        timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ac_contact_snapshots_email ON ac_contact_snapshots (email_norm);
+
+-- Salesforce record <-> ActiveCampaign contact, learnt on both paths.
+CREATE TABLE sf_ac_links (
+  sf_record_id   text PRIMARY KEY,
+  sf_object      text NOT NULL,
+  email_norm     text NOT NULL,
+  ac_contact_id  text,
+  -- Newest opt-out value seen from Salesforce for this record and its commit time: R5's recency rule compares an
+  -- ActiveCampaign subscribe with it.
+  opted_out           boolean,
+  opt_out_changed_at  timestamptz,
+  updated_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX sf_ac_links_email ON sf_ac_links (email_norm);
+
+-- Lists this product unsubscribed and their previous status: what R2's resubscribe option may undo, and nothing else.
+CREATE TABLE lists_unsubscribed_by_us (
+  ac_contact_id    text NOT NULL,
+  list_id          text NOT NULL,
+  email_norm       text NOT NULL,
+  previous_status  integer NOT NULL,
+  unsubscribed_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (ac_contact_id, list_id)
+);
+
+-- Work queue: one queued job per (kind, subject); a newer change merges into the queued one (supersedes).
+CREATE TABLE jobs (
+  id            bigserial PRIMARY KEY,
+  kind          text NOT NULL,
+  subject       text NOT NULL,
+  payload       jsonb NOT NULL,
+  state         text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done')),
+  attempts      integer NOT NULL DEFAULT 0,
+  run_after     timestamptz NOT NULL DEFAULT now(),
+  locked_by     text,
+  locked_until  timestamptz,
+  last_error    text,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX jobs_one_queued_per_subject ON jobs (kind, subject) WHERE state = 'queued';
+CREATE INDEX jobs_ready ON jobs (kind, run_after) WHERE state = 'queued';
+CREATE INDEX jobs_running_subject ON jobs (kind, subject) WHERE state = 'running';
+
+CREATE TABLE dead_letters (
+  id           bigserial PRIMARY KEY,
+  job_id       bigint NOT NULL,
+  kind         text NOT NULL,
+  subject      text NOT NULL,
+  payload      jsonb NOT NULL,
+  attempts     integer NOT NULL,
+  last_error   text NOT NULL,
+  failed_at    timestamptz NOT NULL DEFAULT now(),
+  retried_at   timestamptz
+);
+
+-- R8: every decision, both directions.
+CREATE TABLE audit_log (
+  id            bigserial PRIMARY KEY,
+  occurred_at   timestamptz NOT NULL DEFAULT now(),
+  direction     text NOT NULL CHECK (direction IN ('sf_to_ac', 'ac_to_sf', 'internal')),
+  email_norm    text,
+  record_id     text,
+  ac_contact_id text,
+  old_value     text,
+  new_value     text,
+  decision      text NOT NULL,
+  reason        text NOT NULL,
+  result        text NOT NULL,
+  correlation   jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+CREATE INDEX audit_log_email ON audit_log (email_norm, occurred_at);
+CREATE INDEX audit_log_time ON audit_log (occurred_at);
+
+-- Input that failed validation, kept with its reason so nothing is silently dropped.
+CREATE TABLE quarantine (
+  id           bigserial PRIMARY KEY,
+  source       text NOT NULL,
+  reason       text NOT NULL,
+  raw          text NOT NULL,
+  received_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Webhook deliveries are stored before the 200 reply (AC never retries); processed asynchronously.
+CREATE TABLE webhook_inbox (
+  id            bigserial PRIMARY KEY,
+  dedupe_key    text NOT NULL UNIQUE,
+  payload       jsonb NOT NULL,
+  received_at   timestamptz NOT NULL DEFAULT now(),
+  processed_at  timestamptz
+);
+CREATE INDEX webhook_inbox_pending ON webhook_inbox (id) WHERE processed_at IS NULL;
+
+-- Key/value state that is not worth a table (first-run markers, cached settings).
+CREATE TABLE kv_state (
+  key         text PRIMARY KEY,
+  value       jsonb NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
+];

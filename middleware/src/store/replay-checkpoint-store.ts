@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import type { SqlExecutor } from './database';
+import type { Clock } from './clock';
+
+const row = z.object({ replay_id: z.string() });
+
+/** Where each CometD channel resumes. Written only in the transaction that queues the event's work (DESIGN §2). */
+export class ReplayCheckpointStore {
+  constructor(private readonly db: SqlExecutor, private readonly clock: Clock) {}
+
+  async load(channel: string): Promise<string | null> {
+    const result = await this.db.query(`SELECT replay_id FROM replay_checkpoints WHERE channel = $1`, [channel]);
+    return result.rows[0] === undefined ? null : row.parse(result.rows[0]).replay_id;
+  }
+
+  async save(tx: SqlExecutor, channel: string, replayId: string): Promise<void> {
+    await tx.query(
+      `INSERT INTO replay_checkpoints (channel, replay_id, updated_at) VALUES ($1, $2, $3)
+       ON CONFLICT (channel) DO UPDATE SET replay_id = EXCLUDED.replay_id, updated_at = EXCLUDED.updated_at`,
+      [channel, replayId, this.clock()],
+    );
+  }
+
+  /** Records a window in which events may have been missed; reconcile closes it. */
+  async recordGap(channel: string, reason: string, lostReplayId: string | null, since: Date | null): Promise<void> {
+    await this.db.query(`INSERT INTO stream_gaps (channel, reason, lost_replay_id, since, detected_at) VALUES ($1, $2, $3, $4, $5)`, [
+      channel,
+      reason,
+      lostReplayId,
+      since,
+      this.clock(),
+    ]);
+  }
+
+  /** Time of the last checkpoint write of a channel: the last moment we know we were in step. */
+  async lastGoodAt(channel: string): Promise<Date | null> {
+    const result = await this.db.query(`SELECT updated_at FROM replay_checkpoints WHERE channel = $1`, [channel]);
+    return result.rows[0] === undefined ? null : z.object({ updated_at: z.coerce.date() }).parse(result.rows[0]).updated_at;
+  }
+}

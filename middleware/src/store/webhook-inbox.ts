@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import type { SqlExecutor } from './database';
+import type { Clock } from './clock';
+
+const pendingRow = z.object({ id: z.coerce.string(), payload: z.unknown() });
+
+/** Accepted webhook deliveries, stored before the 200 reply because AC never retries a delivery. */
+export class WebhookInbox {
+  constructor(private readonly db: SqlExecutor, private readonly clock: Clock) {}
+
+  /** Returns false for a duplicate delivery (same dedupe key), which is then harmless. */
+  async accept(dedupeKey: string, payload: unknown): Promise<boolean> {
+    const result = await this.db.query(
+      `INSERT INTO webhook_inbox (dedupe_key, payload, received_at) VALUES ($1, $2, $3) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
+      [dedupeKey, JSON.stringify(payload), this.clock()],
+    );
+    return result.rows.length > 0;
+  }
+
+  async pending(limit: number): Promise<{ id: string; payload: unknown }[]> {
+    const result = await this.db.query(`SELECT id, payload FROM webhook_inbox WHERE processed_at IS NULL ORDER BY id LIMIT $1`, [limit]);
+    return result.rows.map((r) => pendingRow.parse(r));
+  }
+
+  async markProcessed(ids: string[], tx: SqlExecutor = this.db): Promise<void> {
+    await tx.query(`UPDATE webhook_inbox SET processed_at = $2 WHERE id = ANY($1::bigint[])`, [ids, this.clock()]);
+  }
+}

@@ -1,0 +1,52 @@
+// The push path's job: "bring this email in line in ActiveCampaign". One queued job per email; newer changes
+// merge into it. The merge never drops an opt-out (R1 is a legal promise): an opt-out followed by an opt-in still
+// unsubscribes, and the opt-in is then handled by R2 (sticky by default).
+import { z } from 'zod';
+import type { JobKind } from '../store/job-queue';
+import { normaliseEmail, type SalesforceOptOutChange } from './opt-out-change';
+
+const MAX_RECORDS_KEPT = 20;
+
+export const pushJobPayload = z.object({
+  email: z.string().min(3),
+  /** An opt-out arrived that has not been applied yet. */
+  optOutPending: z.boolean(),
+  /** The newest Salesforce value seen for this email, and when it changed. */
+  latestOptedOut: z.boolean(),
+  latestChangedAt: z.iso.datetime(),
+  /** A few of the records behind the job, for the audit trail. */
+  recordIds: z.array(z.string()).max(MAX_RECORDS_KEPT),
+  sources: z.array(z.string()).max(10),
+});
+export type PushJobPayload = z.infer<typeof pushJobPayload>;
+
+export function pushPayloadFromChange(change: SalesforceOptOutChange): PushJobPayload {
+  return {
+    email: normaliseEmail(change.email),
+    optOutPending: change.optedOut,
+    latestOptedOut: change.optedOut,
+    latestChangedAt: change.changedAt.toISOString(),
+    recordIds: [change.recordId],
+    sources: [change.source],
+  };
+}
+
+export function mergePushPayloads(queued: PushJobPayload, incoming: PushJobPayload): PushJobPayload {
+  // Events can arrive out of order (replay after a gap, a Flow and CDC for one edit): the newer change time wins.
+  const incomingIsNewer = Date.parse(incoming.latestChangedAt) >= Date.parse(queued.latestChangedAt);
+  const latest = incomingIsNewer ? incoming : queued;
+  return {
+    email: queued.email,
+    optOutPending: queued.optOutPending || incoming.optOutPending,
+    latestOptedOut: latest.latestOptedOut,
+    latestChangedAt: latest.latestChangedAt,
+    recordIds: [...new Set([...queued.recordIds, ...incoming.recordIds])].slice(-MAX_RECORDS_KEPT),
+    sources: [...new Set([...queued.sources, ...incoming.sources])].slice(-10),
+  };
+}
+
+export const pushJobKind: JobKind<PushJobPayload> = {
+  name: 'push-email',
+  payload: pushJobPayload,
+  merge: mergePushPayloads,
+};

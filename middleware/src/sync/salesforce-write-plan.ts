@@ -1,0 +1,96 @@
+// Decides which Salesforce records to write for an ActiveCampaign decision (R3, R4, R5, R6) as plain data.
+import type { PullJobPayload } from './pull-job';
+import { syncStateFields } from '../salesforce/package-names';
+import type { Settings } from './settings';
+
+export interface SalesforceRecordState {
+  id: string;
+  objectName: 'Contact' | 'Lead';
+  email: string;
+  optedOut: boolean;
+  hardBouncedFlag: boolean | null;
+  /** Newest moment the opt-out value changed in Salesforce, as far as we know (see recency in docs). */
+  optOutChangedAt: Date | null;
+}
+
+export interface PlannedWrite {
+  objectName: 'Contact' | 'Lead';
+  id: string;
+  fields: Record<string, string | boolean | null>;
+}
+
+export interface PlannedDecision {
+  recordId: string;
+  oldValue: string;
+  newValue: string;
+  decision: 'write' | 'skip';
+  reason: string;
+}
+
+export interface WritePlan {
+  writes: PlannedWrite[];
+  decisions: PlannedDecision[];
+}
+
+export function planSalesforceWrites(
+  job: PullJobPayload,
+  records: SalesforceRecordState[],
+  settings: Settings,
+  options: { customFields: boolean; now: Date },
+): WritePlan {
+  const writes: PlannedWrite[] = [];
+  const decisions: PlannedDecision[] = [];
+  const acEventAt = new Date(job.acEventAt);
+  for (const record of records) {
+    const fields: Record<string, string | boolean | null> = {};
+    let reason: string;
+    if (job.hardBounced) {
+      reason = 'R4: hard bounce in ActiveCampaign';
+      if (settings.hardBounceOptsOut && !record.optedOut) fields[settings.optOutField] = true;
+      if (options.customFields && record.hardBouncedFlag !== true) fields[syncStateFields.hardBounced] = true;
+      if (options.customFields && Object.keys(fields).length > 0) {
+        fields[syncStateFields.acStatus] = 'Bounced';
+        if (fields[settings.optOutField] === true) fields[syncStateFields.optOutSource] = 'ActiveCampaign Bounce';
+      }
+    } else if (job.optOut) {
+      reason = 'R3: unsubscribed from all ActiveCampaign lists';
+      if (!record.optedOut) {
+        fields[settings.optOutField] = true;
+        if (options.customFields) {
+          fields[syncStateFields.acStatus] = 'Unsubscribed';
+          fields[syncStateFields.optOutSource] = 'ActiveCampaign Unsubscribe';
+        }
+      }
+    } else {
+      reason = 'R5: subscribed again in ActiveCampaign';
+      if (record.optedOut) {
+        if (record.hardBouncedFlag === true) {
+          reason = 'R5 refused: the record is flagged hard-bounced';
+        } else if (record.optOutChangedAt !== null && record.optOutChangedAt.getTime() > acEventAt.getTime()) {
+          reason = `R5 refused: the Salesforce opt-out (${record.optOutChangedAt.toISOString()}) is newer than the subscribe (${job.acEventAt})`;
+        } else {
+          fields[settings.optOutField] = false;
+          if (options.customFields) {
+            fields[syncStateFields.acStatus] = 'Subscribed';
+            fields[syncStateFields.optOutSource] = null;
+          }
+        }
+      }
+    }
+    if (Object.keys(fields).length === 0) {
+      const why = reason.includes('refused') ? reason : `${reason}: the record already holds it`;
+      decisions.push({ recordId: record.id, oldValue: String(record.optedOut), newValue: String(record.optedOut), decision: 'skip', reason: why });
+      continue;
+    }
+    if (options.customFields) fields[syncStateFields.lastSyncedAt] = options.now.toISOString();
+    writes.push({ objectName: record.objectName, id: record.id, fields });
+    decisions.push({
+      recordId: record.id,
+      oldValue: String(record.optedOut),
+      newValue: String(settings.optOutField in fields ? fields[settings.optOutField] : record.optedOut),
+      decision: 'write',
+      reason,
+    });
+  }
+  return { writes, decisions };
+}

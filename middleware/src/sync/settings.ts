@@ -1,0 +1,69 @@
+// Product settings live in the org (custom metadata OptOutSync_Settings__mdt, record Default) so that an admin
+// changes behaviour where the data lives; these defaults apply when the package is not installed (DESIGN §3).
+import { z } from 'zod';
+import { settingsType } from '../salesforce/package-names';
+
+export type EventMode = (typeof settingsType.eventModes)[number];
+
+export interface Settings {
+  optOutField: string;
+  pushEnabled: boolean;
+  pullEnabled: boolean;
+  resubscribeOnOptIn: boolean;
+  hardBounceOptsOut: boolean;
+  scopeAcTag: string | null;
+  scopeCampaignIds: string[];
+  eventMode: EventMode;
+  integrationUsername: string | null;
+}
+
+export const defaultSettings: Settings = {
+  optOutField: 'HasOptedOutOfEmail',
+  pushEnabled: true,
+  pullEnabled: true,
+  resubscribeOnOptIn: false,
+  hardBounceOptsOut: true,
+  scopeAcTag: null,
+  scopeCampaignIds: [],
+  eventMode: 'CDC',
+  integrationUsername: null,
+};
+
+const f = settingsType.fields;
+const blankToNull = z
+  .string()
+  .nullish()
+  .transform((v) => (v === undefined || v === null || v.trim() === '' ? null : v.trim()));
+
+/** One custom metadata record as the SOQL query returns it; absent fields fall back to the defaults. */
+export const settingsRecordSchema = z.object({
+  [f.optOutField]: z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'must be a field API name').nullish(),
+  [f.pushEnabled]: z.boolean().nullish(),
+  [f.pullEnabled]: z.boolean().nullish(),
+  [f.resubscribeOnOptIn]: z.boolean().nullish(),
+  [f.hardBounceOptsOut]: z.boolean().nullish(),
+  [f.scopeAcTag]: blankToNull,
+  [f.scopeCampaignIds]: blankToNull,
+  [f.eventMode]: z.enum(settingsType.eventModes).nullish(),
+  [f.integrationUsername]: blankToNull,
+});
+
+export function settingsFromRecord(raw: unknown): Settings {
+  const r = settingsRecordSchema.parse(raw) as Record<string, unknown>;
+  const pick = <T>(key: string, fallback: T): T => (r[key] === undefined || r[key] === null ? fallback : (r[key] as T));
+  const campaigns = pick<string | null>(f.scopeCampaignIds, null);
+  return {
+    optOutField: pick(f.optOutField, defaultSettings.optOutField),
+    pushEnabled: pick(f.pushEnabled, defaultSettings.pushEnabled),
+    pullEnabled: pick(f.pullEnabled, defaultSettings.pullEnabled),
+    resubscribeOnOptIn: pick(f.resubscribeOnOptIn, defaultSettings.resubscribeOnOptIn),
+    hardBounceOptsOut: pick(f.hardBounceOptsOut, defaultSettings.hardBounceOptsOut),
+    scopeAcTag: pick(f.scopeAcTag, defaultSettings.scopeAcTag),
+    scopeCampaignIds: campaigns === null ? [] : campaigns.split(/[\s,;]+/).filter((s) => s.length > 0),
+    eventMode: pick(f.eventMode, defaultSettings.eventMode),
+    integrationUsername: pick(f.integrationUsername, defaultSettings.integrationUsername),
+  };
+}
+
+/** The SOQL that reads the settings record. */
+export const settingsSoql = `SELECT DeveloperName, ${Object.values(f).join(', ')} FROM ${settingsType.apiName} WHERE DeveloperName = '${settingsType.defaultRecord}' LIMIT 1`;

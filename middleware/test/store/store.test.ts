@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import { createStore, type Store } from '../../src/store';
+import type { JobKind } from '../../src/store/job-queue';
+import { migrate } from '../../src/store/migrate';
+import { engines, openTestDatabase, type TestDatabase } from '../support/test-databases';
+
+const counterKind: JobKind<{ n: number; keep: boolean }> = {
+  name: 'test-counter',
+  payload: z.object({ n: z.number(), keep: z.boolean() }),
+  merge: (queued, incoming) => ({ n: queued.n + incoming.n, keep: queued.keep || incoming.keep }),
+};
+
+describe.each(engines)('store on %s', (engine) => {
+  let testDb: TestDatabase;
+  let store: Store;
+  let now = new Date('2026-11-23T10:00:00Z');
+  const clock = () => now;
+
+  beforeAll(async () => {
+    testDb = await openTestDatabase(engine);
+    store = await createStore(testDb.db, clock, 'worker-a');
+  });
+  afterAll(async () => {
+    await testDb.drop();
+  });
+
+  test('when migrations run twice, then the second run applies nothing', async () => {
+    expect(await migrate(testDb.db)).toEqual([]);
+  });
+
+  test('when a replay id is saved in a transaction that rolls back, then the checkpoint is unchanged', async () => {
+    await testDb.db.transaction((tx) => store.replay.save(tx, '/data/X__chn', '10'));
+    await expect(
+      testDb.db.transaction(async (tx) => {
+        await store.replay.save(tx, '/data/X__chn', '11');
+        await store.jobs.enqueue(tx, counterKind, [{ subject: 'rollback@example.com', payload: { n: 1, keep: false } }]);
+        throw new Error('crash before commit');
+      }),
+    ).rejects.toThrow('crash before commit');
+    expect(await store.replay.load('/data/X__chn')).toBe('10');
+    expect(await store.jobs.claim(counterKind, 10, 1000)).toEqual([]);
+  });
+
+  test('when two changes for one subject are queued, then they merge into one job', async () => {
+    await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, [{ subject: 'a@example.com', payload: { n: 1, keep: true } }]));
+    await testDb.db.transaction((tx) =>
+      store.jobs.enqueue(tx, counterKind, [
+        { subject: 'a@example.com', payload: { n: 2, keep: false } },
+        { subject: 'b@example.com', payload: { n: 5, keep: false } },
+      ]),
+    );
+    const claimed = await store.jobs.claim(counterKind, 10, 60_000);
+    expect(claimed.map((j) => [j.subject, j.payload]).sort()).toEqual([
+      ['a@example.com', { n: 3, keep: true }],
+      ['b@example.com', { n: 5, keep: false }],
+    ]);
+    for (const job of claimed) await store.jobs.complete(job.id);
+  });
+
+  test('when a subject has a running job, then its newer queued job waits until the running one ends', async () => {
+    await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, [{ subject: 'c@example.com', payload: { n: 1, keep: false } }]));
+    const [running] = await store.jobs.claim(counterKind, 10, 60_000);
+    await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, [{ subject: 'c@example.com', payload: { n: 10, keep: false } }]));
+    expect(await store.jobs.claim(counterKind, 10, 60_000)).toEqual([]);
+    await store.jobs.complete(running!.id);
+    const [next] = await store.jobs.claim(counterKind, 10, 60_000);
+    expect(next?.payload.n).toBe(10);
+    await store.jobs.complete(next!.id);
+  });
+
+  test('when a job fails, then it is retried after a back-off, merged with newer work, and dead-lettered after its last attempt', async () => {
+    const policy = { maxAttempts: 2, backoffBaseMs: 1000, random: () => 1 };
+    await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, [{ subject: 'd@example.com', payload: { n: 1, keep: true } }]));
+    const [first] = await store.jobs.claim(counterKind, 10, 60_000);
+    await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, [{ subject: 'd@example.com', payload: { n: 2, keep: false } }]));
+    expect(await store.jobs.fail(counterKind, first!, 'AC answered 503', policy)).toBe('retry');
+    expect(await store.jobs.claim(counterKind, 10, 60_000)).toEqual([]);
+    now = new Date(now.getTime() + 1000);
+    const [second] = await store.jobs.claim(counterKind, 10, 60_000);
+    expect(second?.payload).toEqual({ n: 3, keep: true });
+    expect(await store.jobs.fail(counterKind, second!, 'AC answered 503 again', policy)).toBe('dead');
+    const letters = await store.jobs.listDeadLetters();
+    expect(letters[0]).toMatchObject({ subject: 'd@example.com', lastError: 'AC answered 503 again', payload: { n: 3, keep: true } });
+    expect(await store.jobs.retryDeadLetter([counterKind], letters[0]!.id)).toBe(true);
+    expect(await store.jobs.retryDeadLetter([counterKind], letters[0]!.id)).toBe(false);
+    const [replayed] = await store.jobs.claim(counterKind, 10, 60_000);
+    expect(replayed).toMatchObject({ subject: 'd@example.com', payload: { n: 3, keep: true }, attempts: 1 });
+    await store.jobs.complete(replayed!.id);
+  });
+
+  test('when a worker dies holding a job, then the job returns to the queue once its lease expires', async () => {
+    await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, [{ subject: 'e@example.com', payload: { n: 1, keep: false } }]));
+    await store.jobs.claim(counterKind, 10, 5_000);
+    expect(await store.jobs.recoverExpiredLeases(counterKind)).toBe(0);
+    now = new Date(now.getTime() + 6_000);
+    expect(await store.jobs.recoverExpiredLeases(counterKind)).toBe(1);
+    const [again] = await store.jobs.claim(counterKind, 10, 5_000);
+    expect(again?.subject).toBe('e@example.com');
+    await store.jobs.complete(again!.id);
+  });
+
+  test('when 10,000 subjects are queued in one transaction, then all are claimable', async () => {
+    const items = Array.from({ length: 10_000 }, (_, i) => ({ subject: `bulk${i}@example.com`, payload: { n: 1, keep: false } }));
+    await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, items));
+    expect(await store.jobs.readyCount(counterKind.name)).toBe(10_000);
+    await testDb.db.query(`DELETE FROM jobs WHERE kind = $1`, [counterKind.name]);
+  });
+
+  test('when two workers claim at once, then no job is handed out twice', async () => {
+    const other = await createStore(testDb.db, clock, 'worker-b');
+    const items = Array.from({ length: 50 }, (_, i) => ({ subject: `race${i}@example.com`, payload: { n: 1, keep: false } }));
+    await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, items));
+    const [a, b] = await Promise.all([store.jobs.claim(counterKind, 30, 60_000), other.jobs.claim(counterKind, 30, 60_000)]);
+    const ids = [...a, ...b].map((j) => j.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length).toBe(50);
+    await testDb.db.query(`DELETE FROM jobs WHERE kind = $1`, [counterKind.name]);
+  });
+
+  test('when audit entries are recorded, then an email history is returned newest first, case-insensitively', async () => {
+    await store.audit.record([
+      { direction: 'sf_to_ac', email: 'Mixed@Example.com', decision: 'unsubscribe', reason: 'R1', result: 'ok' },
+      { direction: 'ac_to_sf', email: 'mixed@example.com', recordId: '003000000000001AAA', decision: 'opt-out', reason: 'R3', result: 'written' },
+    ]);
+    const history = await store.audit.historyForEmail('MIXED@example.com');
+    expect(history.map((h) => h.reason)).toEqual(['R3', 'R1']);
+  });
+
+  test('when bad input is quarantined, then it is kept with its reason, NULs escaped and size bounded', async () => {
+    await store.quarantine.put('cometd', 'data.payload.ChangeEventHeader: missing', 'a\u0000b'.repeat(40_000));
+    const [item] = await store.quarantine.list(1);
+    expect(item?.reason).toContain('ChangeEventHeader');
+    expect(item?.raw.length).toBeLessThan(70_000);
+    expect(item?.raw).not.toContain('\u0000');
+  });
+
+  test('when the same webhook delivery arrives twice, then the inbox keeps it once', async () => {
+    expect(await store.webhookInbox.accept('k1', { a: 1 })).toBe(true);
+    expect(await store.webhookInbox.accept('k1', { a: 1 })).toBe(false);
+    const pending = await store.webhookInbox.pending(10);
+    expect(pending).toHaveLength(1);
+    await store.webhookInbox.markProcessed(pending.map((p) => p.id));
+    expect(await store.webhookInbox.pending(10)).toEqual([]);
+  });
+
+  test('when snapshots, cursors and remembered lists are written, then they read back as written', async () => {
+    await store.snapshots.upsertMany([{ acContactId: '42', email: 'S@x.io', listStatuses: { '1': 1, '2': 2 }, hardBounced: false, acUpdatedAt: now }]);
+    expect((await store.snapshots.findByEmail('s@x.io'))?.listStatuses).toEqual({ '1': 1, '2': 2 });
+    await store.cursors.save('ac-contacts', { at: now, id: '42' });
+    expect(await store.cursors.load('ac-contacts')).toEqual({ at: now, id: '42' });
+    await store.unsubscribedLists.remember('42', 's@x.io', [{ listId: '1', previousStatus: 1 }]);
+    await store.unsubscribedLists.remember('42', 's@x.io', [{ listId: '1', previousStatus: 2 }]);
+    expect(await store.unsubscribedLists.listFor('42')).toEqual([{ listId: '1', previousStatus: 1 }]);
+  });
+});

@@ -1,0 +1,137 @@
+// The batching and bookkeeping of unsubscribeInBulk with a scripted client; the HTTP path runs against the
+// emulator in activecampaign-emulator.test.ts.
+import { describe, expect, it } from '@jest/globals';
+import { AcRateLimitedError } from '../../src/activecampaign/activecampaign-errors';
+import type { AcImportStatus, BulkUnsubscribeEntry } from '../../src/activecampaign/activecampaign-client';
+import { chunkForImport, unsubscribeInBulk } from '../../src/activecampaign/bulk-unsubscriber';
+import { SlidingWindowBudget } from '../../src/activecampaign/rate-limiter';
+import { FakeClock } from './fake-clock';
+
+function inputs(count: number): Array<{ email: string; contactId: string; listIds: string[] }> {
+  return Array.from({ length: count }, (_, i) => ({
+    email: `person${i}@example.com`,
+    contactId: String(i + 1),
+    listIds: ['1', '2'],
+  }));
+}
+
+class ScriptedClient {
+  submitted: BulkUnsubscribeEntry[][] = [];
+  throttleNext = 0;
+  pollsBeforeDone = 1;
+  private polls = new Map<string, number>();
+
+  async bulkImportUnsubscribe(entries: BulkUnsubscribeEntry[]): Promise<string> {
+    if (this.throttleNext > 0) {
+      this.throttleNext -= 1;
+      throw new AcRateLimitedError(60_000, 400, 'bulk-import', 'POST /import/bulk_import');
+    }
+    this.submitted.push(entries);
+    return `batch-${this.submitted.length}`;
+  }
+
+  async getImportStatus(batchId: string): Promise<AcImportStatus> {
+    const seen = (this.polls.get(batchId) ?? 0) + 1;
+    this.polls.set(batchId, seen);
+    const index = Number(batchId.split('-')[1]) - 1;
+    const batch = this.submitted[index] ?? [];
+    const done = seen > this.pollsBeforeDone;
+    return {
+      status: done ? 'completed' : 'pending',
+      done,
+      // The first contact of each batch "fails", the rest succeed (ids are the email's number + 1).
+      successContactIds: done ? batch.slice(1).map((e) => String(Number(/\d+/.exec(e.email)?.[0]) + 1)) : [],
+      failureEmails: done && batch[0] ? [batch[0].email.toUpperCase()] : [],
+    };
+  }
+}
+
+describe('chunkForImport', () => {
+  it('when 600 contacts are chunked, then AC gets 250 + 250 + 100', () => {
+    expect(chunkForImport(inputs(600)).map((c) => c.length)).toEqual([250, 250, 100]);
+  });
+
+  it('when contacts sit on very many lists, then chunks shrink to stay under the payload size', () => {
+    const heavy = inputs(250).map((i) => ({
+      ...i,
+      listIds: Array.from({ length: 200 }, (_, n) => String(10_000 + n)),
+    }));
+    const chunks = chunkForImport(heavy);
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.flat()).toHaveLength(250);
+  });
+});
+
+describe('unsubscribeInBulk', () => {
+  it('when imports complete, then every email gets its outcome from /import/info, invalid ones are never sent', async () => {
+    const client = new ScriptedClient();
+    const clock = new FakeClock();
+    const all = [...inputs(300), { email: 'not an email', contactId: '999', listIds: ['1'] }];
+    const running = unsubscribeInBulk(client, all, {
+      clock,
+      pollIntervalMs: 1000,
+      importBudget: new SlidingWindowBudget({
+        limit: 100,
+        windowMs: 60_000,
+        clock,
+      }),
+    });
+    await clock.advance(5000, 100);
+    const report = await running;
+    expect(client.submitted.map((b) => b.length)).toEqual([250, 50]);
+    expect(client.submitted[0]?.[0]).toEqual({
+      email: 'person0@example.com',
+      listIds: ['1', '2'],
+    });
+    expect(report.batches).toEqual([
+      { batchId: 'batch-1', size: 250, status: 'completed' },
+      { batchId: 'batch-2', size: 50, status: 'completed' },
+    ]);
+    const byEmail = new Map(report.outcomes.map((o) => [o.email, o.outcome]));
+    expect(byEmail.get('person0@example.com')).toBe('failed');
+    expect(byEmail.get('person250@example.com')).toBe('failed');
+    expect(byEmail.get('person1@example.com')).toBe('unsubscribed');
+    expect(byEmail.get('not an email')).toBe('invalid-email');
+    expect(report.outcomes.filter((o) => o.outcome === 'unsubscribed')).toHaveLength(298);
+  });
+
+  it('when the import endpoint says "Rate limit exceeded.", then the batch is sent again after the wait', async () => {
+    const client = new ScriptedClient();
+    client.throttleNext = 1;
+    const clock = new FakeClock();
+    const running = unsubscribeInBulk(client, inputs(10), {
+      clock,
+      pollIntervalMs: 1000,
+      importBudget: new SlidingWindowBudget({
+        limit: 100,
+        windowMs: 60_000,
+        clock,
+      }),
+    });
+    await clock.advance(59_000, 1000);
+    expect(client.submitted).toHaveLength(0);
+    await clock.advance(5000, 1000);
+    const report = await running;
+    expect(client.submitted).toHaveLength(1);
+    expect(report.batches[0]?.status).toBe('completed');
+  });
+
+  it('when an import never completes, then its contacts come back as timed-out', async () => {
+    const client = new ScriptedClient();
+    client.pollsBeforeDone = Number.POSITIVE_INFINITY;
+    const clock = new FakeClock();
+    const running = unsubscribeInBulk(client, inputs(3), {
+      clock,
+      pollIntervalMs: 1000,
+      maxWaitMs: 3000,
+      importBudget: new SlidingWindowBudget({
+        limit: 100,
+        windowMs: 60_000,
+        clock,
+      }),
+    });
+    await clock.advance(5000, 100);
+    const report = await running;
+    expect(report.outcomes.map((o) => o.outcome)).toEqual(['timed-out', 'timed-out', 'timed-out']);
+  });
+});

@@ -1,0 +1,86 @@
+import { describe, expect, it } from '@jest/globals';
+import { SlidingWindowBudget, TokenBucket } from '../../src/activecampaign/rate-limiter';
+import { FakeClock, flush } from './fake-clock';
+
+/** Queues `count` callers and lets the immediate grants land before time moves. */
+async function startCalls(budget: { acquire(): Promise<void> }, clock: FakeClock, count: number): Promise<number[]> {
+  const grantedAt: number[] = [];
+  for (let i = 0; i < count; i += 1) void budget.acquire().then(() => grantedAt.push(clock.now()));
+  await flush();
+  return grantedAt;
+}
+
+function maxInAnyWindow(times: number[], windowMs: number): number {
+  let max = 0;
+  for (let i = 0; i < times.length; i += 1) {
+    const start = times[i] ?? 0;
+    max = Math.max(max, times.filter((t) => t >= start && t < start + windowMs).length);
+  }
+  return max;
+}
+
+describe('TokenBucket', () => {
+  it('when 30 callers queue at once with the defaults, then no second window holds more than 5 grants', async () => {
+    const clock = new FakeClock();
+    const bucket = new TokenBucket({ clock });
+    const granted = await startCalls(bucket, clock, 30);
+    await clock.advance(8000);
+    expect(granted).toHaveLength(30);
+    expect(maxInAnyWindow(granted, 1000)).toBeLessThanOrEqual(5);
+    // 4.75/s (5% headroom): 30 grants need a little over 6 s, not much more.
+    expect(granted[29]).toBeLessThan(6300);
+  });
+
+  it('when callers arrive, then they are served in arrival order', async () => {
+    const clock = new FakeClock();
+    const bucket = new TokenBucket({ clock, headroom: 0 });
+    const order: number[] = [];
+    for (let i = 0; i < 5; i += 1) void bucket.acquire().then(() => order.push(i));
+    await clock.advance(1000);
+    expect(order).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('when the bucket was idle with burst 3, then 3 calls go at once and the 4th waits one interval', async () => {
+    const clock = new FakeClock();
+    const bucket = new TokenBucket({ clock, burst: 3, headroom: 0 });
+    const granted = await startCalls(bucket, clock, 4);
+    await flush();
+    expect(granted).toEqual([0, 0, 0]);
+    await clock.advance(200);
+    expect(granted).toEqual([0, 0, 0, 200]);
+  });
+
+  it('when paused for Retry-After, then nobody is served before the pause ends', async () => {
+    const clock = new FakeClock();
+    const bucket = new TokenBucket({ clock, burst: 5, headroom: 0 });
+    bucket.pauseFor(3000);
+    const granted = await startCalls(bucket, clock, 2);
+    await clock.advance(2999);
+    expect(granted).toEqual([]);
+    await clock.advance(1000);
+    // No burst is saved up during a pause: the account restarts at the sustained rate.
+    expect(granted).toEqual([3200, 3400]);
+  });
+
+  it('when given a nonsensical rate, then it refuses to build', () => {
+    expect(() => new TokenBucket({ ratePerSecond: 0 })).toThrow(RangeError);
+    expect(() => new TokenBucket({ burst: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('SlidingWindowBudget', () => {
+  it('when 250 imports are asked for with a 100/minute limit, then each minute window holds at most 100', async () => {
+    const clock = new FakeClock();
+    const budget = new SlidingWindowBudget({
+      limit: 100,
+      windowMs: 60_000,
+      clock,
+    });
+    const granted = await startCalls(budget, clock, 250);
+    await clock.advance(125_000, 500);
+    expect(granted).toHaveLength(250);
+    expect(maxInAnyWindow(granted, 60_000)).toBe(100);
+    expect(granted[100]).toBe(60_000);
+    expect(granted[200]).toBe(120_000);
+  });
+});

@@ -1,0 +1,235 @@
+// A small typed REST client over fetch rather than jsforce: every answer (records, save results, error bodies)
+// goes through a zod schema, the `Sforce-Call-Options` header and the one re-authentication on
+// INVALID_SESSION_ID are explicit here instead of inside jsforce's request pipeline, and errors come out as the
+// typed classes callers branch on. SalesforceSession.createConnection() still offers jsforce where it is handier.
+import { z } from 'zod';
+import { type FetchLike, type SalesforceSession, type SalesforceToken } from './salesforce-auth';
+import { SalesforceApiError, SalesforceSessionExpiredError } from './salesforce-errors';
+import { type Logger, silentLogger } from './logger-and-clock';
+
+/** REST error body: `[{"message": "...", "errorCode": "...", "fields": [...]}]` (REST API "Status Codes and Error Responses"). */
+const apiErrorBodySchema = z.array(
+  z.object({ message: z.string().default(''), errorCode: z.string(), fields: z.array(z.string()).optional() }),
+);
+
+const queryPageSchema = z.object({
+  totalSize: z.number().optional(),
+  done: z.boolean(),
+  nextRecordsUrl: z.string().optional(),
+  records: z.array(z.unknown()),
+});
+
+/** sObject Collections answers one SaveResult per record, in request order ("sObject Collections" resource). */
+const saveResultSchema = z.object({
+  id: z.string().nullish(),
+  success: z.boolean(),
+  errors: z
+    .array(
+      z.object({
+        statusCode: z.string(),
+        message: z.string().default(''),
+        fields: z.array(z.string()).default([]),
+      }),
+    )
+    .default([]),
+});
+export type SaveResult = z.infer<typeof saveResultSchema>;
+
+const describeSchema = z.object({ fields: z.array(z.object({ name: z.string() })) });
+
+const limitsSchema = z.record(z.string(), z.object({ Max: z.number(), Remaining: z.number() }).loose());
+export type SalesforceLimits = z.infer<typeof limitsSchema>;
+
+/** sObject Collections take at most 200 records per call. */
+export const collectionsBatchSize = 200;
+/** REST query runs as a GET: keep each IN list well below the URI length limit (16,384 bytes). */
+const maxInListChars = 8000;
+const maxInListItems = 200;
+
+const apiNamePattern = /^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$/;
+
+/** SOQL string literal: backslash and single quote are escaped with a backslash (SOQL "Quoted String Escape Sequences"). */
+export function soqlString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** SOQL dateTime literal: ISO 8601 in UTC without quotes, e.g. 2024-01-02T03:04:05Z. */
+export function soqlDateTime(value: Date): string {
+  return value.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function assertApiName(name: string, what: string): string {
+  if (!apiNamePattern.test(name)) throw new Error(`invalid ${what} API name`);
+  return name;
+}
+
+/** Splits values into IN lists that respect both an item cap and a character budget. */
+export function chunkInLists(literals: string[], maxItems = maxInListItems, maxChars = maxInListChars): string[][] {
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let size = 0;
+  for (const literal of literals) {
+    if (current.length > 0 && (current.length >= maxItems || size + literal.length + 1 > maxChars)) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(literal);
+    size += literal.length + 1;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+export type RecordUpdate = { Id: string } & Record<string, unknown>;
+
+export class SalesforceRestClient {
+  private readonly logger: Logger;
+  private readonly fetchImpl: FetchLike;
+
+  constructor(
+    private readonly session: SalesforceSession,
+    options: { logger?: Logger; fetchImpl?: FetchLike } = {},
+  ) {
+    this.logger = options.logger ?? silentLogger;
+    this.fetchImpl = options.fetchImpl ?? fetch;
+  }
+
+  /** Runs a SOQL query and follows nextRecordsUrl until done; each record is parsed with `schema`. */
+  async query<T>(soql: string, schema: z.ZodType<T>): Promise<T[]> {
+    const out: T[] = [];
+    let path: string | undefined = `/query?q=${encodeURIComponent(soql)}`;
+    while (path) {
+      const page = queryPageSchema.parse(await this.request('GET', path));
+      for (const [index, record] of page.records.entries()) {
+        const parsed = schema.safeParse(record);
+        if (!parsed.success) {
+          const at = parsed.error.issues[0]?.path.join('.') ?? '';
+          throw new Error(`query record ${out.length + index} does not match its schema at ${at}`);
+        }
+        out.push(parsed.data);
+      }
+      path = page.done ? undefined : page.nextRecordsUrl;
+    }
+    return out;
+  }
+
+  /** Records whose Email is one of `emails`; SOQL compares strings case-insensitively, so casing need not match. */
+  async findRecordsByEmails<T>(object: string, emails: string[], fields: string[], schema: z.ZodType<T>): Promise<T[]> {
+    const unique = [...new Set(emails.map((email) => email.trim().toLowerCase()).filter((email) => email.length > 0))];
+    const select = this.selectList(fields, ['Id', 'Email']);
+    const out: T[] = [];
+    for (const chunk of chunkInLists(unique.map(soqlString))) {
+      out.push(
+        ...(await this.query(
+          `SELECT ${select} FROM ${assertApiName(object, 'object')} WHERE Email IN (${chunk.join(',')})`,
+          schema,
+        )),
+      );
+    }
+    return out;
+  }
+
+  /** Records modified after `since` (SystemModstamp by default: it also moves on system changes and is indexed). */
+  async queryChangedSince<T>(
+    object: string,
+    since: Date,
+    fields: string[],
+    schema: z.ZodType<T>,
+    { timestampField = 'SystemModstamp' }: { timestampField?: string } = {},
+  ): Promise<T[]> {
+    const stamp = assertApiName(timestampField, 'field');
+    const select = this.selectList(fields, ['Id', stamp]);
+    return this.query(
+      `SELECT ${select} FROM ${assertApiName(object, 'object')} WHERE ${stamp} > ${soqlDateTime(since)} ORDER BY ${stamp} ASC`,
+      schema,
+    );
+  }
+
+  /**
+   * Updates records through sObject Collections (PATCH /composite/sobjects, allOrNone false, <= 200 a call) and
+   * returns one result per input record, in input order.
+   */
+  async updateRecords(object: string, records: RecordUpdate[]): Promise<SaveResult[]> {
+    const type = assertApiName(object, 'object');
+    const results: SaveResult[] = [];
+    for (let start = 0; start < records.length; start += collectionsBatchSize) {
+      const batch = records.slice(start, start + collectionsBatchSize);
+      const body = {
+        allOrNone: false,
+        records: batch.map((record) => ({ attributes: { type }, ...record })),
+      };
+      const answer = z.array(saveResultSchema).parse(await this.request('PATCH', '/composite/sobjects', body));
+      if (answer.length !== batch.length) {
+        throw new Error(`sObject Collections answered ${answer.length} results for ${batch.length} records`);
+      }
+      results.push(...answer);
+    }
+    return results;
+  }
+
+  async describeFieldNames(object: string): Promise<Set<string>> {
+    const body = describeSchema.parse(
+      await this.request('GET', `/sobjects/${assertApiName(object, 'object')}/describe`),
+    );
+    return new Set(body.fields.map((field) => field.name));
+  }
+
+  async getLimits(): Promise<SalesforceLimits> {
+    return limitsSchema.parse(await this.request('GET', '/limits'));
+  }
+
+  private selectList(fields: string[], required: string[]): string {
+    const all = [...required, ...fields].map((field) => assertApiName(field, 'field'));
+    const seen = new Set<string>();
+    return all.filter((field) => !seen.has(field.toLowerCase()) && seen.add(field.toLowerCase())).join(', ');
+  }
+
+  /**
+   * One REST call. `pathOrUrl` is relative to /services/data/vXX.X, or an absolute path such as nextRecordsUrl.
+   * INVALID_SESSION_ID re-authenticates once (SalesforceSession.withToken); a second one is an error.
+   */
+  async request(method: 'GET' | 'PATCH' | 'POST' | 'DELETE', pathOrUrl: string, body?: unknown): Promise<unknown> {
+    return this.session.withToken((token) => this.send(token, method, pathOrUrl, body));
+  }
+
+  private async send(token: SalesforceToken, method: string, pathOrUrl: string, body: unknown): Promise<unknown> {
+    const url = pathOrUrl.startsWith('/services/')
+      ? `${token.instanceUrl}${pathOrUrl}`
+      : `${token.instanceUrl}/services/data/v${this.session.apiVersion}${pathOrUrl}`;
+    const headers: Record<string, string> = {
+      Authorization: `Bearer ${token.accessToken}`,
+      Accept: 'application/json',
+      // Documented to tag the change's origin (REST API "Call Options Header"); CDC then shows client=<id>.
+      'Sforce-Call-Options': `client=${this.session.productClientId}`,
+    };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const response = await this.fetchImpl(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: unknown = undefined;
+    if (text.length > 0) {
+      try {
+        parsed = JSON.parse(text) as unknown;
+      } catch {
+        if (response.ok) throw new SalesforceApiError(response.status, 'UNREADABLE_RESPONSE', 'response is not JSON');
+      }
+    }
+    if (response.ok) return parsed;
+    const errors = apiErrorBodySchema.safeParse(parsed);
+    const first = errors.success ? errors.data[0] : undefined;
+    if (response.status === 401 || first?.errorCode === 'INVALID_SESSION_ID') {
+      throw new SalesforceSessionExpiredError(first?.errorCode ?? `HTTP ${response.status}`);
+    }
+    this.logger.warn({ method, status: response.status, errorCode: first?.errorCode }, 'salesforce REST call failed');
+    throw new SalesforceApiError(
+      response.status,
+      first?.errorCode ?? 'UNKNOWN_ERROR',
+      first?.message ?? `HTTP ${response.status}`,
+      first?.fields ?? [],
+    );
+  }
+}

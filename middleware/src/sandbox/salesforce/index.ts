@@ -1,0 +1,428 @@
+// A Salesforce org in a box for tests, the demo and benchmarks: OAuth token endpoint, REST (query, sObjects,
+// Collections, limits, Platform Event publish), CometD with replay and Salesforce's error advice, Change Data
+// Capture on every Contact/Lead write, and a control API (in-process methods and HTTP under /__sandbox/*) for
+// fault injection. Follows the vendor documents and fixtures only; imports nothing from the product.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import { BayeuxServer, type BayeuxClientInfo } from './bayeux-server';
+import { ChangeEventPublisher, type CustomChannelConfig, type GapChangeType } from './change-events';
+import { EventBus, defaultRetentionMs, type ChannelMessage } from './event-bus';
+import { OAuthServer } from './oauth-server';
+import {
+  OrgData,
+  settingsTypeName,
+  type EmulatedUser,
+  type RecordChange,
+  type RecordFields,
+  type StoredRecord,
+} from './org-data';
+import { PlatformEventPublisher, optOutChangeEvent, type PlatformEventConfig } from './platform-events';
+import { restRouter } from './rest-api';
+import { keyPrefixes } from './salesforce-ids';
+import type { CustomFieldSpec, FieldValue } from './sobject-schema';
+import { executeQuery } from './soql';
+import { controlRouter } from './control-api';
+
+export type {
+  ChannelMessage,
+  CustomChannelConfig,
+  CustomFieldSpec,
+  EmulatedUser,
+  FieldValue,
+  GapChangeType,
+  PlatformEventConfig,
+  RecordFields,
+};
+export { replayInvalidError } from './bayeux-server';
+export { generateRsaKeyPair, signJwtAssertion } from './test-keys';
+
+export interface SalesforceEmulatorOptions {
+  /** Version the emulator advertises and uses in changeOrigin of control-API writes. Default '62.0'. */
+  apiVersion?: string;
+  /** Connected app consumer key / secret. */
+  clientId?: string;
+  clientSecret?: string;
+  /** SPKI PEM of the certificate uploaded to the connected app (JWT bearer flow). */
+  jwtPublicKeyPem?: string;
+  /** Users of the org; default an integration user and an admin user. The first is the integration user. */
+  users?: Array<{ username: string; name?: string; email?: string }>;
+  /** CometD /meta/connect hold time (Salesforce: 110 s). */
+  connectTimeoutMs?: number;
+  /** A CometD client that does not reconnect within this time is expired (Salesforce: 40 s). */
+  clientExpiryMs?: number;
+  /** Event retention (Salesforce: 72 h). */
+  retentionMs?: number;
+  /** Records per query page (Salesforce: 2000). */
+  queryBatchSize?: number;
+  now?: () => Date;
+  /** Whether the package is installed: its custom fields, settings type, channel and event exist. Default true. */
+  customFieldsInstalled?: boolean;
+  /** Extra custom fields per entity, e.g. { Contact: [{ name: 'Custom_Opt_Out__c', type: 'boolean' }] }. */
+  customFields?: Record<string, CustomFieldSpec[]>;
+  /** Custom CDC channels; default OptOutSync__chn with Contact and Lead, Email enriched. */
+  customChannels?: CustomChannelConfig[];
+  /** Platform events; default OptOut_Change__e (part of the package). */
+  platformEvents?: PlatformEventConfig[];
+  /** Fields of the settings record `Default` (package installed only). */
+  settings?: Record<string, FieldValue>;
+  /** Require the BAYEUX_BROWSER cookie on every request after the handshake, as Salesforce does. Default true. */
+  requireCookies?: boolean;
+  dailyApiRequestsMax?: number;
+  tokenTtlMs?: number;
+  port?: number;
+  host?: string;
+}
+
+export interface RequestLogEntry {
+  at: string;
+  method: string;
+  path: string;
+  status: number;
+  apiCall: boolean;
+  durationMs: number;
+}
+
+export interface WriteOptions {
+  asUserId?: string;
+  /** As if the write carried `Sforce-Call-Options: client=<id>`. */
+  clientId?: string;
+}
+
+export interface SalesforceEmulator {
+  url: string;
+  apiVersion: string;
+  orgId: string;
+  clientId: string;
+  clientSecret: string;
+  users: { integration: EmulatedUser; admin: EmulatedUser; all: EmulatedUser[] };
+  close(): Promise<void>;
+  insert(type: string, fields: Record<string, unknown>, asUserId?: string): RecordFields;
+  update(type: string, id: string, fields: Record<string, unknown>, opts?: WriteOptions): RecordFields;
+  /** One transaction: identical changes are merged into one change event. */
+  updateMany(
+    type: string,
+    updates: Array<{ id: string; fields: Record<string, unknown> }>,
+    opts?: WriteOptions,
+  ): RecordFields[];
+  get(type: string, id: string): RecordFields | undefined;
+  findByEmail(email: string): StoredRecord[];
+  query(soql: string): RecordFields[];
+  seed(data: Record<string, Array<Record<string, unknown>>>): Record<string, string[]>;
+  issueToken(userId?: string): string;
+  revokeToken(token: string): void;
+  revokeAllTokens(): void;
+  expireAllTokens(): void;
+  expireAllClients(): void;
+  cometdClients(): BayeuxClientInfo[];
+  injectGap(type: string, recordIds: string[], changeType?: GapChangeType): void;
+  publishPlatformEvent(
+    name: string,
+    payload: Record<string, unknown>,
+    asUserId?: string,
+  ): { id: string; replayId: number; eventUuid: string };
+  setRetention(ms: number): void;
+  purgeEvents(): void;
+  retainedEvents(channel: string): ChannelMessage[];
+  setCustomMetadata(type: string, developerName: string, fields: Record<string, FieldValue>): void;
+  setPackageInstalled(installed: boolean): void;
+  addCustomField(type: string, spec: CustomFieldSpec): void;
+  failNextWrites(recordId: string, errorCode: string, times?: number): void;
+  injectBusy(times: number): void;
+  setLatency(ms: number): void;
+  setCometdTimeouts(t: { connectTimeoutMs?: number; clientExpiryMs?: number }): void;
+  apiCallCount(): number;
+  deliveredEventCount(): number;
+  requestLog: RequestLogEntry[];
+  app: Express;
+}
+
+export const defaultCustomChannels: CustomChannelConfig[] = [
+  { name: 'OptOutSync__chn', members: ['Contact', 'Lead'], enrichedFields: { Contact: ['Email'], Lead: ['Email'] } },
+];
+
+/** Builds the emulator's express app and state without listening (the URL is set once listening). */
+export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}): {
+  app: Express;
+  emulator: SalesforceEmulator;
+} {
+  const now = opts.now ?? (() => new Date());
+  const apiVersion = opts.apiVersion ?? '62.0';
+  const clientId = opts.clientId ?? '3MVG9emulatorConsumerKey';
+  const clientSecret = opts.clientSecret ?? 'emulator-consumer-secret';
+  let packageInstalled = opts.customFieldsInstalled ?? true;
+  const org = new OrgData({
+    now,
+    packageInstalled,
+    customFields: opts.customFields ?? {},
+    users: [],
+  });
+  const userSpecs = opts.users ?? [
+    { username: 'integration@optoutsync.example', name: 'Integration User' },
+    { username: 'admin@optoutsync.example', name: 'Admin User' },
+  ];
+  const users: EmulatedUser[] = userSpecs.map((u) => ({
+    id: org.ids.next(keyPrefixes.User),
+    username: u.username,
+    name: u.name ?? u.username,
+    email: u.email ?? u.username,
+  }));
+  for (const u of users) {
+    org.users.push(u);
+    org.setUserRecord(u);
+  }
+  const integration = users[0];
+  const admin = users[1] ?? users[0];
+  if (!integration || !admin) throw new Error('the emulator needs at least one user');
+
+  let url = 'http://127.0.0.1';
+  const bus = new EventBus(now, opts.retentionMs ?? defaultRetentionMs);
+  const customChannels = opts.customChannels ?? defaultCustomChannels;
+  // The package's own custom channel disappears with the package; other configured channels stay.
+  const channelActive = (c: CustomChannelConfig): boolean => packageInstalled || c.name !== 'OptOutSync__chn';
+  const cdc = new ChangeEventPublisher(bus, customChannels, channelActive);
+  const platformEvents = new PlatformEventPublisher(
+    bus,
+    opts.platformEvents ?? [optOutChangeEvent],
+    () => packageInstalled,
+    org.ids,
+  );
+  const oauth = new OAuthServer({
+    clientId,
+    clientSecret,
+    ...(opts.jwtPublicKeyPem ? { jwtPublicKeyPem: opts.jwtPublicKeyPem } : {}),
+    audiences: () => [url, 'https://login.salesforce.com', 'https://test.salesforce.com'],
+    instanceUrl: () => url,
+    orgId: org.orgId,
+    users,
+    clientCredentialsUserId: integration.id,
+    now,
+    ...(opts.tokenTtlMs !== undefined ? { tokenTtlMs: opts.tokenTtlMs } : {}),
+  });
+  const channelExists = (channel: string): boolean => {
+    if (
+      channel === '/data/ChangeEvents' ||
+      channel === '/data/ContactChangeEvent' ||
+      channel === '/data/LeadChangeEvent'
+    )
+      return true;
+    if (channel.startsWith('/data/'))
+      return customChannels.some((c) => `/data/${c.name}` === channel && channelActive(c));
+    return platformEvents.channelExists(channel);
+  };
+  const bayeux = new BayeuxServer({
+    bus,
+    authenticate: (token) => {
+      const session = oauth.validate(token);
+      return session ? { userId: session.userId } : undefined;
+    },
+    channelExists,
+    connectTimeoutMs: opts.connectTimeoutMs ?? 110_000,
+    clientExpiryMs: opts.clientExpiryMs ?? 40_000,
+    requireCookies: opts.requireCookies ?? true,
+  });
+
+  let apiCalls = 0;
+  let latencyMs = 0;
+  let queryBatchSize = opts.queryBatchSize ?? 2000;
+  const requestLog: RequestLogEntry[] = [];
+
+  const settingsDefaults = (): Record<string, FieldValue> => ({
+    Opt_Out_Field__c: 'HasOptedOutOfEmail',
+    Push_Enabled__c: true,
+    Pull_Enabled__c: true,
+    Resubscribe_On_Opt_In__c: false,
+    Hard_Bounce_Opts_Out__c: true,
+    Scope_AC_Tag__c: null,
+    Scope_Campaign_Ids__c: null,
+    Event_Mode__c: 'CDC',
+    Integration_Username__c: integration.username,
+    ...opts.settings,
+  });
+  if (packageInstalled) org.setCustomMetadata(settingsTypeName, 'Default', settingsDefaults());
+
+  const contextFor = (o: WriteOptions = {}) => ({
+    userId: o.asUserId ?? integration.id,
+    changeOrigin: o.clientId ? `com/salesforce/api/rest/${apiVersion};client=${o.clientId}` : '',
+  });
+  const publish = (changes: RecordChange[]): void => {
+    const tracked = changes.filter((c) => org.describe(c.entity)?.changeTracked);
+    if (tracked.length > 0) cdc.publishTransaction(tracked);
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    const started = Date.now();
+    res.on('finish', () => {
+      requestLog.push({
+        at: new Date(started).toISOString(),
+        method: req.method,
+        path: req.originalUrl,
+        status: res.statusCode,
+        apiCall: req.originalUrl.startsWith('/services/data'),
+        durationMs: Date.now() - started,
+      });
+      if (requestLog.length > 10_000) requestLog.splice(0, requestLog.length - 10_000);
+    });
+    next();
+  });
+
+  const emulator: SalesforceEmulator = {
+    get url() {
+      return url;
+    },
+    set url(value: string) {
+      url = value;
+    },
+    apiVersion,
+    orgId: org.orgId,
+    clientId,
+    clientSecret,
+    users: { integration, admin, all: users },
+    close: async () => {
+      bayeux.close();
+    },
+    insert: (type, fields, asUserId) => {
+      const change = org.insert(type, fields, contextFor(asUserId ? { asUserId } : {}));
+      publish([change]);
+      return { ...change.after };
+    },
+    update: (type, id, fields, o) => {
+      const change = org.prepareUpdate(type, id, fields, contextFor(o));
+      org.apply(change);
+      publish([change]);
+      return { ...change.after };
+    },
+    updateMany: (type, updates, o) => {
+      const changes = updates.map((u) => org.prepareUpdate(type, u.id, u.fields, contextFor(o)));
+      for (const c of changes) org.apply(c);
+      publish(changes);
+      return changes.map((c) => ({ ...c.after }));
+    },
+    get: (type, id) => {
+      const def = org.describe(type);
+      const record = org.get(type, id);
+      return def && record ? org.visibleFields(def, record) : undefined;
+    },
+    findByEmail: (email) => org.findByEmail(email),
+    query: (soql) => executeQuery(org, soql).rows,
+    seed: (data) => {
+      const out: Record<string, string[]> = {};
+      for (const [type, records] of Object.entries(data)) {
+        out[type] = records.map((r) => emulator.insert(type, r)).map((r) => String(r.Id));
+      }
+      return out;
+    },
+    issueToken: (userId) => oauth.issue(userId ?? integration.id).token,
+    revokeToken: (token) => {
+      oauth.revoke(token);
+      bayeux.recheckTokens();
+    },
+    revokeAllTokens: () => {
+      oauth.revokeAll();
+      bayeux.recheckTokens();
+    },
+    expireAllTokens: () => {
+      oauth.expireAll();
+      bayeux.recheckTokens();
+    },
+    expireAllClients: () => bayeux.expireAllClients(),
+    cometdClients: () => bayeux.clientInfo(),
+    injectGap: (type, recordIds, changeType = 'GAP_UPDATE') => {
+      const def = org.requireType(type);
+      cdc.publishGap(def.name, changeType, recordIds, integration.id, now());
+    },
+    publishPlatformEvent: (name, payload, asUserId) =>
+      platformEvents.publish(name, payload, asUserId ?? integration.id, now()),
+    setRetention: (ms) => {
+      bus.retentionMs = ms;
+    },
+    purgeEvents: () => bus.purgeAll(),
+    retainedEvents: (channel) => bus.retained(channel).map((e) => e.message),
+    setCustomMetadata: (type, developerName, fields) => {
+      org.setCustomMetadata(type, developerName, fields);
+    },
+    setPackageInstalled: (installed) => {
+      packageInstalled = installed;
+      org.packageInstalled = installed;
+      if (installed && !org.all(settingsTypeName).some((r) => r.fields.DeveloperName === 'Default')) {
+        org.setCustomMetadata(settingsTypeName, 'Default', settingsDefaults());
+      }
+    },
+    addCustomField: (type, spec) => org.addCustomField(type, spec),
+    failNextWrites: (recordId, errorCode, times = 1) => org.failNextWrites(recordId, errorCode, times),
+    injectBusy: (times) => bayeux.injectBusy(times),
+    setLatency: (ms) => {
+      latencyMs = ms;
+    },
+    setCometdTimeouts: (t) => bayeux.setTimeouts(t),
+    apiCallCount: () => apiCalls,
+    deliveredEventCount: () => bayeux.totalDelivered,
+    requestLog,
+    app,
+  };
+
+  app.use(oauth.router());
+  app.get('/id/:orgId/:userId', (req, res) => {
+    const user = users.find((u) => u.id === req.params.userId);
+    if (!user) {
+      res.status(404).json([{ message: 'Bad_Id', errorCode: 'NOT_FOUND' }]);
+      return;
+    }
+    res.json({
+      id: `${url}/id/${org.orgId}/${user.id}`,
+      user_id: user.id,
+      organization_id: org.orgId,
+      username: user.username,
+      display_name: user.name,
+      email: user.email,
+    });
+  });
+  app.post(
+    ['/cometd', '/cometd/:version', '/cometd/:version/*rest'],
+    express.json({ limit: '32kb', type: () => true }),
+    (req, res, next) => {
+      const version = typeof req.params.version === 'string' ? req.params.version : undefined;
+      bayeux.handle(req, res, version).catch(next);
+    },
+  );
+  app.use(
+    restRouter({
+      org,
+      oauth,
+      cdc,
+      platformEvents,
+      queryBatchSize: () => queryBatchSize,
+      dailyApiRequestsMax: opts.dailyApiRequestsMax ?? 15_000,
+      countApiCall: () => (apiCalls += 1),
+      apiCallCount: () => apiCalls,
+      deliveredEvents: () => bayeux.totalDelivered,
+      latencyMs: () => latencyMs,
+    }),
+  );
+  app.use('/__sandbox', controlRouter(emulator, { setQueryBatchSize: (n) => (queryBatchSize = n) }));
+  return { app, emulator };
+}
+
+export async function startSalesforceEmulator(opts: SalesforceEmulatorOptions = {}): Promise<SalesforceEmulator> {
+  const { app, emulator } = createSalesforceEmulatorApp(opts);
+  const server = http.createServer(app);
+  // Long-polls are held up to connectTimeoutMs; keep Node from cutting them.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  emulator.url = `http://${host}:${address.port}`;
+  const closeState = emulator.close;
+  emulator.close = async () => {
+    await closeState();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return emulator;
+}

@@ -1,0 +1,380 @@
+// The emulated org's data: entity definitions, records, users and custom metadata, with the write rules of
+// the REST API (required fields, read-only fields, field types) and the facts Change Data Capture needs about
+// every write (which fields changed, old and new values). Pure in-memory; no I/O.
+import { IdFactory, keyPrefixes, sameId } from './salesforce-ids';
+import { SalesforceApiError, invalidTypeMessage, messageForStatusCode } from './salesforce-errors';
+import {
+  type CustomFieldSpec,
+  type FieldDef,
+  type FieldValue,
+  type SObjectDef,
+  campaignDef,
+  campaignMemberDef,
+  contactDef,
+  customField,
+  leadDef,
+  packageSyncFields,
+  settingsDef,
+  settingsTypeName,
+  userDef,
+} from './sobject-schema';
+
+export type RecordFields = Record<string, FieldValue>;
+
+export interface StoredRecord {
+  type: string;
+  fields: RecordFields;
+}
+
+export interface EmulatedUser {
+  id: string;
+  username: string;
+  name: string;
+  email: string;
+}
+
+export interface WriteContext {
+  userId: string;
+  /** CDC changeOrigin: `com/salesforce/api/rest/<ver>;client=<id>` or '' (CDC guide, ChangeEventHeader). */
+  changeOrigin: string;
+}
+
+export interface RecordChange {
+  entity: string;
+  id: string;
+  changeType: 'CREATE' | 'UPDATE';
+  /** CREATE: every non-null field; UPDATE: changed fields (+ LastModifiedDate, LastModifiedById if it changed). */
+  values: RecordFields;
+  /** Field names in `values` that were set to null by this write. */
+  nulled: string[];
+  after: RecordFields;
+  context: WriteContext;
+  at: Date;
+}
+
+export interface OrgDataOptions {
+  now: () => Date;
+  packageInstalled: boolean;
+  customFields: Record<string, CustomFieldSpec[]>;
+  users: EmulatedUser[];
+}
+
+const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Record timestamps in Salesforce have second precision (CDC examples show `.000Z`). */
+export function secondPrecision(date: Date): Date {
+  return new Date(Math.floor(date.getTime() / 1000) * 1000);
+}
+
+export class OrgData {
+  readonly ids = new IdFactory();
+  readonly orgId: string;
+  private readonly records = new Map<string, Map<string, StoredRecord>>();
+  private readonly failures = new Map<string, { code: string; remaining: number }>();
+  private readonly extraFields: Record<string, FieldDef[]> = {};
+  packageInstalled: boolean;
+  readonly users: EmulatedUser[];
+
+  constructor(private readonly options: OrgDataOptions) {
+    this.packageInstalled = options.packageInstalled;
+    this.orgId = this.ids.next(keyPrefixes.Organization);
+    this.users = options.users;
+    for (const [type, specs] of Object.entries(options.customFields)) {
+      this.extraFields[type] = specs.map(customField);
+    }
+    for (const user of this.users) this.setUserRecord(user);
+  }
+
+  setUserRecord(user: EmulatedUser): void {
+    this.table('User').set(user.id.slice(0, 15), {
+      type: 'User',
+      fields: { Id: user.id, Username: user.username, Name: user.name, Email: user.email, IsActive: true },
+    });
+  }
+
+  now(): Date {
+    return this.options.now();
+  }
+
+  addCustomField(type: string, spec: CustomFieldSpec): void {
+    (this.extraFields[type] ??= []).push(customField(spec));
+  }
+
+  /** Entity definition as the org shows it now: package parts exist only while the package is installed. */
+  describe(type: string): SObjectDef | undefined {
+    const all: SObjectDef[] = [contactDef(), leadDef(), userDef(), campaignDef(), campaignMemberDef()];
+    if (this.packageInstalled) all.push(settingsDef());
+    const def = all.find((d) => d.name.toLowerCase() === type.toLowerCase());
+    if (!def) return undefined;
+    const extra = this.extraFields[def.name] ?? [];
+    const pkg = this.packageInstalled && (def.name === 'Contact' || def.name === 'Lead') ? packageSyncFields() : [];
+    return { ...def, fields: [...def.fields, ...pkg, ...extra] };
+  }
+
+  requireType(type: string): SObjectDef {
+    const def = this.describe(type);
+    if (!def) throw new SalesforceApiError(400, 'INVALID_TYPE', invalidTypeMessage(type));
+    return def;
+  }
+
+  /** Field names are case-insensitive in SOQL and REST; answers the canonical definition. */
+  findField(def: SObjectDef, name: string): FieldDef | undefined {
+    const lower = name.toLowerCase();
+    return def.fields.find((f) => f.name.toLowerCase() === lower);
+  }
+
+  private table(type: string): Map<string, StoredRecord> {
+    let table = this.records.get(type);
+    if (!table) {
+      table = new Map();
+      this.records.set(type, table);
+    }
+    return table;
+  }
+
+  all(type: string): StoredRecord[] {
+    return [...this.table(type).values()];
+  }
+
+  get(type: string, id: string): StoredRecord | undefined {
+    const def = this.describe(type);
+    if (!def) return undefined;
+    return this.table(def.name).get(id.slice(0, 15));
+  }
+
+  /** Returns the visible fields of a record: fields of uninstalled package parts are hidden, not lost. */
+  visibleFields(def: SObjectDef, record: StoredRecord): RecordFields {
+    const out: RecordFields = {};
+    for (const f of def.fields) out[f.name] = record.fields[f.name] ?? null;
+    return out;
+  }
+
+  findByEmail(email: string): StoredRecord[] {
+    const lower = email.toLowerCase();
+    return [...this.all('Contact'), ...this.all('Lead')].filter(
+      (r) => typeof r.fields.Email === 'string' && r.fields.Email.toLowerCase() === lower,
+    );
+  }
+
+  failNextWrites(recordId: string, code: string, times: number): void {
+    this.failures.set(recordId.slice(0, 15), { code, remaining: times });
+  }
+
+  private injectedFailure(id: string): SalesforceApiError | undefined {
+    const key = id.slice(0, 15);
+    const failure = this.failures.get(key);
+    if (!failure || failure.remaining <= 0) return undefined;
+    failure.remaining -= 1;
+    if (failure.remaining === 0) this.failures.delete(key);
+    return new SalesforceApiError(400, failure.code, messageForStatusCode(failure.code), []);
+  }
+
+  private coerce(def: SObjectDef, f: FieldDef, value: unknown): FieldValue {
+    if (value === null) {
+      if (!f.nillable) {
+        throw new SalesforceApiError(400, 'REQUIRED_FIELD_MISSING', `Required fields are missing: [${f.name}]`, [
+          f.name,
+        ]);
+      }
+      return null;
+    }
+    switch (f.type) {
+      case 'boolean':
+        if (typeof value !== 'boolean') throw jsonParserError(def, f, value);
+        return value;
+      case 'double':
+        if (typeof value !== 'number') throw jsonParserError(def, f, value);
+        return value;
+      case 'datetime': {
+        if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) throw jsonParserError(def, f, value);
+        return new Date(value).toISOString();
+      }
+      case 'email':
+        if (typeof value !== 'string') throw jsonParserError(def, f, value);
+        if (value !== '' && !emailPattern.test(value)) {
+          throw new SalesforceApiError(400, 'INVALID_EMAIL_ADDRESS', `${f.name}: invalid email address: ${value}`, [
+            f.name,
+          ]);
+        }
+        return value === '' ? null : value;
+      case 'picklist':
+        // Unrestricted picklists accept any value through the API; that is the default for these fields.
+        if (typeof value !== 'string') throw jsonParserError(def, f, value);
+        return value === '' ? null : value;
+      default:
+        if (typeof value !== 'string') throw jsonParserError(def, f, value);
+        return value === '' ? null : value;
+    }
+  }
+
+  private resolveInput(def: SObjectDef, input: Record<string, unknown>, mode: 'create' | 'update'): RecordFields {
+    const out: RecordFields = {};
+    const readOnly: string[] = [];
+    for (const [name, value] of Object.entries(input)) {
+      if (name === 'attributes' || (mode === 'update' && name.toLowerCase() === 'id')) continue;
+      const f = this.findField(def, name);
+      if (!f) {
+        throw new SalesforceApiError(400, 'INVALID_FIELD', `No such column '${name}' on sobject of type ${def.name}`);
+      }
+      if (mode === 'create' ? !f.createable : !f.updateable) {
+        readOnly.push(f.name);
+        continue;
+      }
+      out[f.name] = this.coerce(def, f, value);
+    }
+    if (readOnly.length > 0) {
+      throw new SalesforceApiError(
+        400,
+        'INVALID_FIELD_FOR_INSERT_UPDATE',
+        `Unable to create/update fields: ${readOnly.join(', ')}. Please check the security settings of this field ` +
+          'and verify that it is read/write for your profile or permission set.',
+        readOnly,
+      );
+    }
+    return out;
+  }
+
+  private writableType(type: string): SObjectDef {
+    const def = this.requireType(type);
+    if (!def.writable) {
+      throw new SalesforceApiError(400, 'INVALID_TYPE', `entity type ${def.name} does not support DML`, []);
+    }
+    return def;
+  }
+
+  insert(type: string, input: Record<string, unknown>, context: WriteContext): RecordChange {
+    const def = this.writableType(type);
+    const values = this.resolveInput(def, input, 'create');
+    const missing = def.fields.filter((f) => f.required && (values[f.name] === undefined || values[f.name] === null));
+    if (missing.length > 0) {
+      const names = missing.map((f) => f.name);
+      throw new SalesforceApiError(
+        400,
+        'REQUIRED_FIELD_MISSING',
+        `Required fields are missing: [${names.join(', ')}]`,
+        names,
+      );
+    }
+    const at = secondPrecision(this.now());
+    const id = this.ids.next(def.keyPrefix);
+    const fields: RecordFields = {};
+    for (const f of def.fields) fields[f.name] = f.defaultValue ?? null;
+    Object.assign(fields, values, {
+      Id: id,
+      IsDeleted: false,
+      CreatedDate: at.toISOString(),
+      CreatedById: context.userId,
+      LastModifiedDate: at.toISOString(),
+      LastModifiedById: context.userId,
+      SystemModstamp: at.toISOString(),
+    });
+    if ('OwnerId' in fields && fields.OwnerId === null) fields.OwnerId = context.userId;
+    if ('Name' in fields && (def.name === 'Contact' || def.name === 'Lead')) fields.Name = fullName(fields);
+    if (def.name === 'Lead') fields.IsConverted = false;
+    this.table(def.name).set(id.slice(0, 15), { type: def.name, fields });
+    const createValues: RecordFields = {};
+    for (const [k, v] of Object.entries(fields)) {
+      if (v !== null && k !== 'Id' && k !== 'IsDeleted' && k !== 'SystemModstamp') createValues[k] = v;
+    }
+    return {
+      entity: def.name,
+      id,
+      changeType: 'CREATE',
+      values: createValues,
+      nulled: [],
+      after: { ...fields },
+      context,
+      at,
+    };
+  }
+
+  /** Validates an update and computes its change without applying it (allOrNone needs both steps apart). */
+  prepareUpdate(type: string, id: string, input: Record<string, unknown>, context: WriteContext): RecordChange {
+    const def = this.writableType(type);
+    const record = this.table(def.name).get(id.slice(0, 15));
+    if (!record || !sameId(String(record.fields.Id), id)) {
+      throw new SalesforceApiError(404, 'NOT_FOUND', 'The requested resource does not exist');
+    }
+    const failure = this.injectedFailure(id);
+    if (failure) throw failure;
+    const values = this.resolveInput(def, input, 'update');
+    const at = secondPrecision(this.now());
+    const changed: RecordFields = {};
+    const nulled: string[] = [];
+    for (const [name, value] of Object.entries(values)) {
+      if (record.fields[name] === value) continue;
+      changed[name] = value;
+      if (value === null) nulled.push(name);
+    }
+    const after: RecordFields = { ...record.fields, ...changed };
+    if ('Name' in after && ('FirstName' in changed || 'LastName' in changed)) after.Name = fullName(after);
+    // Every successful update stamps LastModifiedDate, even when no value changed (then it is the only
+    // changed field of the change event); LastModifiedById appears only when it changed (CDC guide,
+    // "Change Event Body Fields").
+    changed.LastModifiedDate = at.toISOString();
+    if (record.fields.LastModifiedById !== context.userId) changed.LastModifiedById = context.userId;
+    after.LastModifiedDate = at.toISOString();
+    after.LastModifiedById = context.userId;
+    after.SystemModstamp = at.toISOString();
+    return {
+      entity: def.name,
+      id: String(record.fields.Id),
+      changeType: 'UPDATE',
+      values: changed,
+      nulled,
+      after,
+      context,
+      at,
+    };
+  }
+
+  apply(change: RecordChange): void {
+    const table = this.table(change.entity);
+    const key = change.id.slice(0, 15);
+    const record = table.get(key);
+    if (change.changeType === 'CREATE' || !record) return;
+    record.fields = { ...change.after };
+  }
+
+  /** Custom metadata records are deployed, not written by DML: this is the Setup/Metadata API side. */
+  setCustomMetadata(type: string, developerName: string, values: RecordFields): StoredRecord {
+    const def = this.requireType(type);
+    const table = this.table(def.name);
+    const existing = [...table.values()].find((r) => r.fields.DeveloperName === developerName);
+    const record = existing ?? { type: def.name, fields: {} as RecordFields };
+    if (!existing) {
+      const id = this.ids.next(def.keyPrefix);
+      for (const f of def.fields) record.fields[f.name] = f.defaultValue ?? null;
+      Object.assign(record.fields, {
+        Id: id,
+        DeveloperName: developerName,
+        MasterLabel: developerName,
+        Label: developerName,
+        QualifiedApiName: developerName,
+      });
+      table.set(id.slice(0, 15), record);
+    }
+    for (const [name, value] of Object.entries(values)) {
+      const f = this.findField(def, name);
+      if (!f)
+        throw new SalesforceApiError(400, 'INVALID_FIELD', `No such column '${name}' on sobject of type ${def.name}`);
+      record.fields[f.name] = value;
+    }
+    return record;
+  }
+}
+
+function fullName(fields: RecordFields): string {
+  return [fields.FirstName, fields.LastName].filter((p) => typeof p === 'string' && p !== '').join(' ');
+}
+
+function jsonParserError(def: SObjectDef, f: FieldDef, value: unknown): SalesforceApiError {
+  return new SalesforceApiError(
+    400,
+    'JSON_PARSER_ERROR',
+    `Cannot deserialize instance of ${f.type} from ${typeof value} value ${JSON.stringify(value)} or request may be ` +
+      `missing a required field at [line:1, column:1] (field ${def.name}.${f.name})`,
+  );
+}
+
+export { settingsTypeName };

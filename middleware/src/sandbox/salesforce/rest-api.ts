@@ -1,0 +1,415 @@
+// The REST API resources the product uses (REST API Developer Guide): versions, resources, limits, SOQL
+// query with nextRecordsUrl paging, sObject describe/get/create/update, sObject Collections and Platform Event
+// publishing. Every call under /services/data counts against DailyApiRequests. Errors use the documented
+// array body [{message, errorCode, fields}]; an invalid token gives 401 INVALID_SESSION_ID.
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import type { ChangeEventPublisher } from './change-events';
+import type { OAuthServer, SessionInfo } from './oauth-server';
+import type { OrgData, RecordChange, RecordFields, WriteContext } from './org-data';
+import type { PlatformEventPublisher } from './platform-events';
+import { SalesforceApiError, invalidSession, notFound } from './salesforce-errors';
+import { keyPrefixes, isValidSalesforceId } from './salesforce-ids';
+import type { FieldDef, SObjectDef } from './sobject-schema';
+import { executeQuery } from './soql';
+
+export interface RestContext {
+  org: OrgData;
+  oauth: OAuthServer;
+  cdc: ChangeEventPublisher;
+  platformEvents: PlatformEventPublisher;
+  queryBatchSize: () => number;
+  dailyApiRequestsMax: number;
+  countApiCall: () => number;
+  apiCallCount: () => number;
+  deliveredEvents: () => number;
+  latencyMs: () => number;
+}
+
+export const collectionsMaxRecords = 200;
+const recordInputSchema = z.record(z.string(), z.unknown());
+const collectionsSchema = z.object({
+  allOrNone: z.boolean().optional().default(false),
+  records: z.array(recordInputSchema),
+});
+
+interface Locals {
+  session: SessionInfo;
+  version: string;
+  callClient?: string;
+}
+
+/** Datetimes in REST JSON look like 2024-09-03T09:56:05.000+0000. */
+export function restDateTime(iso: string): string {
+  return iso.replace(/Z$/, '+0000');
+}
+
+function formatValue(f: FieldDef | undefined, value: unknown): unknown {
+  if (f?.type === 'datetime' && typeof value === 'string') return restDateTime(value);
+  return value;
+}
+
+function recordJson(
+  def: SObjectDef,
+  version: string,
+  fields: RecordFields,
+  only?: FieldDef[],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    attributes: { type: def.name, url: `/services/data/v${version}/sobjects/${def.name}/${String(fields.Id)}` },
+  };
+  for (const f of only ?? def.fields) out[f.name] = formatValue(f, fields[f.name] ?? null);
+  return out;
+}
+
+/** `Sforce-Call-Options: client=<id>[, defaultNamespace=...]` ("Call Options Header", REST API guide). */
+export function callOptionsClient(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(',')) {
+    const [k, v] = part.split('=').map((s) => s.trim());
+    if (k?.toLowerCase() === 'client' && v) return v;
+  }
+  return undefined;
+}
+
+function locals(res: Response): Locals {
+  return res.locals as Locals;
+}
+
+function writeContext(res: Response): WriteContext {
+  const l = locals(res);
+  return {
+    userId: l.session.userId,
+    changeOrigin: l.callClient ? `com/salesforce/api/rest/${l.version};client=${l.callClient}` : '',
+  };
+}
+
+function describeJson(def: SObjectDef): Record<string, unknown> {
+  return {
+    name: def.name,
+    label: def.label,
+    keyPrefix: def.keyPrefix,
+    custom: def.custom,
+    queryable: true,
+    createable: def.writable,
+    updateable: def.writable,
+    fields: def.fields.map((f) => ({
+      name: f.name,
+      label: f.label,
+      type: f.type,
+      custom: f.custom,
+      createable: f.createable,
+      updateable: f.updateable,
+      nillable: f.nillable,
+      defaultValue: f.defaultValue ?? null,
+      defaultedOnCreate: f.defaultValue !== undefined,
+      referenceTo: f.referenceTo ?? [],
+      picklistValues: (f.picklistValues ?? []).map((v) => ({ active: true, defaultValue: false, label: v, value: v })),
+      length: f.type === 'string' || f.type === 'email' || f.type === 'picklist' ? 255 : 0,
+    })),
+  };
+}
+
+export function restRouter(ctx: RestContext): Router {
+  const router = express.Router();
+  const cursors = new Map<string, { def: SObjectDef; rows: Record<string, unknown>[] }>();
+  const json = express.json({ limit: '10mb', type: () => true });
+
+  router.use('/services/data', (req: Request, res: Response, next: NextFunction) => {
+    ctx.countApiCall();
+    const delay = ctx.latencyMs();
+    if (delay > 0) setTimeout(next, delay);
+    else next();
+  });
+
+  router.get('/services/data', (_req, res) => {
+    const versions = [];
+    for (let v = 37; v <= 62; v += 1)
+      versions.push({ label: `v${v}.0`, url: `/services/data/v${v}.0`, version: `${v}.0` });
+    res.json(versions);
+  });
+
+  const versioned = express.Router({ mergeParams: true });
+  router.use(
+    '/services/data/v:version',
+    (req: Request, res: Response, next: NextFunction) => {
+      const version = String(req.params.version);
+      if (!/^\d+\.\d$/.test(version) || Number(version) < 37) {
+        res.status(404).json(notFound().toBody());
+        return;
+      }
+      const header = req.get('authorization') ?? '';
+      const token = /^(Bearer|OAuth)\s+(.+)$/i.exec(header.trim())?.[2];
+      const session = token ? ctx.oauth.validate(token) : undefined;
+      if (!session) {
+        res.status(401).json(invalidSession().toBody());
+        return;
+      }
+      const l: Locals = { session, version };
+      const client = callOptionsClient(req.get('sforce-call-options'));
+      if (client) l.callClient = client;
+      Object.assign(res.locals, l);
+      next();
+    },
+    json,
+    versioned,
+  );
+
+  versioned.get('/', (_req, res) => {
+    const v = `/services/data/v${locals(res).version}`;
+    res.json({ sobjects: `${v}/sobjects`, query: `${v}/query`, limits: `${v}/limits`, composite: `${v}/composite` });
+  });
+
+  versioned.get('/limits', (_req, res) => {
+    const max = ctx.dailyApiRequestsMax;
+    res.json({
+      DailyApiRequests: { Max: max, Remaining: Math.max(0, max - ctx.apiCallCount()) },
+      DailyDeliveredPlatformEvents: { Max: 50000, Remaining: Math.max(0, 50000 - ctx.deliveredEvents()) },
+      MonthlyPlatformEventsUsageEntitlement: { Max: 0, Remaining: 0 },
+    });
+  });
+
+  const sendPage = (res: Response, locator: string, offset: number): void => {
+    const cursor = cursors.get(locator);
+    if (!cursor) {
+      res.status(400).json([{ message: 'invalid query locator', errorCode: 'INVALID_QUERY_LOCATOR' }]);
+      return;
+    }
+    const size = ctx.queryBatchSize();
+    const records = cursor.rows.slice(offset, offset + size);
+    const done = offset + size >= cursor.rows.length;
+    if (done) cursors.delete(locator);
+    res.json({
+      totalSize: cursor.rows.length,
+      done,
+      ...(done ? {} : { nextRecordsUrl: `/services/data/v${locals(res).version}/query/${locator}-${offset + size}` }),
+      records,
+    });
+  };
+
+  versioned.get('/query', (req, res) => {
+    const q = z.string().min(1).safeParse(req.query.q);
+    if (!q.success) {
+      res.status(400).json([{ message: 'A query string has to be specified', errorCode: 'MALFORMED_QUERY' }]);
+      return;
+    }
+    const result = executeQuery(ctx.org, q.data);
+    if (result.count) {
+      res.json({ totalSize: result.rows.length, done: true, records: [] });
+      return;
+    }
+    const rows = result.rows.map((r) => recordJson(result.type, locals(res).version, r, result.fields));
+    const locator = ctx.org.ids.next(keyPrefixes.QueryLocator).slice(0, 15);
+    cursors.set(locator, { def: result.type, rows });
+    sendPage(res, locator, 0);
+  });
+
+  versioned.get('/query/:cursor', (req, res) => {
+    const match = /^(.+)-(\d+)$/.exec(String(req.params.cursor));
+    if (!match?.[1] || !match[2]) {
+      res.status(400).json([{ message: 'invalid query locator', errorCode: 'INVALID_QUERY_LOCATOR' }]);
+      return;
+    }
+    sendPage(res, match[1], Number(match[2]));
+  });
+
+  versioned.get('/sobjects', (_req, res) => {
+    const names = ['Contact', 'Lead', 'User', 'Campaign', 'CampaignMember', 'OptOutSync_Settings__mdt'];
+    const sobjects = names
+      .map((n) => ctx.org.describe(n))
+      .filter((d): d is SObjectDef => d !== undefined)
+      .map((d) => ({ name: d.name, label: d.label, keyPrefix: d.keyPrefix, custom: d.custom, queryable: true }));
+    for (const e of ctx.platformEvents.events) {
+      if (ctx.platformEvents.find(e.name))
+        sobjects.push({ name: e.name, label: e.name, keyPrefix: 'e00', custom: true, queryable: false });
+    }
+    res.json({ encoding: 'UTF-8', maxBatchSize: 200, sobjects });
+  });
+
+  const requireDef = (type: string): SObjectDef => {
+    const def = ctx.org.describe(type);
+    if (!def) throw notFound();
+    return def;
+  };
+
+  versioned.get('/sobjects/:type/describe', (req, res) => {
+    res.json(describeJson(requireDef(String(req.params.type))));
+  });
+
+  versioned.get('/sobjects/:type', (req, res) => {
+    const def = requireDef(String(req.params.type));
+    res.json({
+      objectDescribe: { name: def.name, label: def.label, keyPrefix: def.keyPrefix, custom: def.custom },
+      recentItems: [],
+    });
+  });
+
+  versioned.get('/sobjects/:type/:id', (req, res) => {
+    const def = requireDef(String(req.params.type));
+    const record = ctx.org.get(def.name, String(req.params.id));
+    if (!record) throw notFound();
+    const fieldsParam =
+      typeof req.query.fields === 'string' ? req.query.fields.split(',').map((s) => s.trim()) : undefined;
+    const only = fieldsParam?.map((name) => {
+      const f = ctx.org.findField(def, name);
+      if (!f)
+        throw new SalesforceApiError(400, 'INVALID_FIELD', `No such column '${name}' on sobject of type ${def.name}`);
+      return f;
+    });
+    res.json(recordJson(def, locals(res).version, ctx.org.visibleFields(def, record), only));
+  });
+
+  versioned.post('/sobjects/:type', (req, res) => {
+    const type = String(req.params.type);
+    const body = recordInputSchema.parse(req.body ?? {});
+    if (type.toLowerCase().endsWith('__e')) {
+      const published = ctx.platformEvents.publish(type, body, locals(res).session.userId, ctx.org.now());
+      // Asynchronous publishing is reported as OPERATION_ENQUEUED carrying the EventUuid.
+      res.status(201).json({
+        id: published.id,
+        success: true,
+        errors: [{ statusCode: 'OPERATION_ENQUEUED', message: published.eventUuid, fields: [] }],
+      });
+      return;
+    }
+    if (!ctx.org.describe(type)) throw notFound();
+    const change = ctx.org.insert(type, body, writeContext(res));
+    publishChanges([change]);
+    res.status(201).json({ id: change.id, success: true, errors: [] });
+  });
+
+  const publishChanges = (changes: RecordChange[]): void => {
+    const tracked = changes.filter((c) => ctx.org.describe(c.entity)?.changeTracked);
+    if (tracked.length > 0) ctx.cdc.publishTransaction(tracked);
+  };
+
+  versioned.patch('/sobjects/:type/:id', (req, res) => {
+    const def = requireDef(String(req.params.type));
+    const change = ctx.org.prepareUpdate(
+      def.name,
+      String(req.params.id),
+      recordInputSchema.parse(req.body ?? {}),
+      writeContext(res),
+    );
+    ctx.org.apply(change);
+    publishChanges([change]);
+    res.status(204).end();
+  });
+
+  const collectionError = (e: unknown): { statusCode: string; message: string; fields: string[] } => {
+    if (e instanceof SalesforceApiError) return { statusCode: e.errorCode, message: e.message, fields: e.fields ?? [] };
+    throw e;
+  };
+
+  versioned.patch('/composite/sobjects', (req, res) => {
+    const body = collectionsSchema.parse(req.body);
+    if (body.records.length > collectionsMaxRecords) {
+      throw new SalesforceApiError(
+        400,
+        'EXCEEDED_ID_LIMIT',
+        'record limit reached. cannot submit more than 200 records into this call',
+      );
+    }
+    const context = writeContext(res);
+    const results = body.records.map((record) => {
+      const attrs = z.object({ type: z.string() }).safeParse(record.attributes);
+      const id = typeof record.id === 'string' ? record.id : typeof record.Id === 'string' ? record.Id : undefined;
+      try {
+        if (!attrs.success) throw new SalesforceApiError(400, 'INVALID_TYPE', 'Must send a concrete entity type.', []);
+        if (!id || !isValidSalesforceId(id))
+          throw new SalesforceApiError(
+            400,
+            'MALFORMED_ID',
+            `${attrs.data.type} ID: id value of incorrect type: ${id ?? ''}`,
+            ['Id'],
+          );
+        const fields = Object.fromEntries(Object.entries(record).filter(([k]) => k !== 'id'));
+        return { id, change: ctx.org.prepareUpdate(attrs.data.type, id, fields, context) };
+      } catch (e) {
+        return { id, error: collectionError(e) };
+      }
+    });
+    const failed = results.some((r) => 'error' in r);
+    if (body.allOrNone && failed) {
+      res.json(
+        results.map((r) => ({
+          id: r.id ?? null,
+          success: false,
+          errors:
+            'error' in r && r.error
+              ? [r.error]
+              : [
+                  {
+                    statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+                    message:
+                      'Record rolled back because not all records were valid and the request was using AllOrNone header',
+                    fields: [],
+                  },
+                ],
+        })),
+      );
+      return;
+    }
+    const applied: RecordChange[] = [];
+    const out = results.map((r) => {
+      if ('change' in r && r.change) {
+        ctx.org.apply(r.change);
+        applied.push(r.change);
+        return { id: r.change.id, success: true, errors: [] };
+      }
+      return { id: r.id ?? null, success: false, errors: 'error' in r && r.error ? [r.error] : [] };
+    });
+    publishChanges(applied);
+    res.json(out);
+  });
+
+  versioned.post('/composite/sobjects', (req, res) => {
+    const body = collectionsSchema.parse(req.body);
+    if (body.records.length > collectionsMaxRecords) {
+      throw new SalesforceApiError(
+        400,
+        'EXCEEDED_ID_LIMIT',
+        'record limit reached. cannot submit more than 200 records into this call',
+      );
+    }
+    // Inserts are validated and committed one by one: allOrNone is not emulated for creates (the product
+    // only creates records in tests and seeds).
+    const context = writeContext(res);
+    const created: RecordChange[] = [];
+    const out = body.records.map((record) => {
+      try {
+        const attrs = z.object({ type: z.string() }).parse(record.attributes);
+        const change = ctx.org.insert(attrs.type, record, context);
+        created.push(change);
+        return { id: change.id, success: true, errors: [] as unknown[] };
+      } catch (e) {
+        if (e instanceof z.ZodError)
+          return {
+            id: null,
+            success: false,
+            errors: [{ statusCode: 'INVALID_TYPE', message: 'Must send a concrete entity type.', fields: [] }],
+          };
+        return { id: null, success: false, errors: [collectionError(e)] };
+      }
+    });
+    publishChanges(created);
+    res.json(out);
+  });
+
+  versioned.use((_req: Request, res: Response) => {
+    res.status(404).json(notFound().toBody());
+  });
+
+  router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (error instanceof SalesforceApiError) {
+      res.status(error.status).json(error.toBody());
+      return;
+    }
+    if (error instanceof z.ZodError || (error instanceof SyntaxError && 'body' in error)) {
+      res.status(400).json([{ message: 'The request body is malformed', errorCode: 'JSON_PARSER_ERROR' }]);
+      return;
+    }
+    next(error);
+  });
+  return router;
+}

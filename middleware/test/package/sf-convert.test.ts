@@ -1,0 +1,73 @@
+// Gate (DESIGN §6.1): the sf CLI converts force-app to Metadata API format offline, which is what a deploy and a
+// package version build do first.
+import fs from 'node:fs';
+import path from 'node:path';
+import { classesDir, copyProject, editFile, objectsDir, removeProject, repoRoot } from './support/project-copy';
+import { convertSource, type ConvertResult } from './support/tools';
+
+describe('sf project convert source', () => {
+  let good: ConvertResult;
+  let brokenXml: ConvertResult;
+  let missingMeta: ConvertResult;
+  const copies: string[] = [];
+
+  beforeAll(() => {
+    good = convertSource(repoRoot);
+
+    const xmlCopy = copyProject();
+    copies.push(xmlCopy);
+    // Truncated mid-tag, as an interrupted save leaves it.
+    editFile(xmlCopy, path.join(objectsDir, 'Contact', 'fields', 'AC_Status__c.field-meta.xml'), (xml) =>
+      xml.slice(0, xml.indexOf('<type>') + 3),
+    );
+    brokenXml = convertSource(xmlCopy);
+
+    const metaCopy = copyProject();
+    copies.push(metaCopy);
+    fs.rmSync(path.join(metaCopy, classesDir, 'OptOutSyncException.cls-meta.xml'));
+    missingMeta = convertSource(metaCopy);
+  }, 90_000);
+
+  afterAll(() => {
+    copies.forEach(removeProject);
+    for (const result of [good, brokenXml, missingMeta]) {
+      if (result) {
+        fs.rmSync(path.dirname(result.outputDir), {
+          recursive: true,
+          force: true,
+        });
+      }
+    }
+  });
+
+  test('when force-app is converted, then the CLI succeeds and every component lands in package.xml', () => {
+    expect({ exitCode: good.exitCode, stderr: good.stderr }).toEqual({
+      exitCode: 0,
+      stderr: expect.any(String),
+    });
+    expect(good.missingFromOutput).toEqual([]);
+    const manifest = fs.readFileSync(path.join(good.outputDir, 'package.xml'), 'utf8');
+    for (const member of [
+      'OptOut_Change__e',
+      'OptOutSync__chn',
+      'OptOutSync_chn_ContactChangeEvent',
+      'ChangeEvents_LeadChangeEvent',
+      'OptOutSync_Settings.Default',
+      'OptOutSync_Integration',
+      'ContactOptOutRelay',
+      'PushOptOutToActiveCampaign',
+    ]) {
+      expect(manifest).toContain(`<members>${member}</members>`);
+    }
+    expect(manifest).toContain('<version>65.0</version>');
+  });
+
+  test('when a metadata file is not well-formed XML, then the conversion fails and names the file', () => {
+    expect(brokenXml.exitCode).not.toBe(0);
+    expect(brokenXml.stdout + brokenXml.stderr).toContain('AC_Status__c.field-meta.xml');
+  });
+
+  test('when a class has no -meta.xml, then the gate reports the class missing from the converted output', () => {
+    expect(missingMeta.missingFromOutput).toEqual([path.join(classesDir, 'OptOutSyncException.cls')]);
+  });
+});

@@ -1,0 +1,322 @@
+import { z } from 'zod';
+import { StreamingSubscriber, type StreamingSubscriberOptions } from '../../src/salesforce/streaming-subscriber';
+import { SalesforceRestClient } from '../../src/salesforce/salesforce-rest';
+import { normaliseMessage } from '../../src/salesforce/change-normaliser';
+import { cdcChannel, optOutEvent } from '../../src/salesforce/package-names';
+import { waitFor } from '../support/wait-for';
+import { apiVersion, jwtSession, productClientId, startHarness, type Harness } from './emulator-harness';
+
+const channel = cdcChannel.channel;
+let harness: Harness;
+
+beforeAll(async () => {
+  // Short CometD timeouts keep the suite fast; Salesforce uses 110 s (connect) and 40 s (client expiry).
+  harness = await startHarness({ connectTimeoutMs: 400, clientExpiryMs: 3_000 });
+});
+
+afterAll(async () => {
+  await harness.emulator.close();
+});
+
+const headerSchema = z.object({
+  data: z.object({
+    payload: z
+      .object({ ChangeEventHeader: z.object({ recordIds: z.array(z.string()), changeOrigin: z.string() }) })
+      .loose(),
+  }),
+});
+
+/** What the caller does: store the replay id with the queued work; here an in-memory "table". */
+function fakeConsumer(options: { failOnce?: (recordId: string) => boolean } = {}) {
+  const stored = new Map<string, string>();
+  const received: Array<{ channel: string; recordIds: string[]; replayId: string; raw: unknown }> = [];
+  const expired: Array<{ channel: string; lost: string }> = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const failed = new Set<string>();
+  return {
+    stored,
+    received,
+    expired,
+    maxInFlight: () => maxInFlight,
+    idsReceived: () => received.flatMap((r) => r.recordIds),
+    loadReplayId: async (name: string) => stored.get(name) ?? null,
+    onMessage: async (name: string, raw: unknown, replayId: string) => {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        await new Promise((resolve) => setImmediate(resolve));
+        const header = headerSchema.safeParse(raw);
+        const recordIds = header.success ? header.data.data.payload.ChangeEventHeader.recordIds : [];
+        const first = recordIds[0];
+        if (first && options.failOnce?.(first) && !failed.has(first)) {
+          failed.add(first);
+          throw new Error('database unavailable');
+        }
+        received.push({ channel: name, recordIds, replayId, raw });
+        stored.set(name, replayId);
+      } finally {
+        inFlight -= 1;
+      }
+    },
+    onReplayExpired: async (name: string, lost: string) => {
+      expired.push({ channel: name, lost });
+    },
+  };
+}
+
+function subscriberFor(consumer: ReturnType<typeof fakeConsumer>, extra: Partial<StreamingSubscriberOptions> = {}) {
+  const session = jwtSession(harness);
+  const subscriber = new StreamingSubscriber({
+    session,
+    channels: [channel],
+    loadReplayId: consumer.loadReplayId,
+    onMessage: consumer.onMessage,
+    onReplayExpired: consumer.onReplayExpired,
+    fayeRetrySeconds: 0.2,
+    baseBackoffMs: 50,
+    ...extra,
+  });
+  return { session, subscriber };
+}
+
+function newContact(name: string): string {
+  return String(harness.emulator.insert('Contact', { LastName: name, Email: `${name}@example.com` }).Id);
+}
+
+async function subscribed(subscriber: StreamingSubscriber): Promise<void> {
+  await waitFor(() => subscriber.state().channels[channel]?.subscribed, { what: 'subscription', timeoutMs: 10_000 });
+}
+
+describe('StreamingSubscriber against the emulator', () => {
+  test('when the product PATCHes a Contact, then the CDC event arrives with client=<id> in changeOrigin and normalises as an echo', async () => {
+    const consumer = fakeConsumer();
+    const { session, subscriber } = subscriberFor(consumer);
+    await subscriber.start();
+    try {
+      await subscribed(subscriber);
+      const id = newContact('patched');
+      await new SalesforceRestClient(session).updateRecords('Contact', [{ Id: id, HasOptedOutOfEmail: true }]);
+      const event = await waitFor(
+        () =>
+          consumer.received.find(
+            (r) =>
+              r.recordIds.includes(id) && headerSchema.parse(r.raw).data.payload.ChangeEventHeader.changeOrigin !== '',
+          ),
+        { what: 'CDC update event' },
+      );
+      const header = headerSchema.parse(event.raw).data.payload.ChangeEventHeader;
+      expect(header.changeOrigin).toBe(`com/salesforce/api/rest/${apiVersion};client=${productClientId}`);
+      const result = normaliseMessage(channel, event.raw, { productClientId, integrationUserId: null });
+      expect(result.echoes).toBe(1);
+      expect(subscriber.state()).toMatchObject({ connected: true, status: 'connected' });
+      expect(consumer.stored.get(channel)).toBe(event.replayId);
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
+  test('when several events arrive quickly, then the handler sees them one at a time and in order', async () => {
+    const consumer = fakeConsumer();
+    const { subscriber } = subscriberFor(consumer);
+    await subscriber.start();
+    try {
+      await subscribed(subscriber);
+      const ids = Array.from({ length: 6 }, (_, i) => newContact(`ordered${i}`));
+      for (const id of ids)
+        harness.emulator.update(
+          'Contact',
+          id,
+          { HasOptedOutOfEmail: true },
+          { asUserId: harness.emulator.users.admin.id },
+        );
+      await waitFor(() => ids.every((id) => consumer.idsReceived().filter((r) => r === id).length >= 2), {
+        what: 'all events',
+      });
+      expect(consumer.maxInFlight()).toBe(1);
+      const replayIds = consumer.received.map((r) => Number(r.replayId));
+      expect(replayIds).toEqual([...replayIds].sort((a, b) => a - b));
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
+  test('when the subscriber restarts, then it resumes after the stored replay id and misses nothing', async () => {
+    const consumer = fakeConsumer();
+    const first = subscriberFor(consumer);
+    await first.subscriber.start();
+    await subscribed(first.subscriber);
+    const before = newContact('beforeStop');
+    await waitFor(() => consumer.idsReceived().includes(before), { what: 'first event' });
+    await first.subscriber.stop();
+
+    const whileDown = newContact('whileDown');
+    const second = subscriberFor(consumer);
+    await second.subscriber.start();
+    try {
+      await waitFor(() => consumer.idsReceived().includes(whileDown), { what: 'event published while stopped' });
+      expect(second.subscriber.state().channels[channel]?.subscribedFrom).not.toBe('-1');
+      expect(consumer.idsReceived().filter((id) => id === before)).toHaveLength(1);
+    } finally {
+      await second.subscriber.stop();
+    }
+  });
+
+  test('when the handler fails, then the message is not checkpointed and comes again from the stored replay id', async () => {
+    let failing = '';
+    const consumer = fakeConsumer({ failOnce: (id) => id === failing });
+    const { subscriber } = subscriberFor(consumer);
+    await subscriber.start();
+    try {
+      await subscribed(subscriber);
+      const earlier = newContact('checkpointed');
+      await waitFor(() => consumer.idsReceived().includes(earlier), { what: 'first checkpoint' });
+      failing = newContact('failsOnce');
+      await waitFor(() => consumer.idsReceived().includes(failing), { what: 'redelivery after handler failure' });
+      expect(subscriber.state().channels[channel]?.handlerFailures).toBe(1);
+      expect(consumer.idsReceived().filter((id) => id === earlier)).toHaveLength(1);
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
+  test('when the handler fails before anything was ever stored, then the subscriber replays all retained events (-2)', async () => {
+    let failing = '';
+    const consumer = fakeConsumer({ failOnce: (id) => id === failing });
+    const { subscriber } = subscriberFor(consumer);
+    await subscriber.start();
+    try {
+      await subscribed(subscriber);
+      failing = newContact('failsFirst');
+      await waitFor(() => consumer.idsReceived().includes(failing), { what: 'redelivery through -2' });
+      expect(subscriber.state().channels[channel]?.subscribedFrom).toBe('-2');
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
+  test('when the stored replay id has expired, then onReplayExpired is called and the subscriber resubscribes from the fallback', async () => {
+    const consumer = fakeConsumer();
+    consumer.stored.set(channel, '987654321');
+    const { subscriber } = subscriberFor(consumer);
+    await subscriber.start();
+    try {
+      await waitFor(() => consumer.expired.length > 0, { what: 'onReplayExpired' });
+      expect(consumer.expired[0]).toEqual({ channel, lost: '987654321' });
+      await subscribed(subscriber);
+      expect(subscriber.state().channels[channel]).toMatchObject({ subscribedFrom: '-1', expiredReplays: 1 });
+      const id = newContact('afterExpiry');
+      await waitFor(() => consumer.idsReceived().includes(id), { what: 'event after fallback' });
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
+  test('when the token is revoked, then the subscriber re-authenticates, builds a new client and keeps receiving', async () => {
+    const consumer = fakeConsumer();
+    const { session, subscriber } = subscriberFor(consumer);
+    await subscriber.start();
+    try {
+      await subscribed(subscriber);
+      harness.emulator.revokeAllTokens();
+      await waitFor(() => subscriber.state().clientsCreated >= 2 && subscriber.state().channels[channel]?.subscribed, {
+        what: 'new client after 401',
+      });
+      expect(session.refreshes()).toBeGreaterThanOrEqual(2);
+      const id = newContact('afterRevoke');
+      await waitFor(() => consumer.idsReceived().includes(id), { what: 'event after re-authentication' });
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
+  test('when the server expires the CometD client, then faye re-handshakes and resubscribes from the stored replay id', async () => {
+    const consumer = fakeConsumer();
+    const { subscriber } = subscriberFor(consumer);
+    await subscriber.start();
+    try {
+      await subscribed(subscriber);
+      const first = newContact('beforeExpiry');
+      await waitFor(() => consumer.idsReceived().includes(first), { what: 'first event' });
+      const storedBefore = consumer.stored.get(channel);
+      harness.emulator.expireAllClients();
+      const during = newContact('duringExpiry');
+      await waitFor(() => consumer.idsReceived().includes(during), { what: 'event across the re-handshake' });
+      expect(subscriber.state().clientsCreated).toBe(1);
+      expect(subscriber.state().channels[channel]?.subscribedFrom).toBe(storedBefore);
+      expect(consumer.idsReceived().filter((id) => id === first)).toHaveLength(1);
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
+  test('when no /meta/connect succeeds for longer than the watchdog allows, then the client is rebuilt', async () => {
+    harness.emulator.setCometdTimeouts({ connectTimeoutMs: 5_000 });
+    const consumer = fakeConsumer();
+    const { subscriber } = subscriberFor(consumer, { watchdogMs: 600 });
+    await subscriber.start();
+    try {
+      await waitFor(() => subscriber.state().lastRestartReason?.includes('watchdog'), { what: 'watchdog restart' });
+      await waitFor(() => subscriber.state().clientsCreated >= 2, { what: 'second client' });
+    } finally {
+      await subscriber.stop();
+      harness.emulator.setCometdTimeouts({ connectTimeoutMs: 400 });
+    }
+  });
+
+  test('when Salesforce answers 503 Server is too busy, then the subscriber backs off, says so, and resumes by replay id', async () => {
+    const consumer = fakeConsumer();
+    const { subscriber } = subscriberFor(consumer, { busyBackoffMs: 300 });
+    await subscriber.start();
+    try {
+      await subscribed(subscriber);
+      const before = newContact('beforeBusy');
+      await waitFor(() => consumer.idsReceived().includes(before), { what: 'event before busy' });
+      harness.emulator.injectBusy(1);
+      await waitFor(() => subscriber.state().status === 'backing-off', { what: 'backing-off state' });
+      expect(subscriber.state().lastRestartReason).toContain('503::Server is too busy');
+      const during = newContact('duringBusy');
+      await waitFor(() => consumer.idsReceived().includes(during), { what: 'event published during the back-off' });
+      expect(subscriber.state().channels[channel]?.subscribedFrom).not.toBe('-1');
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
+  test('when both the CDC channel and the relay event are subscribed, then each keeps its own replay id', async () => {
+    const consumer = fakeConsumer();
+    const { subscriber } = subscriberFor(consumer, { channels: [channel, optOutEvent.channel] });
+    await subscriber.start();
+    try {
+      await waitFor(
+        () =>
+          subscriber.state().channels[optOutEvent.channel]?.subscribed &&
+          subscriber.state().channels[channel]?.subscribed,
+        {
+          what: 'both subscriptions',
+        },
+      );
+      const id = newContact('bothChannels');
+      harness.emulator.publishPlatformEvent(optOutEvent.apiName, {
+        Record_Id__c: id,
+        Object_Name__c: 'Contact',
+        Email__c: 'bothChannels@example.com',
+        Opted_Out__c: true,
+        Changed_At__c: new Date().toISOString(),
+        Source__c: 'FLOW',
+      });
+      await waitFor(() => consumer.stored.has(optOutEvent.channel) && consumer.idsReceived().includes(id), {
+        what: 'both events',
+      });
+      const relay = consumer.received.find((r) => r.channel === optOutEvent.channel);
+      expect(
+        normaliseMessage(optOutEvent.channel, relay?.raw, { productClientId, integrationUserId: null }).changes[0],
+      ).toMatchObject({
+        recordId: id,
+        source: 'FLOW',
+      });
+    } finally {
+      await subscriber.stop();
+    }
+  });
+});

@@ -31,8 +31,21 @@ const auditRow = z.object({
   reason: z.string(),
   result: z.string(),
   correlation: z.record(z.string(), z.unknown()),
-});
-export type AuditRecord = z.infer<typeof auditRow>;
+}).transform((r) => ({
+  id: r.id,
+  occurredAt: r.occurred_at,
+  direction: r.direction,
+  email: r.email_norm,
+  recordId: r.record_id,
+  acContactId: r.ac_contact_id,
+  oldValue: r.old_value,
+  newValue: r.new_value,
+  decision: r.decision,
+  reason: r.reason,
+  result: r.result,
+  correlation: r.correlation,
+}));
+export type AuditRecord = z.output<typeof auditRow>;
 
 export class AuditLog {
   constructor(private readonly db: SqlExecutor, private readonly clock: Clock) {}

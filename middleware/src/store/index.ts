@@ -11,6 +11,8 @@ import { UnsubscribedListsStore } from './unsubscribed-lists-store';
 import { KvStore } from './kv-store';
 import { PollCursorStore } from './poll-cursor-store';
 import { WebhookInbox } from './webhook-inbox';
+import { SfLinkStore } from './sf-link-store';
+import { LeaseStore } from './lease-store';
 
 export interface Store {
   db: Database;
@@ -23,6 +25,8 @@ export interface Store {
   kv: KvStore;
   cursors: PollCursorStore;
   webhookInbox: WebhookInbox;
+  links: SfLinkStore;
+  leases: LeaseStore;
 }
 
 export async function createStore(db: Database, clock: Clock, workerId: string): Promise<Store> {
@@ -38,6 +42,8 @@ export async function createStore(db: Database, clock: Clock, workerId: string):
     kv: new KvStore(db, clock),
     cursors: new PollCursorStore(db, clock),
     webhookInbox: new WebhookInbox(db, clock),
+    links: new SfLinkStore(db, clock),
+    leases: new LeaseStore(db, clock, workerId),
   };
 }
 

@@ -20,7 +20,7 @@ export class QuarantineStore {
       text = String(raw);
     }
     // PostgreSQL text cannot hold NUL; keep everything else as received.
-    text = text.replace(/\u0000/g, '\\u0000');
+    text = text.split(String.fromCharCode(0)).join('\\u0000');
     if (text.length > MAX_RAW_CHARS) text = `${text.slice(0, MAX_RAW_CHARS)}… [truncated from ${text.length} chars]`;
     await tx.query(`INSERT INTO quarantine (source, reason, raw, received_at) VALUES ($1, $2, $3, $4)`, [source, reason.slice(0, 2000), text, this.clock()]);
   }

@@ -2,21 +2,28 @@ import { z } from 'zod';
 import type { SqlExecutor } from './database';
 import type { Clock } from './clock';
 
-const row = z.object({ replay_id: z.string() });
+const row = z.object({ replay_id: z.string().nullable() });
 
 /** Where each CometD channel resumes. Written only in the transaction that queues the event's work (DESIGN §2). */
 export class ReplayCheckpointStore {
   constructor(private readonly db: SqlExecutor, private readonly clock: Clock) {}
 
+  /**
+   * The replay id to resume from: the last id whose messages were all handled. Before a second distinct id has been
+   * seen that is unknown, and -2 (every retained event) is the only value that cannot skip the first group.
+   */
   async load(channel: string): Promise<string | null> {
     const result = await this.db.query(`SELECT replay_id FROM replay_checkpoints WHERE channel = $1`, [channel]);
-    return result.rows[0] === undefined ? null : row.parse(result.rows[0]).replay_id;
+    if (result.rows[0] === undefined) return null;
+    return row.parse(result.rows[0]).replay_id ?? '-2';
   }
 
   async save(tx: SqlExecutor, channel: string, replayId: string): Promise<void> {
     await tx.query(
-      `INSERT INTO replay_checkpoints (channel, replay_id, updated_at) VALUES ($1, $2, $3)
-       ON CONFLICT (channel) DO UPDATE SET replay_id = EXCLUDED.replay_id, updated_at = EXCLUDED.updated_at`,
+      `INSERT INTO replay_checkpoints (channel, replay_id, last_seen_id, updated_at) VALUES ($1, NULL, $2, $3)
+       ON CONFLICT (channel) DO UPDATE SET
+         replay_id = CASE WHEN replay_checkpoints.last_seen_id = EXCLUDED.last_seen_id THEN replay_checkpoints.replay_id ELSE replay_checkpoints.last_seen_id END,
+         last_seen_id = EXCLUDED.last_seen_id, updated_at = EXCLUDED.updated_at`,
       [channel, replayId, this.clock()],
     );
   }

@@ -66,7 +66,8 @@ export function planSalesforceWrites(
       if (record.optedOut) {
         if (record.hardBouncedFlag === true) {
           reason = 'R5 refused: the record is flagged hard-bounced';
-        } else if (record.optOutChangedAt !== null && record.optOutChangedAt.getTime() > acEventAt.getTime()) {
+        } else if (record.optOutChangedAt !== null && wholeSeconds(record.optOutChangedAt) > wholeSeconds(acEventAt)) {
+          // AC stamps whole seconds: within the same second neither is "newer", and the person's subscribe wins.
           reason = `R5 refused: the Salesforce opt-out (${record.optOutChangedAt.toISOString()}) is newer than the subscribe (${job.acEventAt})`;
         } else {
           fields[settings.optOutField] = false;
@@ -93,4 +94,8 @@ export function planSalesforceWrites(
     });
   }
   return { writes, decisions };
+}
+
+function wholeSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
 }

@@ -28,7 +28,19 @@ describe.each(engines)('store on %s', (engine) => {
     expect(await migrate(testDb.db)).toEqual([]);
   });
 
+  test('when messages share a replay id, then the resume point stays on the previous distinct id', async () => {
+    expect(await store.replay.load('/data/G__chn')).toBeNull();
+    await testDb.db.transaction((tx) => store.replay.save(tx, '/data/G__chn', '5'));
+    expect(await store.replay.load('/data/G__chn')).toBe('-2');
+    await testDb.db.transaction((tx) => store.replay.save(tx, '/data/G__chn', '7'));
+    await testDb.db.transaction((tx) => store.replay.save(tx, '/data/G__chn', '7'));
+    expect(await store.replay.load('/data/G__chn')).toBe('5');
+    await testDb.db.transaction((tx) => store.replay.save(tx, '/data/G__chn', '9'));
+    expect(await store.replay.load('/data/G__chn')).toBe('7');
+  });
+
   test('when a replay id is saved in a transaction that rolls back, then the checkpoint is unchanged', async () => {
+    await testDb.db.transaction((tx) => store.replay.save(tx, '/data/X__chn', '9'));
     await testDb.db.transaction((tx) => store.replay.save(tx, '/data/X__chn', '10'));
     await expect(
       testDb.db.transaction(async (tx) => {
@@ -37,7 +49,7 @@ describe.each(engines)('store on %s', (engine) => {
         throw new Error('crash before commit');
       }),
     ).rejects.toThrow('crash before commit');
-    expect(await store.replay.load('/data/X__chn')).toBe('10');
+    expect(await store.replay.load('/data/X__chn')).toBe('9');
     expect(await store.jobs.claim(counterKind, 10, 1000)).toEqual([]);
   });
 

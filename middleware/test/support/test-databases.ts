@@ -25,6 +25,7 @@ export async function createPostgresDatabase(): Promise<{ url: string; drop: () 
     throw new Error(
       `PostgreSQL is required for this test and is not reachable at ${adminUrl.replace(/\/\/[^@]*@/, '//')} ` +
         `(${(error as Error).message}); start it (see .ci/run) or set TEST_POSTGRES_URL`,
+      { cause: error },
     );
   }
   await admin.query(`CREATE DATABASE ${name}`);

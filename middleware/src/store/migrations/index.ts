@@ -11,10 +11,14 @@ export const migrations: Migration[] = [
     name: 'initial schema',
     sql: `
 -- Where each CometD channel resumes. Replay ids are opaque and not contiguous (DESIGN §4): stored as text.
+-- An enriched custom channel delivers one message per record of a change, all with the same replay id (CDC guide,
+-- "Event Enrichment Considerations"); resuming from that id would skip the records not yet handled. So the resume
+-- point is the previous distinct id, and the group being handled is replayed after a crash (work is idempotent).
 CREATE TABLE replay_checkpoints (
-  channel     text PRIMARY KEY,
-  replay_id   text NOT NULL,
-  updated_at  timestamptz NOT NULL DEFAULT now()
+  channel         text PRIMARY KEY,
+  replay_id       text,
+  last_seen_id    text NOT NULL,
+  updated_at      timestamptz NOT NULL DEFAULT now()
 );
 
 -- Windows in which events may have been missed (expired replay id, GAP_OVERFLOW); reconciled by SOQL.
@@ -138,6 +142,14 @@ CREATE TABLE webhook_inbox (
   processed_at  timestamptz
 );
 CREATE INDEX webhook_inbox_pending ON webhook_inbox (id) WHERE processed_at IS NULL;
+
+-- Leadership: exactly one instance holds the stream subscription and the poller. A lease with an expiry (rather
+-- than a session advisory lock) works on PGlite and PostgreSQL alike and frees itself when the holder dies.
+CREATE TABLE leases (
+  name        text PRIMARY KEY,
+  holder      text NOT NULL,
+  expires_at  timestamptz NOT NULL
+);
 
 -- Key/value state that is not worth a table (first-run markers, cached settings).
 CREATE TABLE kv_state (

@@ -1,0 +1,341 @@
+// Builds the running middleware from a typed configuration: opens the store, connects the edges (Salesforce,
+// ActiveCampaign), starts the workers and the HTTP server. Leadership decides which instance streams and polls;
+// every instance works the queues.
+import fs from 'node:fs';
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import cron from 'node-cron';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/load-config';
+import { createStore, openDatabase, type Store } from '../store';
+import { systemClock, type Clock } from '../store/clock';
+import { createLogger } from '../observability/logger';
+import { createMetrics, type Metrics } from '../observability/metrics';
+import { SalesforceSession, type SalesforceAuthConfig } from '../salesforce/salesforce-auth';
+import { SalesforceRestClient } from '../salesforce/salesforce-rest';
+import { StreamingSubscriber } from '../salesforce/streaming-subscriber';
+import { cdcChannel, optOutEvent, syncStateFields } from '../salesforce/package-names';
+import { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
+import { TokenBucket } from '../activecampaign/rate-limiter';
+import { SettingsProvider } from './settings-provider';
+import { WorkLoop } from './work-loop';
+import { SalesforceIntake, type RecordSnapshot } from '../workers/salesforce-intake';
+import { SalesforceReconciler } from '../workers/salesforce-reconciler';
+import { createSalesforceRecordReader } from '../workers/salesforce-records';
+import { PushWorker } from '../workers/push-worker';
+import { PullWorker } from '../workers/pull-worker';
+import { WebhookProcessor } from '../workers/webhook-processor';
+import { AcPoller } from '../workers/ac-poller';
+import { createHttpApp } from '../server/http-app';
+import { pushJobKind } from '../sync/push-job';
+import { pullJobKind } from '../sync/pull-job';
+
+export interface AppOptions {
+  clock?: Clock;
+  logger?: Logger;
+  instanceId?: string;
+  /** Test knobs: faster loops and leases than production needs. */
+  timing?: Partial<AppTiming>;
+}
+
+export interface AppTiming {
+  workerIdleMs: number;
+  leaseTtlMs: number;
+  leaseRenewMs: number;
+  streamServerTimeoutMs: number;
+  fayeRetrySeconds: number;
+  busyBackoffMs: number;
+  pollEveryMs: number | null;
+  fullPassEveryMs: number;
+  acTimeoutMs: number;
+  bulkPollIntervalMs: number;
+}
+
+const defaultTiming: AppTiming = {
+  workerIdleMs: 1000,
+  leaseTtlMs: 20_000,
+  leaseRenewMs: 5_000,
+  streamServerTimeoutMs: 110_000,
+  fayeRetrySeconds: 5,
+  busyBackoffMs: 60_000,
+  pollEveryMs: null,
+  fullPassEveryMs: 6 * 3600_000,
+  acTimeoutMs: 30_000,
+  bulkPollIntervalMs: 2000,
+};
+
+const LEADER_LEASE = 'stream-and-poll';
+
+export interface RunningApp {
+  url: string;
+  instanceId: string;
+  store: Store;
+  metrics: Metrics;
+  logger: Logger;
+  settings: SettingsProvider;
+  isLeader(): boolean;
+  status(): Promise<AppStatus>;
+  /** Runs one poll now (tests, admin API). */
+  pollNow(): Promise<unknown>;
+  reconcileNow(reason: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export interface AppStatus {
+  instanceId: string;
+  leader: boolean;
+  settingsSource: 'org' | 'defaults';
+  stream: ReturnType<StreamingSubscriber['state']> | null;
+  queue: { kind: string; state: string; n: number }[];
+  acReachable: boolean | null;
+  lastPollAt: string | null;
+}
+
+export async function startApp(config: AppConfig, options: AppOptions = {}): Promise<RunningApp> {
+  const clock = options.clock ?? systemClock;
+  const timing = { ...defaultTiming, ...options.timing };
+  const instanceId = options.instanceId ?? `optout-sync-${randomUUID().slice(0, 8)}`;
+  const logger = (options.logger ?? createLogger({ level: config.logLevel, secrets: config.secrets })).child({ instance: instanceId });
+  const metrics = createMetrics();
+  const edgeClock = { now: () => clock().getTime(), setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
+
+  const db = await openDatabase(config.database.kind === 'postgres' ? config.database : { kind: 'pglite', dataDir: config.database.dataDir });
+  const store = await createStore(db, clock, instanceId);
+
+  const session = new SalesforceSession({ auth: salesforceAuth(config), apiVersion: config.salesforce.apiVersion, productClientId: config.salesforce.clientTag, logger, clock: edgeClock });
+  const rest = new SalesforceRestClient(session, { logger });
+  const settings = new SettingsProvider(rest, logger);
+  await settings.refresh().catch(() => undefined);
+
+  let customFieldsKnown: boolean | null = null;
+  const customFields = async () => {
+    if (customFieldsKnown === null) {
+      const names = await rest.describeFieldNames('Contact');
+      customFieldsKnown = names.has(syncStateFields.hardBounced);
+    }
+    return customFieldsKnown;
+  };
+
+  const ac = new ActiveCampaignClient({
+    apiUrl: config.activecampaign.apiUrl,
+    apiToken: config.activecampaign.apiToken,
+    rateLimiter: new TokenBucket({ ratePerSecond: config.activecampaign.rateLimitPerSecond }),
+    timeoutMs: timing.acTimeoutMs,
+    logger,
+    onRequest: (info) => {
+      metrics.acRequests.inc({ status: String(info.status ?? info.outcome) });
+      if (info.outcome === 'rate-limited') metrics.acThrottled.inc();
+    },
+  });
+  const retry = { maxAttempts: config.jobs.maxAttempts, backoffBaseMs: config.jobs.backoffBaseMs };
+  const reader = createSalesforceRecordReader({ rest, store, optOutField: () => settings.get().optOutField, customFields });
+
+  const readRecords = async (objectName: 'Contact' | 'Lead', recordIds: string[]): Promise<RecordSnapshot[]> => {
+    const field = settings.get().optOutField;
+    const schema = z.object({ Id: z.string(), Email: z.string().nullable(), LastModifiedDate: z.string() }).catchall(z.unknown());
+    const out: RecordSnapshot[] = [];
+    for (let i = 0; i < recordIds.length; i += 200) {
+      const ids = recordIds.slice(i, i + 200).map((id) => `'${id.replace(/[^A-Za-z0-9]/g, '')}'`);
+      const rows = await rest.query(`SELECT Id, Email, ${field}, LastModifiedDate FROM ${objectName} WHERE Id IN (${ids.join(',')})`, schema);
+      out.push(...rows.map((r) => ({ recordId: r.Id, objectName, email: r.Email, optedOut: r[field] === true, lastModified: new Date(r.LastModifiedDate) })));
+    }
+    return out;
+  };
+
+  let pushLoop: WorkLoop | null = null;
+  let pullLoop: WorkLoop | null = null;
+  let webhookLoop: WorkLoop | null = null;
+  let reconciler: SalesforceReconciler | null = null;
+
+  const intake = new SalesforceIntake({
+    store,
+    settings: () => settings.get(),
+    identity: () => ({ productClientId: config.salesforce.clientTag, integrationUserId: session.current()?.userId ?? null }),
+    readRecords,
+    requestReconcile: (objectName, reason) => {
+      void reconciler?.reconcile(objectName === 'both' ? ['Contact', 'Lead'] : [objectName], null, reason).catch((err: unknown) => logger.error({ err: String(err) }, 'reconcile failed'));
+    },
+    onQueued: () => pushLoop?.poke(),
+    logger,
+    metrics,
+  });
+  reconciler = new SalesforceReconciler({ store, rest, intake, settings: () => settings.get(), clock, logger });
+
+  const push = new PushWorker({ store, ac, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, retry, clock, logger, metrics });
+  const pull = new PullWorker({ store, rest, reader, settings: () => settings.get(), customFields, retry, clock, logger, metrics });
+  let lastPollAt: Date | null = null;
+  const poller = new AcPoller({ store, ac, clock, logger, metrics, overlapMs: config.activecampaign.pollOverlapSeconds * 1000, fullPassEveryMs: timing.fullPassEveryMs, onQueued: () => pullLoop?.poke() });
+  const webhooks = new WebhookProcessor({ store, ac, clock, logger, isBaselineDone: () => poller.isBaselineDone(), onQueued: () => pullLoop?.poke() });
+
+  pushLoop = new WorkLoop('push', async () => {
+    if (!settings.get().pushEnabled) return 0;
+    await store.jobs.recoverExpiredLeases(pushJobKind);
+    return push.runOnce();
+  }, { idleMs: timing.workerIdleMs, logger });
+  pullLoop = new WorkLoop('pull', async () => {
+    if (!settings.get().pullEnabled) return 0;
+    await store.jobs.recoverExpiredLeases(pullJobKind);
+    return pull.runOnce();
+  }, { idleMs: timing.workerIdleMs, logger });
+  webhookLoop = new WorkLoop('webhooks', () => webhooks.runOnce(), { idleMs: timing.workerIdleMs, logger });
+
+  // Streaming: owned by the leader only (one subscription per org keeps the delivery allocation down).
+  const channelsFor = () => {
+    const mode = settings.get().eventMode;
+    return mode === 'CDC' ? [cdcChannel.channel] : mode === 'RELAY' ? [optOutEvent.channel] : [cdcChannel.channel, optOutEvent.channel];
+  };
+  let subscriber: StreamingSubscriber | null = null;
+  const startStream = async () => {
+    subscriber = new StreamingSubscriber({
+      session,
+      channels: channelsFor(),
+      loadReplayId: (channel) => store.replay.load(channel),
+      onMessage: (channel, raw, replayId) => intake.handleMessage(channel, raw, replayId),
+      onReplayExpired: async (channel, lostReplayId) => {
+        const since = await store.replay.lastGoodAt(channel);
+        await store.replay.recordGap(channel, 'replay id expired', lostReplayId, since);
+        metrics.quarantined.inc({ source: 'replay-expired' });
+        // Changes made while we could not replay are found by SOQL, so nothing made during downtime is missed.
+        await reconciler?.reconcile(['Contact', 'Lead'], since, `replay id ${lostReplayId} expired on ${channel}`);
+      },
+      expiredReplayFallback: config.salesforce.expiredReplayFallback,
+      logger,
+      clock: edgeClock,
+      serverTimeoutMs: timing.streamServerTimeoutMs,
+      fayeRetrySeconds: timing.fayeRetrySeconds,
+      busyBackoffMs: timing.busyBackoffMs,
+    });
+    await subscriber.start();
+  };
+
+  let leader = false;
+  let pollTask: { stop(): unknown } | null = null;
+  let pollTimer: NodeJS.Timeout | null = null;
+  const runPoll = () =>
+    poller.pollOnce().then(
+      (summary) => {
+        lastPollAt = clock();
+        return summary;
+      },
+      (err: unknown) => {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'poll failed; the next one resumes from the cursor');
+        return null;
+      },
+    );
+  const becomeLeader = async () => {
+    leader = true;
+    logger.info({}, 'leadership acquired: streaming and polling here');
+    await startStream();
+    if (timing.pollEveryMs !== null) pollTimer = setInterval(() => void runPoll(), timing.pollEveryMs);
+    else pollTask = cron.schedule(config.activecampaign.pollCron, () => void runPoll());
+    void runPoll();
+  };
+  const loseLeadership = async () => {
+    leader = false;
+    logger.warn({}, 'leadership lost: stopping stream and poller');
+    pollTask?.stop();
+    pollTask = null;
+    if (pollTimer !== null) clearInterval(pollTimer);
+    pollTimer = null;
+    await subscriber?.stop();
+    subscriber = null;
+  };
+  let leadershipBusy = false;
+  const checkLeadership = async () => {
+    if (leadershipBusy) return;
+    leadershipBusy = true;
+    try {
+      const holds = await store.leases.acquire(LEADER_LEASE, timing.leaseTtlMs);
+      if (holds && !leader) await becomeLeader();
+      else if (!holds && leader) await loseLeadership();
+    } catch (error) {
+      logger.error({ err: error instanceof Error ? error.message : String(error) }, 'leadership check failed');
+      if (leader) await loseLeadership();
+    } finally {
+      leadershipBusy = false;
+    }
+  };
+  const settingsTask = cron.schedule(config.salesforce.settingsRefreshCron, () => void settings.refresh());
+
+  const status = async (): Promise<AppStatus> => ({
+    instanceId,
+    leader,
+    settingsSource: settings.source,
+    stream: subscriber?.state() ?? null,
+    queue: await store.jobs.counts(),
+    acReachable: null,
+    lastPollAt: lastPollAt?.toISOString() ?? null,
+  });
+
+  const httpApp = createHttpApp({
+    store,
+    metrics,
+    logger,
+    adminToken: config.http.adminToken,
+    webhookSecret: config.http.webhookSecret,
+    onWebhookAccepted: () => webhookLoop?.poke(),
+    status,
+    ready: async () => {
+      await store.db.query('SELECT 1');
+      const s = subscriber?.state();
+      return { database: true, stream: leader ? s?.connected === true : 'standby', leader };
+    },
+    resyncEmail: async (email: string) => {
+      await store.db.transaction((tx) => store.jobs.enqueue(tx, pushJobKind, [{ subject: email.toLowerCase(), payload: { email: email.toLowerCase(), optOutPending: false, latestOptedOut: true, latestChangedAt: clock().toISOString(), recordIds: [], sources: ['RESYNC'] } }]));
+      pushLoop?.poke();
+    },
+    reconcile: (reason) => reconciler!.reconcile(['Contact', 'Lead'], null, reason),
+    retryDeadLetter: (id) => store.jobs.retryDeadLetter([pushJobKind as never, pullJobKind as never], id),
+  });
+  const server = http.createServer(httpApp);
+  await new Promise<void>((resolve) => server.listen(config.http.port, config.http.host, resolve));
+  const address = server.address();
+  const url = `http://${config.http.host}:${typeof address === 'object' && address !== null ? address.port : config.http.port}`;
+
+  pushLoop.start();
+  pullLoop.start();
+  webhookLoop.start();
+  await checkLeadership();
+  const leadershipTimer = setInterval(() => void checkLeadership(), timing.leaseRenewMs);
+
+  if (config.activecampaign.webhookPublicUrl !== undefined) {
+    const hookUrl = `${config.activecampaign.webhookPublicUrl.replace(/\/+$/, '')}/webhooks/activecampaign/${config.http.webhookSecret}`;
+    ac.ensureWebhook({ name: 'optout-sync', url: hookUrl, events: ['subscribe', 'unsubscribe', 'bounce', 'update'], sources: ['public', 'admin', 'api', 'system'] }).then(
+      (r) => logger.info({ action: r.action }, 'activecampaign webhook registered'),
+      (err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'webhook registration failed; the poller still covers every change'),
+    );
+  }
+  logger.info({ url, database: db.kind, settings: settings.source }, 'optout-sync started');
+
+  return {
+    url,
+    instanceId,
+    store,
+    metrics,
+    logger,
+    settings,
+    isLeader: () => leader,
+    status,
+    pollNow: runPoll,
+    reconcileNow: (reason) => reconciler!.reconcile(['Contact', 'Lead'], null, reason),
+    async stop() {
+      clearInterval(leadershipTimer);
+      settingsTask.stop();
+      if (leader) await loseLeadership();
+      await store.leases.release(LEADER_LEASE).catch(() => undefined);
+      await Promise.all([pushLoop?.stop(), pullLoop?.stop(), webhookLoop?.stop()]);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await db.close();
+    },
+  };
+}
+
+function salesforceAuth(config: AppConfig): SalesforceAuthConfig {
+  const auth = config.salesforce.auth;
+  if (auth.flow === 'jwt') {
+    return { kind: 'jwt-bearer', loginUrl: config.salesforce.loginUrl, clientId: auth.clientId, username: auth.username, privateKeyPem: fs.readFileSync(auth.privateKeyFile, 'utf8') };
+  }
+  return { kind: 'client-credentials', loginUrl: config.salesforce.loginUrl, clientId: auth.clientId, clientSecret: auth.clientSecret };
+}

@@ -1,0 +1,25 @@
+// Prometheus metrics (prom-client), one registry per app instance so that tests can run several side by side.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const m = {
+    registry,
+    eventsReceived: new Counter({ name: 'optout_events_received_total', help: 'Streaming messages received, by channel', labelNames: ['channel'], registers: [registry] }),
+    echoesDropped: new Counter({ name: 'optout_echoes_dropped_total', help: 'Changes dropped because this product wrote them (R6)', registers: [registry] }),
+    quarantined: new Counter({ name: 'optout_quarantined_total', help: 'Inputs quarantined, by source', labelNames: ['source'], registers: [registry] }),
+    jobsQueued: new Counter({ name: 'optout_jobs_queued_total', help: 'Jobs queued, by kind', labelNames: ['kind'], registers: [registry] }),
+    jobsSucceeded: new Counter({ name: 'optout_jobs_succeeded_total', help: 'Jobs done, by kind', labelNames: ['kind'], registers: [registry] }),
+    jobsFailed: new Counter({ name: 'optout_jobs_failed_total', help: 'Job attempts that failed, by kind', labelNames: ['kind'], registers: [registry] }),
+    jobsDead: new Counter({ name: 'optout_jobs_dead_total', help: 'Jobs moved to dead letters, by kind', labelNames: ['kind'], registers: [registry] }),
+    acRequests: new Counter({ name: 'optout_ac_requests_total', help: 'ActiveCampaign requests, by status', labelNames: ['status'], registers: [registry] }),
+    acThrottled: new Counter({ name: 'optout_ac_throttled_total', help: 'ActiveCampaign 429 answers', registers: [registry] }),
+    sfApiCalls: new Counter({ name: 'optout_sf_api_calls_total', help: 'Salesforce REST calls, by kind', labelNames: ['kind'], registers: [registry] }),
+    replayLagSeconds: new Gauge({ name: 'optout_replay_lag_seconds', help: 'Now minus the commit time of the last event handled, by channel', labelNames: ['channel'], registers: [registry] }),
+    pollDuration: new Histogram({ name: 'optout_poll_duration_seconds', help: 'Duration of one ActiveCampaign poll', buckets: [0.1, 0.5, 1, 5, 15, 60, 300], registers: [registry] }),
+    pushLatency: new Histogram({ name: 'optout_push_latency_seconds', help: 'Salesforce commit to all lists unsubscribed', buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30], registers: [registry] }),
+  };
+  return m;
+}
+export type Metrics = ReturnType<typeof createMetrics>;

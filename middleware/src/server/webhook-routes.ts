@@ -1,0 +1,48 @@
+// The ActiveCampaign webhook receiver. AC signs nothing, so the URL carries a secret; AC never retries, so a
+// delivery is stored durably before the 200 answer, and a duplicate delivery is recognised and harmless.
+import express, { type Router } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Store } from '../store';
+import { webhookPayloadSchema, relevantWebhookTypes } from '../activecampaign/webhook-payload';
+import type { Metrics } from '../observability/metrics';
+
+export function secretsEqual(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+export function webhookRoutes(deps: { store: Store; secret: string; logger: Logger; metrics: Metrics; onAccepted: () => void }): Router {
+  const router = express.Router();
+  router.post('/webhooks/activecampaign/:secret', express.urlencoded({ extended: true, limit: '64kb', parameterLimit: 500 }), async (req, res, next) => {
+    try {
+      if (!secretsEqual(String(req.params.secret ?? ''), deps.secret)) {
+        res.status(401).json({ error: 'unauthorized' });
+        return;
+      }
+      const parsed = webhookPayloadSchema.safeParse(req.body);
+      if (!parsed.success) {
+        const reason = z.prettifyError(parsed.error);
+        await deps.store.quarantine.put('webhook', reason, req.body);
+        deps.metrics.quarantined.inc({ source: 'webhook' });
+        res.status(400).json({ error: 'malformed webhook', reason });
+        return;
+      }
+      const payload = parsed.data;
+      if (!(relevantWebhookTypes as readonly string[]).includes(payload.type)) {
+        res.status(200).json({ accepted: false, ignored: payload.type });
+        return;
+      }
+      // The same change delivered twice has the same fields: the hash makes the second delivery a no-op.
+      const dedupeKey = createHash('sha256').update(JSON.stringify(payload)).digest('hex');
+      const fresh = await deps.store.webhookInbox.accept(dedupeKey, payload);
+      res.status(200).json({ accepted: true, duplicate: !fresh });
+      if (fresh) deps.onAccepted();
+    } catch (error) {
+      next(error);
+    }
+  });
+  return router;
+}

@@ -1,0 +1,36 @@
+import type { SqlExecutor } from './database';
+import type { Clock } from './clock';
+
+export interface OptOutObservation {
+  recordId: string;
+  objectName: string;
+  email: string;
+  optedOut: boolean;
+  changedAt: Date;
+}
+
+/** Salesforce records we have seen, with the newest opt-out value and its time (R5's recency rule reads it). */
+export class SfLinkStore {
+  constructor(private readonly db: SqlExecutor, private readonly clock: Clock) {}
+
+  async recordObservations(observations: OptOutObservation[], tx: SqlExecutor = this.db): Promise<void> {
+    if (observations.length === 0) return;
+    // Out-of-order delivery (replays, relay and CDC both on) must not let an older value overwrite a newer one.
+    await tx.query(
+      `INSERT INTO sf_ac_links (sf_record_id, sf_object, email_norm, opted_out, opt_out_changed_at, updated_at)
+         SELECT DISTINCT ON (r) r, o, e, v, c, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::timestamptz[]) AS t(r, o, e, v, c)
+         ORDER BY r, c DESC
+       ON CONFLICT (sf_record_id) DO UPDATE SET sf_object = EXCLUDED.sf_object, email_norm = EXCLUDED.email_norm,
+         opted_out = EXCLUDED.opted_out, opt_out_changed_at = EXCLUDED.opt_out_changed_at, updated_at = EXCLUDED.updated_at
+       WHERE sf_ac_links.opt_out_changed_at IS NULL OR sf_ac_links.opt_out_changed_at <= EXCLUDED.opt_out_changed_at`,
+      [
+        observations.map((o) => o.recordId),
+        observations.map((o) => o.objectName),
+        observations.map((o) => o.email.toLowerCase()),
+        observations.map((o) => o.optedOut),
+        observations.map((o) => o.changedAt),
+        this.clock(),
+      ],
+    );
+  }
+}

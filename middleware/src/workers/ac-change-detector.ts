@@ -1,0 +1,75 @@
+// Feeds ActiveCampaign observations (from the poller and from webhooks alike) through one detector, so a change
+// seen by both is acted on once: the first observation moves the snapshot, the second finds nothing new.
+import type { Store, SqlExecutor } from '../store';
+import type { AuditEntry } from '../store/audit-log';
+import { detectTransitions, type AcContactState } from '../sync/ac-transitions';
+import { pullJobKind, type PullJobPayload } from '../sync/pull-job';
+import { normaliseEmail } from '../sync/opt-out-change';
+
+export interface DetectionSummary {
+  observed: number;
+  transitions: number;
+  queued: number;
+}
+
+/**
+ * Compares observations with snapshots inside the caller's transaction (rows locked FOR UPDATE, so two instances
+ * never derive the same transition twice), stores the new snapshots and queues the Salesforce work.
+ * `baseline: true` records the snapshot only: the first run must never mass-flip Salesforce (issue 4 §5).
+ */
+export async function detectAndQueue(
+  store: Store,
+  tx: SqlExecutor,
+  observations: AcContactState[],
+  options: { observedAt: Date; via: 'poll' | 'webhook' | 'reconcile'; baseline: boolean; inScope?: (state: AcContactState) => boolean },
+): Promise<DetectionSummary> {
+  // Observations are taken in order: several of one contact (webhook deltas, then a fresh read) each compare with
+  // the one before, so a state that lasted only moments (unsubscribed everywhere, then subscribed again) still
+  // yields its transitions.
+  const ids = [...new Set(observations.map((o) => o.acContactId))];
+  const previous: Map<string, { listStatuses: Record<string, number>; hardBounced: boolean }> = await store.snapshots.getMany(ids, tx);
+  const latest = new Map<string, AcContactState>();
+  const jobs: { subject: string; payload: PullJobPayload }[] = [];
+  const audits: AuditEntry[] = [];
+  let transitions = 0;
+  for (const state of observations) {
+    const before = previous.get(state.acContactId) ?? null;
+    previous.set(state.acContactId, state);
+    latest.set(state.acContactId, state);
+    if (options.baseline) continue;
+    if (options.inScope !== undefined && !options.inScope(state)) continue;
+    for (const t of detectTransitions(before, state, options.observedAt)) {
+      transitions++;
+      const email = normaliseEmail(state.email);
+      jobs.push({
+        subject: email,
+        payload: {
+          email,
+          acContactId: state.acContactId,
+          optOut: t.kind !== 'resubscribed',
+          hardBounced: t.kind === 'hard-bounced',
+          rule: t.rule,
+          acEventAt: t.at.toISOString(),
+        },
+      });
+      audits.push({
+        direction: 'ac_to_sf',
+        email,
+        acContactId: state.acContactId,
+        oldValue: before === null ? 'unknown' : JSON.stringify(before.listStatuses),
+        newValue: JSON.stringify(state.listStatuses),
+        decision: 'queue-salesforce-update',
+        reason: `${t.rule}: ${t.kind} (seen by ${options.via})`,
+        result: 'queued',
+      });
+    }
+  }
+  const states = [...latest.values()];
+  await store.snapshots.upsertMany(
+    states.map((s) => ({ acContactId: s.acContactId, email: s.email, listStatuses: s.listStatuses, hardBounced: s.hardBounced, acUpdatedAt: s.acUpdatedAt })),
+    tx,
+  );
+  if (jobs.length > 0) await store.jobs.enqueue(tx, pullJobKind, jobs);
+  await store.audit.record(audits, tx);
+  return { observed: states.length, transitions, queued: jobs.length };
+}

@@ -1,0 +1,153 @@
+// Applies queued ActiveCampaign decisions to Salesforce: one SOQL per chunk of emails, writes batched through
+// sObject Collections (200 records a call) across many emails, so 10,000 opt-outs cost about 50 write calls.
+import type { Logger } from 'pino';
+import type { Store } from '../store';
+import type { AuditEntry } from '../store/audit-log';
+import type { ClaimedJob, RetryPolicy } from '../store/job-queue';
+import type { Clock } from '../store/clock';
+import type { SalesforceRestClient, SaveResult } from '../salesforce/salesforce-rest';
+import { pullJobKind, type PullJobPayload } from '../sync/pull-job';
+import { planSalesforceWrites, type PlannedWrite, type SalesforceRecordState } from '../sync/salesforce-write-plan';
+import type { Settings } from '../sync/settings';
+import type { SalesforceRecordReader } from './salesforce-records';
+import type { Metrics } from '../observability/metrics';
+import { emailHash } from '../observability/logger';
+
+export interface PullWorkerDeps {
+  store: Store;
+  rest: Pick<SalesforceRestClient, 'updateRecords'>;
+  reader: SalesforceRecordReader;
+  settings: () => Settings;
+  customFields: () => Promise<boolean>;
+  /** Only records in these Campaigns are written (R7), when the setting names any. */
+  recordsInScope?: (records: SalesforceRecordState[]) => Promise<SalesforceRecordState[]>;
+  retry: RetryPolicy;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** Jobs taken per round: a multiple of 200 so that full Collections calls carry the load. */
+const BATCH = 2000;
+const LEASE_MS = 5 * 60_000;
+
+export class PullWorker {
+  constructor(private readonly deps: PullWorkerDeps) {}
+
+  /** Handles one batch of ready jobs; returns how many it took. */
+  async runOnce(limit = BATCH): Promise<number> {
+    const { store } = this.deps;
+    const jobs = await store.jobs.claim(pullJobKind, limit, LEASE_MS);
+    if (jobs.length === 0) return 0;
+    let records: SalesforceRecordState[];
+    try {
+      records = await this.deps.reader.readByEmails(jobs.map((j) => j.payload.email));
+      if (this.deps.recordsInScope !== undefined) records = await this.deps.recordsInScope(records);
+    } catch (error) {
+      await Promise.all(jobs.map((job) => this.failJob(job, `reading Salesforce records failed: ${messageOf(error)}`)));
+      return jobs.length;
+    }
+    const settings = this.deps.settings();
+    const customFields = await this.deps.customFields();
+    const now = this.deps.clock();
+    const byEmail = groupBy(records, (r) => r.email.toLowerCase());
+    const plans = jobs.map((job) => ({ job, plan: planSalesforceWrites(job.payload, byEmail.get(job.payload.email) ?? [], settings, { customFields, now }) }));
+
+    const results = await this.writeAll(plans.flatMap((p) => p.plan.writes));
+    for (const { job, plan } of plans) {
+      const failures = plan.writes
+        .map((w) => ({ write: w, result: results.get(w.id) }))
+        .filter((r) => r.result === undefined || !r.result.success);
+      const audits: AuditEntry[] = plan.decisions.map((d) => {
+        const result = results.get(d.recordId);
+        const outcome = d.decision === 'skip' ? 'skipped' : result?.success === true ? 'written' : `failed: ${describeSaveErrors(result)}`;
+        return {
+          direction: 'ac_to_sf',
+          email: job.payload.email,
+          recordId: d.recordId,
+          acContactId: job.payload.acContactId,
+          oldValue: d.oldValue,
+          newValue: d.newValue,
+          decision: d.decision === 'skip' ? 'skip' : 'update-salesforce',
+          reason: d.reason,
+          result: outcome,
+          correlation: { job: job.id, attempt: job.attempts },
+        };
+      });
+      if (plan.decisions.length === 0) {
+        audits.push({ direction: 'ac_to_sf', email: job.payload.email, acContactId: job.payload.acContactId, decision: 'skip', reason: `${job.payload.rule}: no Salesforce record has this email`, result: 'nothing to do', correlation: { job: job.id } });
+      }
+      const written = plan.writes.filter((w) => results.get(w.id)?.success === true);
+      await store.db.transaction(async (tx) => {
+        await store.audit.record(audits, tx);
+        await store.links.recordObservations(
+          written
+            .filter((w) => settings.optOutField in w.fields)
+            // The opt-out changed when the person acted in AC, not when we wrote it: R5 compares the next subscribe
+            // with this moment.
+            .map((w) => ({ recordId: w.id, objectName: w.objectName, email: job.payload.email, optedOut: w.fields[settings.optOutField] === true, changedAt: new Date(job.payload.acEventAt) })),
+          tx,
+        );
+        if (failures.length === 0) await store.jobs.complete(job.id, tx);
+      });
+      if (failures.length === 0) {
+        this.deps.metrics.jobsSucceeded.inc({ kind: pullJobKind.name });
+        this.deps.logger.info({ email: emailHash(job.payload.email), rule: job.payload.rule, written: written.length, job: job.id }, 'salesforce records brought in line');
+      } else {
+        await this.failJob(job, failures.map((f) => `${f.write.id}: ${describeSaveErrors(f.result)}`).join('; '));
+      }
+    }
+    return jobs.length;
+  }
+
+  private async writeAll(writes: PlannedWrite[]): Promise<Map<string, SaveResult>> {
+    const results = new Map<string, SaveResult>();
+    for (const objectName of ['Contact', 'Lead'] as const) {
+      const batch = writes.filter((w) => w.objectName === objectName);
+      if (batch.length === 0) continue;
+      try {
+        const saved = await this.deps.rest.updateRecords(objectName, batch.map((w) => ({ Id: w.id, ...w.fields })));
+        this.deps.metrics.sfApiCalls.inc({ kind: 'collections' }, Math.ceil(batch.length / 200));
+        batch.forEach((w, i) => {
+          const result = saved[i];
+          if (result !== undefined) results.set(w.id, result);
+        });
+      } catch (error) {
+        this.deps.logger.warn({ err: messageOf(error), objectName, records: batch.length }, 'salesforce collections update failed');
+      }
+    }
+    return results;
+  }
+
+  private async failJob(job: ClaimedJob<PullJobPayload>, error: string): Promise<void> {
+    const outcome = await this.deps.store.jobs.fail(pullJobKind, job, error, this.deps.retry);
+    this.deps.metrics.jobsFailed.inc({ kind: pullJobKind.name });
+    if (outcome === 'dead') {
+      this.deps.metrics.jobsDead.inc({ kind: pullJobKind.name });
+      await this.deps.store.audit.record([
+        { direction: 'ac_to_sf', email: job.payload.email, acContactId: job.payload.acContactId, decision: 'dead-letter', reason: `${job.payload.rule}: gave up after ${job.attempts} attempts`, result: error.slice(0, 500) },
+      ]);
+    }
+    this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, attempt: job.attempts, outcome, error }, 'salesforce update failed');
+  }
+}
+
+function describeSaveErrors(result: SaveResult | undefined): string {
+  if (result === undefined) return 'no result (the call failed)';
+  return result.errors.map((e) => `${e.statusCode}: ${e.message}`).join(', ') || 'unknown error';
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = map.get(k);
+    if (list === undefined) map.set(k, [item]);
+    else list.push(item);
+  }
+  return map;
+}

@@ -1,0 +1,185 @@
+// Applies queued Salesforce opt-out changes to ActiveCampaign (R1, R2). Single changes go through the API one
+// list at a time (fresh read, then status 2 where needed); a backlog above the threshold goes through bulk import,
+// 250 contacts a call, for contacts whose lists the snapshot knows (bulk import would create unknown contacts).
+import type { Logger } from 'pino';
+import type { Store } from '../store';
+import type { AuditEntry } from '../store/audit-log';
+import type { ClaimedJob, RetryPolicy } from '../store/job-queue';
+import type { Clock } from '../store/clock';
+import type { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
+import { unsubscribeFromAllLists } from '../activecampaign/unsubscribe-from-all-lists';
+import { resubscribeLists } from '../activecampaign/resubscribe-lists';
+import { unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
+import { isRetryable, AcRateLimitedError } from '../activecampaign/activecampaign-errors';
+import { pushJobKind, type PushJobPayload } from '../sync/push-job';
+import type { Settings } from '../sync/settings';
+import type { SalesforceRecordReader } from './salesforce-records';
+import type { Metrics } from '../observability/metrics';
+import { emailHash } from '../observability/logger';
+
+type AcClient = Pick<ActiveCampaignClient, 'findContactWithListsByEmail' | 'setListStatus' | 'bulkImportUnsubscribe' | 'getImportStatus'>;
+
+export interface PushWorkerDeps {
+  store: Store;
+  ac: AcClient;
+  reader: SalesforceRecordReader;
+  settings: () => Settings;
+  bulkThreshold: number;
+  bulkOptions?: BulkUnsubscriberOptions;
+  /** Single jobs worked at once; the rate limiter, not this number, bounds AC requests per second. */
+  concurrency?: number;
+  retry: RetryPolicy;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+const LEASE_MS = 5 * 60_000;
+const BULK_BATCH = 250;
+
+export class PushWorker {
+  constructor(private readonly deps: PushWorkerDeps) {}
+
+  /** Handles one round of ready jobs; returns how many it took. */
+  async runOnce(): Promise<number> {
+    const ready = await this.deps.store.jobs.readyCount(pushJobKind.name);
+    if (ready === 0) return 0;
+    if (ready > this.deps.bulkThreshold) {
+      const taken = await this.runBulkRound();
+      if (taken > 0) return taken;
+    }
+    const jobs = await this.deps.store.jobs.claim(pushJobKind, this.deps.concurrency ?? 4, LEASE_MS);
+    await Promise.all(jobs.map((job) => this.runSingle(job)));
+    return jobs.length;
+  }
+
+  private async runSingle(job: ClaimedJob<PushJobPayload>): Promise<void> {
+    const { store } = this.deps;
+    const p = job.payload;
+    const audits: AuditEntry[] = [];
+    const correlation = { job: job.id, attempt: job.attempts, records: p.recordIds.slice(0, 5).join(',') };
+    try {
+      let unsubscribed: { contactId: string; lists: { listId: string; previousStatus: number }[] } | null = null;
+      if (p.optOutPending) {
+        const result = await unsubscribeFromAllLists(this.deps.ac, p.email);
+        if (result.kind === 'not-in-ac') {
+          audits.push({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, decision: 'unsubscribe-all-lists', reason: 'R1: Email Opt Out turned true', result: 'not in ActiveCampaign', correlation });
+        } else {
+          unsubscribed = { contactId: result.contactId, lists: result.changed };
+          for (const change of result.changed) {
+            audits.push({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, acContactId: result.contactId, oldValue: `list ${change.listId}: ${change.previousStatus}`, newValue: `list ${change.listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true', result: 'unsubscribed', correlation });
+          }
+          if (result.changed.length === 0) {
+            audits.push({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, acContactId: result.contactId, decision: 'unsubscribe-all-lists', reason: 'R1: Email Opt Out turned true', result: `already unsubscribed everywhere (${result.alreadyUnsubscribed.length} lists)`, correlation });
+          }
+        }
+      }
+      if (!p.latestOptedOut) audits.push(...(await this.handleOptIn(p, correlation)));
+      await store.db.transaction(async (tx) => {
+        if (unsubscribed !== null) await store.unsubscribedLists.remember(unsubscribed.contactId, p.email, unsubscribed.lists, tx);
+        await store.audit.record(audits, tx);
+        await store.jobs.complete(job.id, tx);
+      });
+      this.deps.metrics.jobsSucceeded.inc({ kind: pushJobKind.name });
+      this.observeLatency(p);
+      this.deps.logger.info({ email: emailHash(p.email), job: job.id, decisions: audits.map((a) => a.result) }, 'activecampaign brought in line');
+    } catch (error) {
+      await this.failJob(job, error);
+    }
+  }
+
+  /** R2: sticky by default; with resubscribeOnOptIn, undo exactly what we did, and only when nobody opted out. */
+  private async handleOptIn(p: PushJobPayload, correlation: Record<string, string | number>): Promise<AuditEntry[]> {
+    const base = { direction: 'sf_to_ac' as const, email: p.email, recordId: p.recordIds[p.recordIds.length - 1] ?? null, decision: 'opt-in', correlation };
+    if (!this.deps.settings().resubscribeOnOptIn) return [{ ...base, reason: 'R2: Email Opt Out turned false', result: 'kept: sticky opt-out' }];
+    const records = await this.deps.reader.readByEmails([p.email]);
+    const stillOptedOut = records.filter((r) => r.optedOut);
+    if (stillOptedOut.length > 0) return [{ ...base, reason: `R2: ${stillOptedOut.length} record(s) with this email are still opted out`, result: 'kept: still opted out in Salesforce' }];
+    const contact = await this.deps.ac.findContactWithListsByEmail(p.email);
+    if (contact === null) return [{ ...base, reason: 'R2 (resubscribeOnOptIn)', result: 'not in ActiveCampaign' }];
+    const ours = await this.deps.store.unsubscribedLists.listFor(contact.contact.id);
+    if (ours.length === 0) return [{ ...base, acContactId: contact.contact.id, reason: 'R2 (resubscribeOnOptIn): this product unsubscribed no list', result: 'nothing to undo' }];
+    const result = await resubscribeLists(this.deps.ac, { email: p.email, listIds: ours.map((l) => l.listId) });
+    if (result.kind !== 'resubscribed') {
+      return [{ ...base, acContactId: contact.contact.id, reason: 'R2 (resubscribeOnOptIn): never after a bounce', result: result.kind === 'refused-bounced' ? 'kept: hard-bounced' : 'not in ActiveCampaign' }];
+    }
+    await this.deps.store.unsubscribedLists.forget(result.contactId, ours.map((l) => l.listId));
+    return result.changed.map((c) => ({ ...base, acContactId: result.contactId, oldValue: `list ${c.listId}: ${c.previousStatus ?? 'none'}`, newValue: `list ${c.listId}: 1`, reason: 'R2 (resubscribeOnOptIn): undo our own unsubscribe', result: 'resubscribed' }));
+  }
+
+  /**
+   * Bulk path for pure opt-outs of contacts the snapshot knows. Everything else in the claimed batch is released
+   * for the single path. Outcomes the import status cannot confirm go back to the queue and are then verified by
+   * the single path's fresh read.
+   */
+  private async runBulkRound(): Promise<number> {
+    const { store } = this.deps;
+    const jobs = await store.jobs.claim(pushJobKind, BULK_BATCH * 4, LEASE_MS);
+    if (jobs.length === 0) return 0;
+    const candidates: { job: ClaimedJob<PushJobPayload>; contactId: string; lists: Record<string, number> }[] = [];
+    const rest: ClaimedJob<PushJobPayload>[] = [];
+    for (const job of jobs) {
+      const snapshot = job.payload.optOutPending && job.payload.latestOptedOut ? await store.snapshots.findByEmail(job.payload.email) : null;
+      if (snapshot !== null && Object.keys(snapshot.listStatuses).length > 0) candidates.push({ job, contactId: snapshot.acContactId, lists: snapshot.listStatuses });
+      else rest.push(job);
+    }
+    const nothingToDo = candidates.filter((c) => !Object.values(c.lists).some((s) => s === 0 || s === 1));
+    const toImport = candidates.filter((c) => !nothingToDo.includes(c));
+    await Promise.all(rest.map((job) => this.runSingle(job)));
+    // Snapshot says nothing is active: verify with the single path (cheap) rather than trust a stale snapshot.
+    await Promise.all(nothingToDo.map((c) => this.runSingle(c.job)));
+    if (toImport.length === 0) return jobs.length;
+    let report;
+    try {
+      report = await unsubscribeInBulk(
+        this.deps.ac,
+        toImport.map((c) => ({ email: c.job.payload.email, contactId: c.contactId, listIds: Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([l]) => l) })),
+        this.deps.bulkOptions,
+      );
+    } catch (error) {
+      await Promise.all(toImport.map((c) => this.failJob(c.job, error)));
+      return jobs.length;
+    }
+    const outcomeByEmail = new Map(report.outcomes.map((o) => [o.email, o.outcome]));
+    for (const c of toImport) {
+      const p = c.job.payload;
+      const outcome = outcomeByEmail.get(p.email);
+      if (outcome !== 'unsubscribed') {
+        // Unconfirmed: let the single path read AC and finish the job (idempotent: it skips what is done).
+        await store.jobs.requeue(pushJobKind, c.job, this.deps.clock(), `bulk import outcome: ${outcome ?? 'missing'}`);
+        continue;
+      }
+      const lists = Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([listId, previousStatus]) => ({ listId, previousStatus }));
+      await store.db.transaction(async (tx) => {
+        await store.unsubscribedLists.remember(c.contactId, p.email, lists, tx);
+        await store.audit.record(
+          lists.map((l) => ({ direction: 'sf_to_ac' as const, email: p.email, recordId: p.recordIds[0] ?? null, acContactId: c.contactId, oldValue: `list ${l.listId}: ${l.previousStatus}`, newValue: `list ${l.listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true (bulk import)', result: 'unsubscribed', correlation: { job: c.job.id } })),
+          tx,
+        );
+        await store.jobs.complete(c.job.id, tx);
+      });
+      this.deps.metrics.jobsSucceeded.inc({ kind: pushJobKind.name });
+      this.observeLatency(p);
+    }
+    this.deps.logger.info({ batches: report.batches.length, contacts: toImport.length }, 'bulk unsubscribe round done');
+    return jobs.length;
+  }
+
+  private observeLatency(p: PushJobPayload): void {
+    const seconds = (this.deps.clock().getTime() - Date.parse(p.latestChangedAt)) / 1000;
+    if (seconds >= 0) this.deps.metrics.pushLatency.observe(seconds);
+  }
+
+  private async failJob(job: ClaimedJob<PushJobPayload>, error: unknown): Promise<void> {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const retryAfterMs = error instanceof AcRateLimitedError ? error.retryAfterMs : 0;
+    const policy = isRetryable(error) ? this.deps.retry : { ...this.deps.retry, maxAttempts: job.attempts };
+    const outcome = await this.deps.store.jobs.fail(pushJobKind, job, message, policy, retryAfterMs);
+    this.deps.metrics.jobsFailed.inc({ kind: pushJobKind.name });
+    if (outcome === 'dead') {
+      this.deps.metrics.jobsDead.inc({ kind: pushJobKind.name });
+      await this.deps.store.audit.record([{ direction: 'sf_to_ac', email: job.payload.email, recordId: job.payload.recordIds[0] ?? null, decision: 'dead-letter', reason: `gave up after ${job.attempts} attempts`, result: message.slice(0, 500) }]);
+    }
+    this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, attempt: job.attempts, outcome, error: message }, 'activecampaign update failed');
+  }
+}

@@ -1,0 +1,117 @@
+// Entry point of the push path: a CometD message becomes queued work. The replay id is stored in the same
+// transaction that queues the work (DESIGN §2), so a crash before the commit replays the message and a crash after
+// it finds the work queued. A malformed message is quarantined in that same transaction and the stream goes on.
+import type { Logger } from 'pino';
+import type { Store, SqlExecutor } from '../store';
+import type { AuditEntry } from '../store/audit-log';
+import { normaliseMessage, type OptOutChange, type ChangeGap } from '../salesforce/change-normaliser';
+import { MessageRejectedError } from '../salesforce/salesforce-errors';
+import { pushJobKind, pushPayloadFromChange } from '../sync/push-job';
+import { normaliseEmail } from '../sync/opt-out-change';
+import type { Settings } from '../sync/settings';
+import type { Metrics } from '../observability/metrics';
+
+export interface RecordSnapshot {
+  recordId: string;
+  objectName: 'Contact' | 'Lead';
+  email: string | null;
+  optedOut: boolean;
+  lastModified: Date;
+}
+
+export interface SalesforceIntakeDeps {
+  store: Store;
+  settings: () => Settings;
+  identity: () => { productClientId: string; integrationUserId: string | null };
+  /** Current values of records (for changes without Email and for GAP events). */
+  readRecords(objectName: 'Contact' | 'Lead', recordIds: string[]): Promise<RecordSnapshot[]>;
+  /** Reconciles an object since a moment (GAP_OVERFLOW, expired replay id); runs outside the message's transaction. */
+  requestReconcile(objectName: 'Contact' | 'Lead' | 'both', reason: string): void;
+  onQueued?: () => void;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export class SalesforceIntake {
+  constructor(private readonly deps: SalesforceIntakeDeps) {}
+
+  async handleMessage(channel: string, raw: unknown, replayId: string): Promise<void> {
+    const { store, metrics } = this.deps;
+    metrics.eventsReceived.inc({ channel });
+    const settings = this.deps.settings();
+    let result;
+    try {
+      result = normaliseMessage(channel, raw, { optOutField: settings.optOutField, ...this.deps.identity() });
+    } catch (error) {
+      if (!(error instanceof MessageRejectedError)) throw error;
+      await store.db.transaction(async (tx) => {
+        await store.quarantine.put(`cometd:${channel}`, error.message, raw, tx);
+        await store.replay.save(tx, channel, replayId);
+      });
+      metrics.quarantined.inc({ source: 'cometd' });
+      this.deps.logger.warn({ channel, replayId, reason: error.message }, 'message quarantined');
+      return;
+    }
+    const changes = [...result.changes, ...(await this.resolveGaps(result.gaps, channel))];
+    const complete = await this.fillMissingEmails(changes);
+    await store.db.transaction(async (tx) => {
+      await this.queue(tx, complete, { channel, replayId });
+      if (result.echoes > 0) {
+        metrics.echoesDropped.inc(result.echoes);
+        await store.audit.record([{ direction: 'internal', email: null, decision: 'drop-echo', reason: 'R6: written by this product', result: `${result.echoes} record change(s) dropped`, correlation: { channel, replayId } }], tx);
+      }
+      await store.replay.save(tx, channel, replayId);
+    });
+    if (complete.length > 0) this.deps.onQueued?.();
+  }
+
+  /** Queues changes (from the stream or a reconcile) in the caller's transaction. */
+  async queue(tx: SqlExecutor, changes: OptOutChange[], correlation: Record<string, string>): Promise<void> {
+    const { store } = this.deps;
+    const withEmail = changes.filter((c): c is OptOutChange & { email: string } => c.email !== null && c.email.trim() !== '');
+    const audits: AuditEntry[] = changes
+      .filter((c) => c.email === null || c.email.trim() === '')
+      .map((c) => ({ direction: 'sf_to_ac', email: null, recordId: c.recordId, decision: 'skip', reason: 'the record has no email', result: 'nothing to do', correlation }));
+    await store.links.recordObservations(
+      withEmail.map((c) => ({ recordId: c.recordId, objectName: c.objectName, email: normaliseEmail(c.email), optedOut: c.optedOut, changedAt: c.changedAt })),
+      tx,
+    );
+    if (withEmail.length > 0) {
+      await store.jobs.enqueue(
+        tx,
+        pushJobKind,
+        withEmail.map((c) => ({ subject: normaliseEmail(c.email), payload: pushPayloadFromChange({ ...c, email: c.email }) })),
+      );
+      this.deps.metrics.jobsQueued.inc({ kind: pushJobKind.name }, withEmail.length);
+    }
+    await store.audit.record(audits, tx);
+  }
+
+  private async resolveGaps(gaps: ChangeGap[], channel: string): Promise<OptOutChange[]> {
+    const changes: OptOutChange[] = [];
+    for (const gap of gaps) {
+      if (gap.overflow || gap.recordIds.length === 0) {
+        this.deps.requestReconcile(gap.objectName, `gap overflow on ${channel}`);
+        continue;
+      }
+      // A gap event says "these records changed, data not available": re-read them and bring each email in line.
+      for (const record of await this.deps.readRecords(gap.objectName, gap.recordIds)) {
+        changes.push({ ...record, changedAt: record.lastModified, changedBy: null, changeOrigin: '', source: 'GAP', transactionKey: null, replayId: '', channel });
+      }
+    }
+    return changes;
+  }
+
+  /** CDC UPDATEs carry Email only when enriched or changed; the relay event always does. Re-read the rest. */
+  private async fillMissingEmails(changes: OptOutChange[]): Promise<OptOutChange[]> {
+    const missing = changes.filter((c) => c.email === null);
+    if (missing.length === 0) return changes;
+    const found = new Map<string, string | null>();
+    for (const objectName of ['Contact', 'Lead'] as const) {
+      const ids = missing.filter((c) => c.objectName === objectName).map((c) => c.recordId);
+      if (ids.length === 0) continue;
+      for (const r of await this.deps.readRecords(objectName, ids)) found.set(r.recordId, r.email);
+    }
+    return changes.map((c) => (c.email === null ? { ...c, email: found.get(c.recordId) ?? null } : c));
+  }
+}

@@ -1,0 +1,75 @@
+// Closes windows in which stream events may have been missed (expired replay id after downtime, GAP_OVERFLOW):
+// SOQL on LastModifiedDate since the last moment we knew we were in step, and queue every record whose opt-out
+// value differs from what we last saw. Records we never saw are queued only when opted out (R1 must hold; an
+// opt-in we never saw changes nothing under the sticky default).
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Store } from '../store';
+import type { SalesforceRestClient } from '../salesforce/salesforce-rest';
+import type { OptOutChange } from '../salesforce/change-normaliser';
+import type { Settings } from '../sync/settings';
+import type { SalesforceIntake } from './salesforce-intake';
+import type { Clock } from '../store/clock';
+
+const linkRow = z.object({ sf_record_id: z.string(), opted_out: z.boolean().nullable() });
+
+export class SalesforceReconciler {
+  private running: Promise<number> | null = null;
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      rest: Pick<SalesforceRestClient, 'queryChangedSince'>;
+      intake: SalesforceIntake;
+      settings: () => Settings;
+      clock: Clock;
+      logger: Logger;
+      /** How far back to look when no checkpoint says when we were last in step. */
+      defaultLookbackMs?: number;
+    },
+  ) {}
+
+  /** One reconcile at a time; a request while one runs joins it. */
+  reconcile(objects: ('Contact' | 'Lead')[], since: Date | null, reason: string): Promise<number> {
+    if (this.running === null) {
+      this.running = this.run(objects, since, reason).finally(() => {
+        this.running = null;
+      });
+    }
+    return this.running;
+  }
+
+  private async run(objects: ('Contact' | 'Lead')[], sinceOrNull: Date | null, reason: string): Promise<number> {
+    const { store, settings } = this.deps;
+    const optOutField = settings().optOutField;
+    const since = sinceOrNull ?? new Date(this.deps.clock().getTime() - (this.deps.defaultLookbackMs ?? 72 * 3600_000));
+    const schema = z.object({ Id: z.string(), Email: z.string().nullable(), LastModifiedDate: z.string() }).catchall(z.unknown());
+    let queued = 0;
+    for (const objectName of objects) {
+      const rows = await this.deps.rest.queryChangedSince(objectName, since, ['Id', 'Email', optOutField, 'LastModifiedDate'], schema, { timestampField: 'LastModifiedDate' });
+      const known = await store.db.query(`SELECT sf_record_id, opted_out FROM sf_ac_links WHERE sf_record_id = ANY($1::text[])`, [rows.map((r) => r.Id)]);
+      const seen = new Map(known.rows.map((k) => linkRow.parse(k)).map((k) => [k.sf_record_id, k.opted_out]));
+      const changes: OptOutChange[] = rows
+        .map((r) => ({ r, optedOut: r[optOutField] === true }))
+        .filter(({ r, optedOut }) => (seen.has(r.Id) ? seen.get(r.Id) !== optedOut : optedOut))
+        .map(({ r, optedOut }) => ({
+          recordId: r.Id,
+          objectName,
+          email: r.Email,
+          optedOut,
+          changedAt: new Date(r.LastModifiedDate),
+          changedBy: null,
+          changeOrigin: '',
+          source: 'GAP' as const,
+          transactionKey: null,
+          replayId: '',
+          channel: 'reconcile',
+        }));
+      await store.db.transaction((tx) => this.deps.intake.queue(tx, changes, { reconcile: reason }));
+      await store.audit.record([{ direction: 'internal', email: null, decision: 'reconcile', reason, result: `${objectName}: ${rows.length} changed since ${since.toISOString()}, ${changes.length} queued` }]);
+      queued += changes.length;
+    }
+    this.deps.logger.info({ reason, since: since.toISOString(), queued }, 'salesforce reconcile done');
+    return queued;
+  }
+}

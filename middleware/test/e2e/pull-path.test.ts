@@ -1,0 +1,153 @@
+import { engines } from '../support/test-databases';
+import { startSandbox, testSecrets, type Sandbox } from '../support/sandbox-harness';
+import { patchRecord } from '../support/salesforce-user';
+import { salesforceWriteCalls, activeCampaignWriteCalls, isOptedOut, readyApp } from '../support/sandbox-queries';
+import { waitFor } from '../support/wait-for';
+
+describe.each(engines)('ActiveCampaign -> Salesforce on %s', (engine) => {
+  let sandbox: Sandbox;
+  let news: { id: string };
+  let offers: { id: string };
+
+  beforeAll(async () => {
+    sandbox = await startSandbox(engine);
+    news = sandbox.ac.createList('News');
+    offers = sandbox.ac.createList('Offers');
+    await sandbox.startApp();
+    await readyApp(sandbox);
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  /** A person known to both systems, already in the poller's snapshot. */
+  async function person(email: string, lists: Record<string, 0 | 1 | 2 | 3>, records: ('Contact' | 'Lead')[] = ['Contact']) {
+    sandbox.ac.createContact(email, { lists });
+    const ids = records.map((type) => ({ type, id: String(sandbox.sf.insert(type, { LastName: 'Person', ...(type === 'Lead' ? { Company: 'Co' } : {}), Email: email.toUpperCase(), HasOptedOutOfEmail: false }).Id) }));
+    await sandbox.app!.pollNow();
+    return ids;
+  }
+
+  test('when the contact unsubscribes from all lists, then the Contact and the Lead with that email are opted out', async () => {
+    const [contact, lead] = await person('all@example.com', { [news.id]: 1, [offers.id]: 1 }, ['Contact', 'Lead']);
+    sandbox.ac.unsubscribe('all@example.com', 'all');
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact!.id) && isOptedOut(sandbox, 'Lead', lead!.id), { what: 'both records opted out' });
+    expect(sandbox.sf.get('Contact', contact!.id)?.Opt_Out_Source__c).toBe('ActiveCampaign Unsubscribe');
+  });
+
+  test('when the contact unsubscribes from one of two lists, then nothing changes in Salesforce', async () => {
+    const [contact] = await person('one@example.com', { [news.id]: 1, [offers.id]: 1 });
+    const writesBefore = salesforceWriteCalls(sandbox);
+    sandbox.ac.unsubscribe('one@example.com', news.id);
+    await sandbox.ac.webhooksIdle();
+    await waitFor(async () => (await sandbox.app!.store.webhookInbox.pending(10)).length === 0, { what: 'webhook processed' });
+    await sandbox.app!.pollNow();
+    expect(isOptedOut(sandbox, 'Contact', contact!.id)).toBe(false);
+    expect(salesforceWriteCalls(sandbox)).toBe(writesBefore);
+  });
+
+  test('when the contact hard-bounces, then the record is opted out and flagged as bounced', async () => {
+    const [contact] = await person('bounce@example.com', { [news.id]: 1 });
+    sandbox.ac.hardBounce('bounce@example.com');
+    await waitFor(() => sandbox.sf.get('Contact', contact!.id)?.AC_Hard_Bounced__c === true, { what: 'bounce flag' });
+    expect(isOptedOut(sandbox, 'Contact', contact!.id)).toBe(true);
+    expect(sandbox.sf.get('Contact', contact!.id)?.Opt_Out_Source__c).toBe('ActiveCampaign Bounce');
+  });
+
+  test('when an unsubscribed contact subscribes again to one list, then Email Opt Out is unchecked', async () => {
+    const [contact] = await person('back@example.com', { [news.id]: 1 });
+    sandbox.ac.unsubscribe('back@example.com', 'all');
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact!.id), { what: 'opted out' });
+    sandbox.ac.subscribe('back@example.com', offers.id);
+    await waitFor(() => !isOptedOut(sandbox, 'Contact', contact!.id), { what: 'opt-out unchecked' });
+  });
+
+  test('when a re-subscribe is older than the Salesforce opt-out, then nothing changes', async () => {
+    const [contact] = await person('older@example.com', { [news.id]: 2 });
+    await patchRecord(sandbox.sf, 'Contact', contact!.id, { HasOptedOutOfEmail: true });
+    await waitFor(async () => (await sandbox.app!.store.audit.historyForEmail('older@example.com')).some((a) => a.direction === 'sf_to_ac'), { what: 'opt-out seen on the stream' });
+    sandbox.acClock.offsetMs = -3600_000;
+    try {
+      sandbox.ac.subscribe('older@example.com', news.id);
+      await waitFor(async () => (await sandbox.app!.store.audit.historyForEmail('older@example.com')).some((a) => a.reason.startsWith('R5 refused')), { what: 'R5 refused' });
+    } finally {
+      sandbox.acClock.offsetMs = 0;
+    }
+    expect(isOptedOut(sandbox, 'Contact', contact!.id)).toBe(true);
+  });
+
+  test('when a webhook and a poll see the same change, then Salesforce is written once', async () => {
+    const [contact] = await person('twice@example.com', { [news.id]: 1 });
+    const writesBefore = salesforceWriteCalls(sandbox);
+    sandbox.ac.unsubscribe('twice@example.com', 'all');
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact!.id), { what: 'opted out via webhook' });
+    await sandbox.app!.pollNow();
+    await sandbox.app!.pollNow();
+    expect(salesforceWriteCalls(sandbox)).toBe(writesBefore + 1);
+    const writes = (await sandbox.app!.store.audit.historyForEmail('twice@example.com')).filter((a) => a.decision === 'update-salesforce');
+    expect(writes).toHaveLength(1);
+  });
+
+  test('when a webhook carries a wrong secret, then it gets 401 and nothing is stored', async () => {
+    const response = await fetch(`${sandbox.app!.url}/webhooks/activecampaign/not-the-secret`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'type=unsubscribe&date_time=2026-11-23T10:00:00-05:00&contact[id]=1&contact[email]=x@example.com',
+    });
+    expect(response.status).toBe(401);
+    expect(await response.text()).not.toContain(testSecrets.webhookSecret);
+    expect(await sandbox.app!.store.webhookInbox.pending(100)).toEqual([]);
+  });
+
+  test('when a malformed webhook arrives, then it gets 400, is quarantined, and the next one is processed', async () => {
+    const response = await fetch(`${sandbox.app!.url}/webhooks/activecampaign/${testSecrets.webhookSecret}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'type=unsubscribe&contact[id]=abc',
+    });
+    expect(response.status).toBe(400);
+    const [quarantined] = await sandbox.app!.store.quarantine.list(1);
+    expect(quarantined?.reason).toMatch(/date_time|contact/);
+    const [contact] = await person('after-bad@example.com', { [news.id]: 1 });
+    sandbox.ac.unsubscribe('after-bad@example.com', 'all');
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact!.id), { what: 'next webhook processed' });
+  });
+
+  test('when Salesforce refuses one record for a while, then the write is retried and succeeds', async () => {
+    const [contact] = await person('locked@example.com', { [news.id]: 1 });
+    sandbox.sf.failNextWrites(contact!.id, 'UNABLE_TO_LOCK_ROW', 2);
+    sandbox.ac.unsubscribe('locked@example.com', 'all');
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact!.id), { what: 'written after retries' });
+    const history = await sandbox.app!.store.audit.historyForEmail('locked@example.com');
+    expect(history.filter((a) => a.result.startsWith('failed: UNABLE_TO_LOCK_ROW'))).toHaveLength(2);
+  });
+
+  test('when Salesforce keeps refusing a record, then the job is dead-lettered and can be retried from the admin API', async () => {
+    const [contact] = await person('dead@example.com', { [news.id]: 1 });
+    sandbox.sf.failNextWrites(contact!.id, 'UNABLE_TO_LOCK_ROW', 4);
+    sandbox.ac.unsubscribe('dead@example.com', 'all');
+    const letter = await waitFor(async () => (await sandbox.app!.store.jobs.listDeadLetters()).find((d) => d.subject === 'dead@example.com'), { what: 'dead letter' });
+    expect(letter.lastError).toContain('UNABLE_TO_LOCK_ROW');
+    expect(isOptedOut(sandbox, 'Contact', contact!.id)).toBe(false);
+    const retry = await fetch(`${sandbox.app!.url}/admin/dead-letters/${letter.id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${testSecrets.adminToken}` } });
+    expect(retry.status).toBe(202);
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact!.id), { what: 'written after the dead letter was retried' });
+  });
+
+  test('when the push path runs too, then a full round trip settles and further polls write nothing', async () => {
+    const [contact] = await person('round@example.com', { [news.id]: 1, [offers.id]: 1 }, ['Contact', 'Lead']);
+    await patchRecord(sandbox.sf, 'Contact', contact!.id, { HasOptedOutOfEmail: true });
+    await waitFor(() => Object.values(sandbox.ac.contactByEmail('round@example.com')!.lists).every((s) => Number(s) === 2), { what: 'AC unsubscribed' });
+    sandbox.ac.subscribe('round@example.com', news.id);
+    await waitFor(() => !isOptedOut(sandbox, 'Contact', contact!.id), { what: 'unchecked after re-subscribe' });
+    await waitFor(async () => (await sandbox.app!.store.jobs.counts()).length === 0, { what: 'queues empty' });
+    const sfWrites = salesforceWriteCalls(sandbox);
+    const acWrites = activeCampaignWriteCalls(sandbox);
+    await sandbox.app!.pollNow();
+    await sandbox.app!.pollNow();
+    await waitFor(async () => (await sandbox.app!.store.jobs.counts()).length === 0, { what: 'queues empty' });
+    expect(salesforceWriteCalls(sandbox)).toBe(sfWrites);
+    expect(activeCampaignWriteCalls(sandbox)).toBe(acWrites);
+    expect(sandbox.ac.contactByEmail('round@example.com')!.lists[news.id]).toBe(1);
+  });
+});

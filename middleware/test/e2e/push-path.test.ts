@@ -1,0 +1,74 @@
+import { engines } from '../support/test-databases';
+import { startSandbox, type Sandbox } from '../support/sandbox-harness';
+import { patchRecord, patchCollection } from '../support/salesforce-user';
+import { waitFor } from '../support/wait-for';
+
+describe.each(engines)('Salesforce -> ActiveCampaign on %s', (engine) => {
+  let sandbox: Sandbox;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox(engine);
+    await sandbox.startApp();
+    await waitFor(() => sandbox.app?.status().then((s) => s.stream?.connected === true && s.lastPollAt !== null), { what: 'stream connected and baseline poll done' });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  test('when Email Opt Out is patched to true, then the email is unsubscribed from every ActiveCampaign list', async () => {
+    const { sf, ac } = sandbox;
+    const news = ac.createList('News');
+    const offers = ac.createList('Offers');
+    const events = ac.createList('Events');
+    ac.createContact('ada@example.com', { lists: { [news.id]: 1, [offers.id]: 1, [events.id]: 2 } });
+    const contact = sf.insert('Contact', { LastName: 'Lovelace', Email: 'Ada@Example.com', HasOptedOutOfEmail: false });
+    await patchRecord(sf, 'Contact', String(contact.Id), { HasOptedOutOfEmail: true });
+    await waitFor(() => {
+      const state = ac.contactByEmail('ada@example.com');
+      return state !== undefined && Object.values(state.lists).every((status) => Number(status) === 2);
+    }, { what: 'all lists unsubscribed' });
+    const history = await sandbox.app!.store.audit.historyForEmail('ada@example.com');
+    expect(history.filter((h) => h.decision === 'unsubscribe-list').map((h) => h.newValue).sort()).toEqual([`list ${news.id}: 2`, `list ${offers.id}: 2`]);
+  });
+
+  test('when one collections call opts out 500 contacts, then the merged event fans out to every email', async () => {
+    const { sf, ac } = sandbox;
+    const list = ac.createList('Bulk');
+    const ids: string[] = [];
+    for (let i = 0; i < 500; i++) {
+      ac.createContact(`bulk${i}@example.com`, { lists: { [list.id]: 1 } });
+      ids.push(String(sf.insert('Contact', { LastName: `Bulk${i}`, Email: `bulk${i}@example.com`, HasOptedOutOfEmail: false }).Id));
+    }
+    // The poller has seen these contacts (as it would have in production before the opt-outs), so the backlog can
+    // go through bulk import, which must only name contacts known to exist in AC.
+    await sandbox.app!.pollNow();
+    await patchCollection(sf, ids.map((id) => ({ type: 'Contact', id, fields: { HasOptedOutOfEmail: true } })));
+    await waitFor(() => {
+      for (let i = 0; i < 500; i++) if (Number(ac.contactByEmail(`bulk${i}@example.com`)?.lists[list.id]) !== 2) return false;
+      return true;
+    }, { what: '500 contacts unsubscribed', timeoutMs: 100_000, intervalMs: 250 });
+    // The backlog went through bulk import (250 contacts a call) rather than 500 single updates.
+    const imports = ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import'));
+    expect(imports.length).toBeGreaterThanOrEqual(2);
+    expect(ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/contactLists')).length).toBeLessThan(100);
+  }, 120_000);
+
+  test('when the same email is on a Contact and a Lead and only the Lead opts out, then AC is unsubscribed and the Contact follows by R3', async () => {
+    const { sf, ac } = sandbox;
+    const list = ac.createList('Shared');
+    ac.createContact('grace@example.com', { lists: { [list.id]: 1 } });
+    const contact = sf.insert('Contact', { LastName: 'Hopper', Email: 'grace@example.com', HasOptedOutOfEmail: false });
+    const lead = sf.insert('Lead', { LastName: 'Hopper', Company: 'Navy', Email: 'GRACE@example.com', HasOptedOutOfEmail: false });
+    await patchRecord(sf, 'Lead', String(lead.Id), { HasOptedOutOfEmail: true });
+    await waitFor(() => Number(ac.contactByEmail('grace@example.com')?.lists[list.id]) === 2, { what: 'unsubscribed in AC' });
+    await waitFor(() => sf.get('Contact', String(contact.Id))?.HasOptedOutOfEmail === true, { what: 'contact opted out by R3' });
+  });
+
+  test('when an email that is not in ActiveCampaign opts out, then the audit says so and nothing is created in AC', async () => {
+    const { sf, ac } = sandbox;
+    const contact = sf.insert('Contact', { LastName: 'Nobody', Email: 'nobody@example.com', HasOptedOutOfEmail: false });
+    await patchRecord(sf, 'Contact', String(contact.Id), { HasOptedOutOfEmail: true });
+    await waitFor(async () => (await sandbox.app!.store.audit.historyForEmail('nobody@example.com')).some((h) => h.result === 'not in ActiveCampaign'), { what: 'audit entry' });
+    expect(ac.contactByEmail('nobody@example.com')).toBeUndefined();
+  });
+});

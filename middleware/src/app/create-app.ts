@@ -18,6 +18,7 @@ import { StreamingSubscriber } from '../salesforce/streaming-subscriber';
 import { cdcChannel, optOutEvent, syncStateFields } from '../salesforce/package-names';
 import { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
 import { TokenBucket } from '../activecampaign/rate-limiter';
+import { SharedRequestBudget } from '../store/shared-request-budget';
 import { SettingsProvider } from './settings-provider';
 import { WorkLoop } from './work-loop';
 import { SalesforceIntake, type RecordSnapshot } from '../workers/salesforce-intake';
@@ -120,7 +121,8 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   const ac = new ActiveCampaignClient({
     apiUrl: config.activecampaign.apiUrl,
     apiToken: config.activecampaign.apiToken,
-    rateLimiter: new TokenBucket({ ratePerSecond: config.activecampaign.rateLimitPerSecond }),
+    // AC's limit is per account: on PostgreSQL (several instances) the budget lives in the database.
+    rateLimiter: db.kind === 'postgres' ? new SharedRequestBudget(db, 'activecampaign', config.activecampaign.rateLimitPerSecond) : new TokenBucket({ ratePerSecond: config.activecampaign.rateLimitPerSecond }),
     timeoutMs: timing.acTimeoutMs,
     logger,
     onRequest: (info) => {

@@ -151,6 +151,12 @@ CREATE TABLE leases (
   expires_at  timestamptz NOT NULL
 );
 
+-- ActiveCampaign's rate limit belongs to the account: instances on one PostgreSQL reserve request slots here.
+CREATE TABLE request_budgets (
+  name       text PRIMARY KEY,
+  next_slot  timestamptz NOT NULL
+);
+
 -- Key/value state that is not worth a table (first-run markers, cached settings).
 CREATE TABLE kv_state (
   key         text PRIMARY KEY,

@@ -1,0 +1,43 @@
+// A request budget shared by every instance on one database: each request reserves the next free slot of
+// 1/rate seconds with one atomic UPDATE (a leaky bucket, GCRA-style), and waits until its slot. The database clock
+// decides, so instances with skewed clocks still space their requests correctly.
+import { z } from 'zod';
+import type { Database } from './database';
+
+const slotRow = z.object({ wait_ms: z.coerce.number() });
+
+export class SharedRequestBudget {
+  private readonly intervalMs: number;
+
+  constructor(
+    private readonly db: Database,
+    private readonly name: string,
+    ratePerSecond: number,
+    /** Share of the rate left unused: requests are counted by AC on arrival, and jitter squeezes them together. */
+    headroom = 0.05,
+  ) {
+    this.intervalMs = 1000 / (ratePerSecond * (1 - headroom));
+  }
+
+  async acquire(): Promise<void> {
+    const result = await this.db.query(
+      `INSERT INTO request_budgets (name, next_slot) VALUES ($1, clock_timestamp() + make_interval(secs => $2::float8 / 1000))
+       ON CONFLICT (name) DO UPDATE SET next_slot = GREATEST(request_budgets.next_slot, clock_timestamp()) + make_interval(secs => $2::float8 / 1000)
+       RETURNING GREATEST(0, EXTRACT(EPOCH FROM (next_slot - clock_timestamp())) * 1000 - $2::float8) AS wait_ms`,
+      [this.name, this.intervalMs],
+    );
+    const waitMs = slotRow.parse(result.rows[0]).wait_ms;
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
+
+  /** AC said slow down (429 + Retry-After): every instance's next slot moves past the pause. */
+  pauseFor(ms: number): void {
+    void this.db
+      .query(
+        `INSERT INTO request_budgets (name, next_slot) VALUES ($1, clock_timestamp() + make_interval(secs => $2::float8 / 1000))
+         ON CONFLICT (name) DO UPDATE SET next_slot = GREATEST(request_budgets.next_slot, EXCLUDED.next_slot)`,
+        [this.name, ms],
+      )
+      .catch(() => undefined);
+  }
+}

@@ -20,6 +20,7 @@ import { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
 import { TokenBucket } from '../activecampaign/rate-limiter';
 import { SharedRequestBudget } from '../store/shared-request-budget';
 import { SettingsProvider } from './settings-provider';
+import { createSyncScope } from '../workers/sync-scope';
 import { WorkLoop } from './work-loop';
 import { SalesforceIntake, type RecordSnapshot } from '../workers/salesforce-intake';
 import { SalesforceReconciler } from '../workers/salesforce-reconciler';
@@ -133,6 +134,9 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   const retry = { maxAttempts: config.jobs.maxAttempts, backoffBaseMs: config.jobs.backoffBaseMs };
   const reader = createSalesforceRecordReader({ rest, store, optOutField: () => settings.get().optOutField, customFields });
 
+  const scope = createSyncScope({ rest, ac, settings: () => settings.get() });
+  const campaignScoped = () => settings.get().scopeCampaignIds.length > 0;
+
   const readRecords = async (objectName: 'Contact' | 'Lead', recordIds: string[]): Promise<RecordSnapshot[]> => {
     const field = settings.get().optOutField;
     const schema = z.object({ Id: z.string(), Email: z.string().nullable(), LastModifiedDate: z.string() }).catchall(z.unknown());
@@ -158,14 +162,31 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     requestReconcile: (objectName, reason) => {
       void reconciler?.reconcile(objectName === 'both' ? ['Contact', 'Lead'] : [objectName], null, reason).catch((err: unknown) => logger.error({ err: String(err) }, 'reconcile failed'));
     },
+    recordsInScope: async (ids) => (campaignScoped() ? scope.salesforceRecordsInScope(ids) : new Set(ids)),
     onQueued: () => pushLoop?.poke(),
     logger,
     metrics,
   });
   reconciler = new SalesforceReconciler({ store, rest, intake, settings: () => settings.get(), clock, logger });
 
-  const push = new PushWorker({ store, ac, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, retry, clock, logger, metrics });
-  const pull = new PullWorker({ store, rest, reader, settings: () => settings.get(), customFields, retry, clock, logger, metrics });
+  const push = new PushWorker({ store, ac, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, retry, clock, logger, metrics });
+  const pull = new PullWorker({
+    store,
+    rest,
+    reader,
+    settings: () => settings.get(),
+    customFields,
+    recordsInScope: async (records) => {
+      if (!campaignScoped()) return records;
+      const ok = await scope.salesforceRecordsInScope(records.map((r) => r.id));
+      return records.filter((r) => ok.has(r.id));
+    },
+    acContactInScope: (id) => scope.acContactInScope(id),
+    retry,
+    clock,
+    logger,
+    metrics,
+  });
   let lastPollAt: Date | null = null;
   const poller = new AcPoller({ store, ac, clock, logger, metrics, overlapMs: config.activecampaign.pollOverlapSeconds * 1000, fullPassEveryMs: timing.fullPassEveryMs, onQueued: () => pullLoop?.poke() });
   const webhooks = new WebhookProcessor({ store, ac, clock, logger, isBaselineDone: () => poller.isBaselineDone(), onQueued: () => pullLoop?.poke() });

@@ -21,6 +21,8 @@ export interface PullWorkerDeps {
   customFields: () => Promise<boolean>;
   /** Only records in these Campaigns are written (R7), when the setting names any. */
   recordsInScope?: (records: SalesforceRecordState[]) => Promise<SalesforceRecordState[]>;
+  /** Only AC contacts carrying the scope tag count (R7), when the setting names one. */
+  acContactInScope?: (acContactId: string) => Promise<boolean>;
   retry: RetryPolicy;
   clock: Clock;
   logger: Logger;
@@ -37,15 +39,17 @@ export class PullWorker {
   /** Handles one batch of ready jobs; returns how many it took. */
   async runOnce(limit = BATCH): Promise<number> {
     const { store } = this.deps;
-    const jobs = await store.jobs.claim(pullJobKind, limit, LEASE_MS);
-    if (jobs.length === 0) return 0;
+    const claimed = await store.jobs.claim(pullJobKind, limit, LEASE_MS);
+    if (claimed.length === 0) return 0;
+    const jobs = await this.dropOutOfScope(claimed);
+    if (jobs.length === 0) return claimed.length;
     let records: SalesforceRecordState[];
     try {
       records = await this.deps.reader.readByEmails(jobs.map((j) => j.payload.email));
       if (this.deps.recordsInScope !== undefined) records = await this.deps.recordsInScope(records);
     } catch (error) {
       await Promise.all(jobs.map((job) => this.failJob(job, `reading Salesforce records failed: ${messageOf(error)}`)));
-      return jobs.length;
+      return claimed.length;
     }
     const settings = this.deps.settings();
     const customFields = await this.deps.customFields();
@@ -97,7 +101,32 @@ export class PullWorker {
         await this.failJob(job, failures.map((f) => `${f.write.id}: ${describeSaveErrors(f.result)}`).join('; '));
       }
     }
-    return jobs.length;
+    return claimed.length;
+  }
+
+  /** R7 tag scope: a contact without the tag is none of our business; the decision is audited and the job ends. */
+  private async dropOutOfScope(jobs: ClaimedJob<PullJobPayload>[]): Promise<ClaimedJob<PullJobPayload>[]> {
+    const check = this.deps.acContactInScope;
+    if (check === undefined || this.deps.settings().scopeAcTag === null) return jobs;
+    const kept: ClaimedJob<PullJobPayload>[] = [];
+    for (const job of jobs) {
+      let inScope: boolean;
+      try {
+        inScope = await check(job.payload.acContactId);
+      } catch (error) {
+        await this.failJob(job, `checking the scope tag failed: ${messageOf(error)}`);
+        continue;
+      }
+      if (inScope) {
+        kept.push(job);
+        continue;
+      }
+      await this.deps.store.db.transaction(async (tx) => {
+        await this.deps.store.audit.record([{ direction: 'ac_to_sf', email: job.payload.email, acContactId: job.payload.acContactId, decision: 'skip', reason: `R7: the contact does not carry the scope tag`, result: 'out of scope' }], tx);
+        await this.deps.store.jobs.complete(job.id, tx);
+      });
+    }
+    return kept;
   }
 
   private async writeAll(writes: PlannedWrite[]): Promise<Map<string, SaveResult>> {

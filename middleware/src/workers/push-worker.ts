@@ -17,7 +17,7 @@ import type { SalesforceRecordReader } from './salesforce-records';
 import type { Metrics } from '../observability/metrics';
 import { emailHash } from '../observability/logger';
 
-type AcClient = Pick<ActiveCampaignClient, 'findContactWithListsByEmail' | 'setListStatus' | 'bulkImportUnsubscribe' | 'getImportStatus'>;
+type AcClient = Pick<ActiveCampaignClient, 'findContactWithListsByEmail' | 'findContactByEmail' | 'setListStatus' | 'bulkImportUnsubscribe' | 'getImportStatus'>;
 
 export interface PushWorkerDeps {
   store: Store;
@@ -25,6 +25,8 @@ export interface PushWorkerDeps {
   reader: SalesforceRecordReader;
   settings: () => Settings;
   bulkThreshold: number;
+  /** R7 tag scope: whether an AC contact carries the scope tag. */
+  acContactInScope?: (acContactId: string) => Promise<boolean>;
   bulkOptions?: BulkUnsubscriberOptions;
   /** Single jobs worked at once; the rate limiter, not this number, bounds AC requests per second. */
   concurrency?: number;
@@ -44,7 +46,8 @@ export class PushWorker {
   async runOnce(): Promise<number> {
     const ready = await this.deps.store.jobs.readyCount(pushJobKind.name);
     if (ready === 0) return 0;
-    if (ready > this.deps.bulkThreshold) {
+    // Bulk import cannot check a scope tag per contact: with a tag scope every job takes the single path.
+    if (ready > this.deps.bulkThreshold && this.deps.settings().scopeAcTag === null) {
       const taken = await this.runBulkRound();
       if (taken > 0) return taken;
     }
@@ -60,6 +63,13 @@ export class PushWorker {
     const correlation = { job: job.id, attempt: job.attempts, records: p.recordIds.slice(0, 5).join(',') };
     try {
       let unsubscribed: { contactId: string; lists: { listId: string; previousStatus: number }[] } | null = null;
+      if (!(await this.inTagScope(p.email))) {
+        await store.db.transaction(async (tx) => {
+          await store.audit.record([{ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, decision: 'skip', reason: 'R7: the ActiveCampaign contact does not carry the scope tag', result: 'out of scope', correlation }], tx);
+          await store.jobs.complete(job.id, tx);
+        });
+        return;
+      }
       if (p.optOutPending) {
         const result = await unsubscribeFromAllLists(this.deps.ac, p.email);
         if (result.kind === 'not-in-ac') {
@@ -86,6 +96,13 @@ export class PushWorker {
     } catch (error) {
       await this.failJob(job, error);
     }
+  }
+
+  private async inTagScope(email: string): Promise<boolean> {
+    if (this.deps.acContactInScope === undefined || this.deps.settings().scopeAcTag === null) return true;
+    const contact = await this.deps.ac.findContactByEmail(email);
+    // Not in AC: in scope, so that the "not in ActiveCampaign" outcome is audited as usual.
+    return contact === null ? true : this.deps.acContactInScope(contact.id);
   }
 
   /** R2: sticky by default; with resubscribeOnOptIn, undo exactly what we did, and only when nobody opted out. */

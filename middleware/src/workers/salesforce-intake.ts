@@ -27,6 +27,8 @@ export interface SalesforceIntakeDeps {
   readRecords(objectName: 'Contact' | 'Lead', recordIds: string[]): Promise<RecordSnapshot[]>;
   /** Reconciles an object since a moment (GAP_OVERFLOW, expired replay id); runs outside the message's transaction. */
   requestReconcile(objectName: 'Contact' | 'Lead' | 'both', reason: string): void;
+  /** R7 Campaign scope: the subset of record ids that are in scope. */
+  recordsInScope?: (recordIds: string[]) => Promise<Set<string>>;
   onQueued?: () => void;
   logger: Logger;
   metrics: Metrics;
@@ -53,9 +55,13 @@ export class SalesforceIntake {
       return;
     }
     const changes = [...result.changes, ...(await this.resolveGaps(result.gaps, channel))];
-    const complete = await this.fillMissingEmails(changes);
+    const filled = await this.fillMissingEmails(changes);
+    const inScope = this.deps.recordsInScope === undefined ? null : await this.deps.recordsInScope(filled.map((c) => c.recordId));
+    const complete = inScope === null ? filled : filled.filter((c) => inScope.has(c.recordId));
+    const outOfScope = inScope === null ? [] : filled.filter((c) => !inScope.has(c.recordId));
     await store.db.transaction(async (tx) => {
       await this.queue(tx, complete, { channel, replayId });
+      await store.audit.record(outOfScope.map((c) => ({ direction: 'sf_to_ac' as const, email: c.email, recordId: c.recordId, decision: 'skip', reason: 'R7: the record is not in a scoped Campaign', result: 'out of scope', correlation: { channel, replayId } })), tx);
       if (result.echoes > 0) {
         metrics.echoesDropped.inc(result.echoes);
         await store.audit.record([{ direction: 'internal', email: null, decision: 'drop-echo', reason: 'R6: written by this product', result: `${result.echoes} record change(s) dropped`, correlation: { channel, replayId } }], tx);

@@ -111,7 +111,7 @@ interface RequestSpec<S extends z.ZodType> {
   /** Path template for metrics and messages, e.g. /contacts/{id}. */
   route: string;
   path: string;
-  query?: Record<string, string | number | undefined>;
+  query?: Record<string, string | number | readonly string[] | undefined>;
   body?: unknown;
   schema: S;
 }
@@ -260,6 +260,17 @@ export class ActiveCampaignClient {
     });
   }
 
+  /**
+   * Up to 100 contacts by id with their list statuses in one request (`ids[]` repeated, as AC documents for
+   * GET /contacts): the webhook processor reads a burst of deliveries this way instead of one GET per contact.
+   */
+  async getContactsWithLists(ids: readonly string[]): Promise<ContactWithLists[]> {
+    if (ids.length === 0) return [];
+    if (ids.length > acLimits.maxPageSize) throw new AcInvalidRequestError(`at most ${acLimits.maxPageSize} ids per call`);
+    const page = await this.contactsPage('/contacts?ids', { 'ids[]': ids, afterId: undefined, limit: acLimits.maxPageSize });
+    return page.contacts;
+  }
+
   /** Every contact, id-ordered pages with their list statuses: the reconcile pass. */
   async listAllContactsPage({
     afterId,
@@ -399,7 +410,7 @@ export class ActiveCampaignClient {
       afterId,
       limit,
       ...filters
-    }: { afterId: string | undefined; limit: number } & Record<string, string | number | undefined>,
+    }: { afterId: string | undefined; limit: number } & Record<string, string | number | readonly string[] | undefined>,
   ): Promise<ContactsPage> {
     if (!(limit >= 1 && limit <= acLimits.maxPageSize)) {
       throw new AcInvalidRequestError(`limit must be 1..${acLimits.maxPageSize} (AC's maximum page size)`);
@@ -439,7 +450,8 @@ export class ActiveCampaignClient {
     const where = `${spec.method} ${spec.route}`;
     const url = new URL(this.baseUrl + spec.path);
     for (const [key, value] of Object.entries(spec.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
+      if (Array.isArray(value)) for (const item of value) url.searchParams.append(key, String(item));
+      else if (value !== undefined) url.searchParams.set(key, String(value));
     }
     await this.budget.acquire();
     const started = this.now();

@@ -1,14 +1,11 @@
-// The one normalised shape every Salesforce event source becomes (CDC, the relay Platform Event, GAP re-queries,
-// reconcile). Defined in the domain so that the rules do not depend on how a change arrived.
-export type ChangeSource = 'CDC' | 'CDC_RELAY' | 'FLOW' | 'RESYNC' | 'GAP' | 'RECONCILE';
-
-export interface SalesforceOptOutChange {
+// What the push rules need to know of a Salesforce opt-out change, whatever source it came from (CDC, the relay
+// Platform Event, a GAP re-read, a reconcile). The Salesforce edge's normaliser produces a superset of this.
+export interface OptOutChangeInput {
   recordId: string;
-  objectName: 'Contact' | 'Lead';
   email: string;
   optedOut: boolean;
   changedAt: Date;
-  source: ChangeSource;
+  source: string;
 }
 
 /** Salesforce matches email case-insensitively (DESIGN R3); so do we, everywhere an email is a key. */

@@ -3,7 +3,7 @@
 // unsubscribes, and the opt-in is then handled by R2 (sticky by default).
 import { z } from 'zod';
 import type { JobKind } from '../store/job-queue';
-import { normaliseEmail, type SalesforceOptOutChange } from './opt-out-change';
+import { normaliseEmail, type OptOutChangeInput } from './opt-out-change';
 
 const MAX_RECORDS_KEPT = 20;
 
@@ -20,7 +20,7 @@ export const pushJobPayload = z.object({
 });
 export type PushJobPayload = z.infer<typeof pushJobPayload>;
 
-export function pushPayloadFromChange(change: SalesforceOptOutChange): PushJobPayload {
+export function pushPayloadFromChange(change: OptOutChangeInput): PushJobPayload {
   return {
     email: normaliseEmail(change.email),
     optOutPending: change.optedOut,

@@ -1,30 +1,32 @@
 // Turns stored webhook deliveries into observations: a delivery names one list's change, but R3 needs to know
-// whether the contact is now off ALL its lists, so the processor reads the contact's full state from AC and feeds
-// it to the same detector as the poller.
+// whether the contact is now off ALL its lists, so the processor replays the deliveries over the last snapshot and
+// checks them against the contact's full state read from AC, then feeds both to the same detector as the poller.
 import type { Logger } from 'pino';
 import type { Store } from '../store';
 import type { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
-import { AcNotFoundError } from '../activecampaign/activecampaign-errors';
 import { webhookPayloadSchema, type WebhookPayload } from '../activecampaign/webhook-payload';
 import { toAcContactState } from './ac-contact-state';
 import { detectAndQueue } from './ac-change-detector';
 import type { AcContactState } from '../sync/ac-transitions';
 import type { Clock } from '../store/clock';
+import type { Metrics } from '../observability/metrics';
+import { pullJobKind } from '../sync/pull-job';
 
 export class WebhookProcessor {
   constructor(
     private readonly deps: {
       store: Store;
-      ac: Pick<ActiveCampaignClient, 'getContactWithLists'>;
+      ac: Pick<ActiveCampaignClient, 'getContactsWithLists'>;
       clock: Clock;
       logger: Logger;
+      metrics?: Pick<Metrics, 'jobsQueued'>;
       isBaselineDone: () => Promise<boolean>;
       inScope?: (state: AcContactState) => boolean;
       onQueued?: () => void;
     },
   ) {}
 
-  async runOnce(limit = 50): Promise<number> {
+  async runOnce(limit = 1000): Promise<number> {
     const { store } = this.deps;
     const pending = await store.webhookInbox.pending(limit);
     if (pending.length === 0) return 0;
@@ -43,36 +45,47 @@ export class WebhookProcessor {
       byContact.set(parsed.data.contact.id, entry);
     }
     let queued = 0;
-    for (const [contactId, { inboxIds, payloads }] of byContact) {
-      let state: AcContactState | null;
+    const contactIds = [...byContact.keys()];
+    // One read per 100 contacts (GET /contacts?ids[]=...): a burst of deliveries costs 1% of the calls one GET per
+    // contact would, which matters under AC's 5 requests/s.
+    for (let i = 0; i < contactIds.length; i += 100) {
+      const chunk = contactIds.slice(i, i + 100);
+      let found: Map<string, AcContactState>;
       try {
-        state = toAcContactState(await this.deps.ac.getContactWithLists(contactId));
+        found = new Map((await this.deps.ac.getContactsWithLists(chunk)).map((read) => [read.contact.id, toAcContactState(read)]));
       } catch (error) {
-        if (!(error instanceof AcNotFoundError)) {
-          // AC unreachable or throttled: the deliveries stay pending and are tried again on the next round.
-          this.deps.logger.warn({ contactId, err: error instanceof Error ? error.message : String(error) }, 'webhook contact read failed; will retry');
-          continue;
-        }
-        state = null;
+        // AC unreachable or throttled: the deliveries stay pending and are tried again on the next round.
+        this.deps.logger.warn({ contacts: chunk.length, err: error instanceof Error ? error.message : String(error) }, 'webhook contact read failed; will retry');
+        continue;
       }
       await store.db.transaction(async (tx) => {
-        if (state !== null) {
-          const snapshot = (await store.snapshots.getMany([contactId], tx)).get(contactId);
-          const steps = replayDeliveries(snapshot === undefined ? null : { ...state, listStatuses: snapshot.listStatuses, hardBounced: snapshot.hardBounced }, payloads);
+        const snapshots = await store.snapshots.getMany(chunk, tx);
+        const observations: AcContactState[] = [];
+        const gone: string[] = [];
+        for (const contactId of chunk) {
+          const state = found.get(contactId);
+          if (state === undefined) {
+            gone.push(contactId);
+            continue;
+          }
+          const snapshot = snapshots.get(contactId);
+          const steps = replayDeliveries(snapshot === undefined ? null : { ...state, listStatuses: snapshot.listStatuses, hardBounced: snapshot.hardBounced }, byContact.get(contactId)?.payloads ?? []);
           // The fresh read may already show changes whose deliveries are still on their way; applied now, it would
           // hide the states in between. It counts only when it agrees with the replayed deliveries (or when there
           // is nothing to replay); otherwise the later deliveries, or the poller, bring the rest.
           const end = steps[steps.length - 1];
-          const observations = end === undefined || sameLists(end.listStatuses, state.listStatuses) ? [...steps, state] : steps;
-          const summary = await detectAndQueue(store, tx, observations, { observedAt: this.deps.clock(), via: 'webhook', baseline, inScope: this.deps.inScope });
-          queued += summary.queued;
-        } else {
-          await store.audit.record([{ direction: 'ac_to_sf', email: null, acContactId: contactId, decision: 'skip', reason: 'webhook for a contact that no longer exists', result: 'nothing to do' }], tx);
+          observations.push(...(end === undefined || sameLists(end.listStatuses, state.listStatuses) ? [...steps, state] : steps));
         }
-        await store.webhookInbox.markProcessed(inboxIds, tx);
+        const summary = await detectAndQueue(store, tx, observations, { observedAt: this.deps.clock(), via: 'webhook', baseline, inScope: this.deps.inScope });
+        queued += summary.queued;
+        await store.audit.record(gone.map((contactId) => ({ direction: 'ac_to_sf' as const, email: null, acContactId: contactId, decision: 'skip', reason: 'webhook for a contact that no longer exists', result: 'nothing to do' })), tx);
+        await store.webhookInbox.markProcessed(chunk.flatMap((id) => byContact.get(id)?.inboxIds ?? []), tx);
       });
     }
-    if (queued > 0) this.deps.onQueued?.();
+    if (queued > 0) {
+      this.deps.metrics?.jobsQueued.inc({ kind: pullJobKind.name }, queued);
+      this.deps.onQueued?.();
+    }
     return pending.length;
   }
 }

@@ -1,0 +1,139 @@
+// `optout-sync sandbox`: the newcomer's first ten minutes. Starts both emulators as real servers with demo data,
+// runs the REAL middleware against them on embedded PGlite, walks through a round trip on screen, then keeps
+// everything running until Ctrl-C (or exits with --exit-after-demo, which the tests use).
+// This is the only product code that wires the emulators up (DESIGN §2, "Sandbox").
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { parseConfig } from '../config/load-config';
+import { startApp, type AppTiming, type RunningApp } from '../app/create-app';
+import { createLogger, type Logger } from '../observability/logger';
+import { startSandboxServers, type SandboxServers } from '../sandbox/run-sandbox-servers';
+import { printTryItYourself, StepTimeoutError, walkThroughRoundTrip } from './sandbox-walkthrough';
+import { untilStopSignal } from './stop-signal';
+import { errorText, type Terminal } from './terminal';
+
+export interface SandboxOptions {
+  sfPort: number;
+  acPort: number;
+  port: number;
+  dataDir?: string;
+  exitAfterDemo: boolean;
+  verbose: boolean;
+  stepTimeoutSeconds: number;
+}
+
+/**
+ * Faster than production where it only costs the demo's own CPU: workers re-check their queues often and the
+ * AC poller (the net under webhooks) runs every 5 s instead of every minute.
+ */
+const demoTiming: Partial<AppTiming> = { workerIdleMs: 200, pollEveryMs: 5000, bulkPollIntervalMs: 500 };
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function middlewareLogger(options: SandboxOptions, dataDir: string, secrets: string[]): { logger: Logger; logFile: string | null } {
+  if (options.verbose) return { logger: createLogger({ level: 'debug', secrets }), logFile: null };
+  const logFile = path.join(dataDir, 'middleware.log');
+  // Synchronous writes: the demo logs little, and a file that is complete when the process exits is worth more.
+  const destination = pino.destination({ dest: logFile, sync: true, mkdir: true });
+  return { logger: createLogger({ level: 'info', secrets, destination }), logFile };
+}
+
+export async function runSandbox(terminal: Terminal, options: SandboxOptions): Promise<number> {
+  const host = '127.0.0.1';
+  const dataDir = path.resolve(options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'optout-sync-sandbox-')));
+  fs.mkdirSync(dataDir, { recursive: true });
+
+  terminal.say('optout-sync sandbox: the real middleware between a Salesforce emulator and an ActiveCampaign emulator.');
+  let servers: SandboxServers;
+  try {
+    servers = await startSandboxServers({ host, salesforcePort: options.sfPort, activecampaignPort: options.acPort });
+  } catch (error) {
+    terminal.warn(`Could not start the emulators: ${errorText(error)}`);
+    terminal.warn('Is another sandbox running? Pick other ports with --sf-port / --ac-port (0 = any free port).');
+    return 1;
+  }
+  terminal.say(`  Salesforce emulator      ${servers.sf.url}   (demo org: ${Object.values(servers.demo.records).flat().length} Contacts and Leads)`);
+  terminal.say(`  ActiveCampaign emulator  ${servers.ac.url}   (demo account: ${Object.keys(servers.demo.lists).length} lists, ${Object.keys(servers.demo.records).length} contacts)`);
+
+  let app: RunningApp | null = null;
+  try {
+    const port = options.port === 0 ? await freePort(host) : options.port;
+    // Generated per run: nothing in the sandbox uses a well-known secret.
+    const adminToken = randomBytes(18).toString('base64url');
+    const webhookSecret = randomBytes(18).toString('base64url');
+    const config = parseConfig({
+      SF_LOGIN_URL: servers.sf.url,
+      SF_CLIENT_ID: servers.sf.clientId,
+      SF_CLIENT_SECRET: servers.sf.clientSecret,
+      SF_API_VERSION: servers.sf.apiVersion,
+      AC_API_URL: servers.ac.url,
+      AC_API_TOKEN: servers.ac.apiToken,
+      AC_WEBHOOK_PUBLIC_URL: `http://${host}:${port}`,
+      PGLITE_DATA_DIR: path.join(dataDir, 'pglite'),
+      HTTP_HOST: host,
+      HTTP_PORT: String(port),
+      ADMIN_TOKEN: adminToken,
+      WEBHOOK_SECRET: webhookSecret,
+      JOB_BACKOFF_BASE_MS: '200',
+    });
+    const { logger, logFile } = middlewareLogger(options, dataDir, config.secrets);
+    terminal.say(`  middleware               starting on embedded PGlite in ${config.database.kind === 'pglite' ? config.database.dataDir : ''}`);
+    if (logFile !== null) terminal.say(`                           logs go to ${logFile} (--verbose shows them here)`);
+    const started = Date.now();
+    app = await startApp(config, { logger, timing: demoTiming });
+    const running = app;
+    await waitUntil('the Salesforce stream and the first ActiveCampaign poll', 60_000, async () => {
+      const s = await running.status();
+      return s.stream?.connected === true && s.lastPollAt !== null;
+    });
+    // AC never retries a webhook, so step 2 should not start before the hook exists (the poller would still
+    // catch it, but later).
+    await waitUntil('the ActiveCampaign webhook registration', 15_000, async () => {
+      const response = await fetch(`${servers.ac.apiUrl}/webhooks`, { headers: { 'Api-Token': servers.ac.apiToken } });
+      return response.ok && JSON.stringify(await response.json()).includes(`${host}:${port}`);
+    });
+    terminal.say(`  middleware               ${app.url} ready in ${((Date.now() - started) / 1000).toFixed(1)} s: streaming Salesforce changes, webhook registered in ActiveCampaign`);
+
+    await walkThroughRoundTrip(terminal, { servers, middlewareUrl: app.url, adminToken, logFile, stepTimeoutMs: options.stepTimeoutSeconds * 1000 });
+
+    if (!options.exitAfterDemo) {
+      printTryItYourself(terminal, servers);
+      terminal.say('');
+      terminal.say('Everything keeps running. Ctrl-C stops it.');
+      await untilStopSignal();
+    }
+    terminal.say('');
+    terminal.say(`Stopping. The sandbox's database and logs stay in ${dataDir}.`);
+    return 0;
+  } catch (error) {
+    terminal.warn('');
+    terminal.warn(error instanceof StepTimeoutError ? `The round trip stopped at ${error.message}.` : `The sandbox failed: ${errorText(error)}`);
+    terminal.warn(`Middleware logs: ${options.verbose ? 'above' : path.join(dataDir, 'middleware.log')}`);
+    return 1;
+  } finally {
+    await app?.stop().catch(() => undefined);
+    await servers.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,101 @@
+import http from 'node:http';
+import express from 'express';
+import { engines } from '../support/test-databases';
+import { startSandbox, testSecrets, type Sandbox } from '../support/sandbox-harness';
+import { readyApp, isOptedOut } from '../support/sandbox-queries';
+import { waitFor } from '../support/wait-for';
+import { backfillRoutes } from '../../src/server/backfill-routes';
+import { runCli } from './run-cli';
+
+describe.each(engines)('optout-sync admin commands against a running middleware on %s', (engine) => {
+  let sandbox: Sandbox;
+  let list: { id: string };
+  let admin: string[];
+  let backfillServer: http.Server | null = null;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox(engine);
+    list = sandbox.ac.createList('News');
+    await sandbox.startApp();
+    await readyApp(sandbox);
+    admin = ['--url', sandbox.app!.url, '--token', testSecrets.adminToken];
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => (backfillServer === null ? resolve() : backfillServer.close(() => resolve())));
+    await sandbox?.close();
+  });
+
+  test('when a pull job fails every attempt, then dead-letters list shows it and retry sends it back until it succeeds', async () => {
+    const email = `dead-${engine}@example.com`;
+    sandbox.ac.createContact(email, { lists: { [list.id]: 1 } });
+    const contactId = String(sandbox.sf.insert('Contact', { LastName: 'Dead', Email: email, HasOptedOutOfEmail: false }).Id);
+    await sandbox.app!.pollNow();
+    sandbox.sf.failNextWrites(contactId, 'UNABLE_TO_LOCK_ROW', 4);
+    sandbox.ac.unsubscribe(email, 'all');
+    const [letter] = await waitFor(async () => {
+      const letters = await sandbox.app!.store.jobs.listDeadLetters();
+      return letters.length > 0 ? letters : null;
+    }, { what: 'a dead letter' });
+
+    const listed = await runCli(['dead-letters', 'list', ...admin]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`^${letter!.id} +pull-email +${email} +4 +`, 'm'));
+
+    const retried = await runCli(['dead-letters', 'retry', letter!.id, ...admin]);
+    expect(retried.stdout).toContain(`Dead letter ${letter!.id} is back in the queue`);
+    expect(retried.code).toBe(0);
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contactId), { what: 'the retried job applied' });
+
+    const again = await runCli(['dead-letters', 'retry', letter!.id, ...admin]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('already retried');
+  });
+
+  test('when the token is wrong, then the command says so and exits 1', async () => {
+    const result = await runCli(['dead-letters', 'list', '--url', sandbox.app!.url, '--token', 'not-the-admin-token']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('refused the token (401)');
+  });
+
+  test('when reconcile is asked for, then the middleware accepts it', async () => {
+    const result = await runCli(['reconcile'], { env: { ADMIN_TOKEN: testSecrets.adminToken, OPTOUT_SYNC_URL: sandbox.app!.url } });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Reconcile started');
+  });
+
+  test('when backfill sf-to-ac is applied, then the running workers unsubscribe the old opt-outs in ActiveCampaign', async () => {
+    // The admin API mounts backfillRoutes behind its bearer token; the same mount, beside the harness's app.
+    const app = express();
+    app.use('/admin', (req, res, next) => (req.get('authorization') === `Bearer ${testSecrets.adminToken}` ? next() : res.status(401).json({ error: 'unauthorized' })));
+    app.use('/admin', backfillRoutes({ store: sandbox.app!.store, clock: () => new Date() }));
+    backfillServer = http.createServer(app);
+    await new Promise<void>((resolve) => backfillServer!.listen(0, '127.0.0.1', resolve));
+    const address = backfillServer.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+
+    const email = `old-optout-${engine}@example.com`;
+    sandbox.ac.createContact(email, { lists: { [list.id]: 1 } });
+    // Written by the integration user: the stream drops it as the product's own echo (R6), so this opt-out reaches
+    // ActiveCampaign only through the backfill, like data that predates the installation.
+    sandbox.sf.insert('Contact', { LastName: 'Old', Email: email, HasOptedOutOfEmail: true });
+    const c = sandbox.config;
+    const env = {
+      SF_LOGIN_URL: c.salesforce.loginUrl,
+      SF_CLIENT_ID: c.salesforce.auth.clientId,
+      SF_CLIENT_SECRET: sandbox.sf.clientSecret,
+      SF_API_VERSION: c.salesforce.apiVersion,
+      AC_API_URL: c.activecampaign.apiUrl,
+      AC_API_TOKEN: c.activecampaign.apiToken,
+      ADMIN_TOKEN: testSecrets.adminToken,
+      WEBHOOK_SECRET: testSecrets.webhookSecret,
+    };
+    const result = await runCli(['backfill', '--direction', 'sf-to-ac', '--url', url], { env });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/Queued \d+ email\(s\)/);
+    expect(result.stdout).toContain(email);
+    expect(result.code).toBe(0);
+    await waitFor(() => Number(sandbox.ac.contactByEmail(email)?.lists[list.id]) === 2, { what: 'the backfilled opt-out applied' });
+    const history = await sandbox.app!.store.audit.historyForEmail(email);
+    expect(history.map((h) => h.decision)).toEqual(expect.arrayContaining(['backfill-queued', 'unsubscribe-list']));
+  });
+});

@@ -20,6 +20,15 @@ export type UnsubscribeResult =
 type Client = Pick<ActiveCampaignClient, 'findContactWithListsByEmail' | 'setListStatus'>;
 
 /**
+ * What a call had already changed when it failed part-way (e.g. the second list's POST met a 503): those lists are
+ * unsubscribed in AC, and a retry sees them at 2 and skips them, so the caller must audit and remember them now.
+ */
+export interface UnsubscribeProgress {
+  contactId: string | null;
+  changed: Array<{ listId: string; previousStatus: number }>;
+}
+
+/**
  * Which memberships an opt-out must change.
  * - 1 (active): yes, the obvious case.
  * - 0 (unconfirmed, double opt-in pending): yes. Leaving it at 0 would let the person's later click on the
@@ -38,11 +47,15 @@ export function shouldUnsubscribe(status: number): boolean {
  * Reads AC fresh (one GET with sideloaded lists) rather than trusting a stored snapshot: a stale snapshot could
  * skip a list the person joined since. Running it twice sends no POST the second time.
  */
-export async function unsubscribeFromAllLists(client: Client, email: string): Promise<UnsubscribeResult> {
+export async function unsubscribeFromAllLists(client: Client, email: string, progress?: UnsubscribeProgress): Promise<UnsubscribeResult> {
   const found = await client.findContactWithListsByEmail(email);
   if (found === null) return { kind: 'not-in-ac' };
 
   const changed: Array<{ listId: string; previousStatus: number }> = [];
+  if (progress !== undefined) {
+    progress.contactId = found.contact.id;
+    progress.changed = changed;
+  }
   const alreadyUnsubscribed: string[] = [];
   const leftBounced: string[] = [];
   for (const membership of found.lists) {

@@ -11,7 +11,9 @@ import type { AppConfig } from '../config/load-config';
 import { createStore, openDatabase, type Store } from '../store';
 import { systemClock, type Clock } from '../store/clock';
 import { createLogger } from '../observability/logger';
-import { createMetrics, type Metrics } from '../observability/metrics';
+import { createMetrics, countingSalesforceFetch, type Metrics } from '../observability/metrics';
+import { AcReadiness, type AcReachability } from '../server/ac-readiness';
+import { createResyncRequests } from '../workers/resync-requests';
 import { SalesforceSession, type SalesforceAuthConfig } from '../salesforce/salesforce-auth';
 import { SalesforceRestClient } from '../salesforce/salesforce-rest';
 import { StreamingSubscriber } from '../salesforce/streaming-subscriber';
@@ -52,6 +54,10 @@ export interface AppTiming {
   fullPassEveryMs: number;
   acTimeoutMs: number;
   bulkPollIntervalMs: number;
+  /** Lock time of a claimed queue job (a crashed instance's jobs are taken over after it). */
+  jobLeaseMs: number;
+  /** How long the pull worker waits for a full Collections batch during a burst (see PullWorker.lingerMs). */
+  pullLingerMs: number;
 }
 
 const defaultTiming: AppTiming = {
@@ -65,6 +71,8 @@ const defaultTiming: AppTiming = {
   fullPassEveryMs: 6 * 3600_000,
   acTimeoutMs: 30_000,
   bulkPollIntervalMs: 2000,
+  jobLeaseMs: 5 * 60_000,
+  pullLingerMs: 2000,
 };
 
 const LEADER_LEASE = 'stream-and-poll';
@@ -90,7 +98,7 @@ export interface AppStatus {
   settingsSource: 'org' | 'defaults';
   stream: ReturnType<StreamingSubscriber['state']> | null;
   queue: { kind: string; state: string; n: number }[];
-  acReachable: boolean | null;
+  acReachable: AcReachability;
   lastPollAt: string | null;
 }
 
@@ -99,14 +107,14 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   const timing = { ...defaultTiming, ...options.timing };
   const instanceId = options.instanceId ?? `optout-sync-${randomUUID().slice(0, 8)}`;
   const logger = (options.logger ?? createLogger({ level: config.logLevel, secrets: config.secrets })).child({ instance: instanceId });
-  const metrics = createMetrics();
+  const metrics = createMetrics({ now: () => clock().getTime() });
   const edgeClock = { now: () => clock().getTime(), setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
 
   const db = await openDatabase(config.database.kind === 'postgres' ? config.database : { kind: 'pglite', dataDir: config.database.dataDir });
   const store = await createStore(db, clock, instanceId);
 
   const session = new SalesforceSession({ auth: salesforceAuth(config), apiVersion: config.salesforce.apiVersion, productClientId: config.salesforce.clientTag, logger, clock: edgeClock });
-  const rest = new SalesforceRestClient(session, { logger });
+  const rest = new SalesforceRestClient(session, { logger, fetchImpl: countingSalesforceFetch(metrics) });
   const settings = new SettingsProvider(rest, logger);
   await settings.refresh().catch(() => undefined);
 
@@ -126,11 +134,10 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     rateLimiter: db.kind === 'postgres' ? new SharedRequestBudget(db, 'activecampaign', config.activecampaign.rateLimitPerSecond) : new TokenBucket({ ratePerSecond: config.activecampaign.rateLimitPerSecond }),
     timeoutMs: timing.acTimeoutMs,
     logger,
-    onRequest: (info) => {
-      metrics.acRequests.inc({ status: String(info.status ?? info.outcome) });
-      if (info.outcome === 'rate-limited') metrics.acThrottled.inc();
-    },
+    onRequest: (info) => metrics.observeAcRequest(info),
   });
+  // One cheap page of "contacts updated since now" (usually empty), sent only when no real traffic proved AC is up.
+  const acReadiness = new AcReadiness({ usage: metrics.acUsage, probe: () => ac.listContactsUpdatedSince({ updatedAfter: clock(), limit: 1 }), now: () => clock().getTime() });
   const retry = { maxAttempts: config.jobs.maxAttempts, backoffBaseMs: config.jobs.backoffBaseMs };
   const reader = createSalesforceRecordReader({ rest, store, optOutField: () => settings.get().optOutField, customFields });
 
@@ -169,7 +176,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   });
   reconciler = new SalesforceReconciler({ store, rest, intake, settings: () => settings.get(), clock, logger });
 
-  const push = new PushWorker({ store, ac, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, retry, clock, logger, metrics });
+  const push = new PushWorker({ store, ac, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, clock, logger, metrics });
   const pull = new PullWorker({
     store,
     rest,
@@ -182,6 +189,8 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       return records.filter((r) => ok.has(r.id));
     },
     acContactInScope: (id) => scope.acContactInScope(id),
+    leaseMs: timing.jobLeaseMs,
+    lingerMs: timing.pullLingerMs,
     retry,
     clock,
     logger,
@@ -189,7 +198,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   });
   let lastPollAt: Date | null = null;
   const poller = new AcPoller({ store, ac, clock, logger, metrics, overlapMs: config.activecampaign.pollOverlapSeconds * 1000, fullPassEveryMs: timing.fullPassEveryMs, onQueued: () => pullLoop?.poke() });
-  const webhooks = new WebhookProcessor({ store, ac, clock, logger, isBaselineDone: () => poller.isBaselineDone(), onQueued: () => pullLoop?.poke() });
+  const webhooks = new WebhookProcessor({ store, ac, clock, logger, metrics, isBaselineDone: () => poller.isBaselineDone(), onQueued: () => pullLoop?.poke() });
 
   pushLoop = new WorkLoop('push', async () => {
     if (!settings.get().pushEnabled) return 0;
@@ -287,10 +296,11 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     settingsSource: settings.source,
     stream: subscriber?.state() ?? null,
     queue: await store.jobs.counts(),
-    acReachable: null,
+    acReachable: acReadiness.known(),
     lastPollAt: lastPollAt?.toISOString() ?? null,
   });
 
+  const resync = createResyncRequests({ store, reader, readRecords, intake, clock, onQueued: () => pushLoop?.poke() });
   const httpApp = createHttpApp({
     store,
     metrics,
@@ -302,12 +312,11 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     ready: async () => {
       await store.db.query('SELECT 1');
       const s = subscriber?.state();
-      return { database: true, stream: leader ? s?.connected === true : 'standby', leader };
+      return { database: true, stream: leader ? s?.connected === true : 'standby', leader, ac: await acReadiness.check() };
     },
-    resyncEmail: async (email: string) => {
-      await store.db.transaction((tx) => store.jobs.enqueue(tx, pushJobKind, [{ subject: email.toLowerCase(), payload: { email: email.toLowerCase(), optOutPending: false, latestOptedOut: true, latestChangedAt: clock().toISOString(), recordIds: [], sources: ['RESYNC'] } }]));
-      pushLoop?.poke();
-    },
+    resyncEmail: resync.resyncEmail,
+    resyncRecord: resync.resyncRecord,
+    acRateLimitPerSecond: config.activecampaign.rateLimitPerSecond,
     reconcile: (reason) => reconciler!.reconcile(['Contact', 'Lead'], null, reason),
     retryDeadLetter: (id) => store.jobs.retryDeadLetter([pushJobKind as never, pullJobKind as never], id),
   });

@@ -1,7 +1,9 @@
 // Prometheus metrics (prom-client), one registry per app instance so that tests can run several side by side.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AcRequestInfo } from '../activecampaign/activecampaign-client';
+import { AcUsage } from './ac-usage';
 
-export function createMetrics() {
+export function createMetrics(options: { now?: () => number } = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const m = {
@@ -19,7 +21,38 @@ export function createMetrics() {
     replayLagSeconds: new Gauge({ name: 'optout_replay_lag_seconds', help: 'Now minus the commit time of the last event handled, by channel', labelNames: ['channel'], registers: [registry] }),
     pollDuration: new Histogram({ name: 'optout_poll_duration_seconds', help: 'Duration of one ActiveCampaign poll', buckets: [0.1, 0.5, 1, 5, 15, 60, 300], registers: [registry] }),
     pushLatency: new Histogram({ name: 'optout_push_latency_seconds', help: 'Salesforce commit to all lists unsubscribed', buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30], registers: [registry] }),
+    /** Minute buckets of AC use and the last AC answer, for readiness and the status page's chart. */
+    acUsage: new AcUsage(options.now),
+    /** The AC client's onRequest hook. */
+    observeAcRequest(info: AcRequestInfo): void {
+      m.acRequests.inc({ status: String(info.status ?? info.outcome) });
+      if (info.outcome === 'rate-limited') m.acThrottled.inc();
+      m.acUsage.record(info);
+    },
   };
   return m;
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Wraps the fetch the Salesforce REST client uses so that every API call (they count against the org's daily
+ * API limit) is counted where it happens, by kind: query, composite, sobjects, describe, limits.
+ */
+export function countingSalesforceFetch(metrics: Pick<Metrics, 'sfApiCalls'>, fetchImpl: typeof fetch = fetch): typeof fetch {
+  return (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    metrics.sfApiCalls.inc({ kind: salesforceCallKind(url) });
+    return fetchImpl(input, init);
+  };
+}
+
+export function salesforceCallKind(url: string): string {
+  const path = new URL(url, 'http://x').pathname;
+  const rest = path.replace(/^\/services\/data\/v[\d.]+/, '');
+  if (rest.startsWith('/query')) return 'query';
+  if (rest.startsWith('/composite')) return 'composite';
+  if (rest.endsWith('/describe')) return 'describe';
+  if (rest.startsWith('/limits')) return 'limits';
+  if (rest.startsWith('/sobjects')) return 'sobjects';
+  return 'other';
+}

@@ -38,6 +38,16 @@ export class AcSnapshotStore {
     return result.rows[0] === undefined ? null : fromRow(result.rows[0]);
   }
 
+  /** The newest snapshot of each email, in one query. */
+  async findByEmails(emails: string[]): Promise<Map<string, AcSnapshot>> {
+    if (emails.length === 0) return new Map();
+    const result = await this.db.query(
+      `SELECT DISTINCT ON (email_norm) * FROM ac_contact_snapshots WHERE email_norm = ANY($1::text[]) ORDER BY email_norm, seen_at DESC`,
+      [emails.map((e) => e.toLowerCase())],
+    );
+    return new Map(result.rows.map(fromRow).map((s) => [s.email, s]));
+  }
+
   async upsertMany(snapshots: AcSnapshot[], tx: SqlExecutor = this.db): Promise<void> {
     if (snapshots.length === 0) return;
     await tx.query(

@@ -250,6 +250,16 @@ export class JobQueue {
     return result.rows.map((r) => countRow.parse(r));
   }
 
+  /** How many jobs of a kind are ready, and since when the oldest of them has been waiting. */
+  async readySummary(kindName: string): Promise<{ count: number; oldestQueuedAt: Date | null }> {
+    const result = await this.db.query(
+      `SELECT count(*) AS n, min(created_at) AS oldest FROM jobs WHERE kind = $1 AND state = 'queued' AND run_after <= $2`,
+      [kindName, this.clock()],
+    );
+    const row = z.object({ n: z.coerce.number(), oldest: z.coerce.date().nullable() }).parse(result.rows[0]);
+    return { count: row.n, oldestQueuedAt: row.oldest };
+  }
+
   async readyCount(kindName: string): Promise<number> {
     const result = await this.db.query(`SELECT count(*) AS n FROM jobs WHERE kind = $1 AND state = 'queued' AND run_after <= $2`, [kindName, this.clock()]);
     return z.object({ n: z.coerce.number() }).parse(result.rows[0]).n;

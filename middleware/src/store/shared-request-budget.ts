@@ -13,8 +13,13 @@ export class SharedRequestBudget {
     private readonly db: Database,
     private readonly name: string,
     ratePerSecond: number,
-    /** Share of the rate left unused: requests are counted by AC on arrival, and jitter squeezes them together. */
-    headroom = 0.05,
+    /**
+     * Share of the rate left unused: requests are counted by AC on arrival (a sliding window), and the time between
+     * the slot and the arrival varies (database round trip, timers, GC), which squeezes neighbours together. The
+     * chaos run measured ~110 ms of such jitter under faults, enough for 6 calls in one second at 5% headroom;
+     * at 20% (4 per second) a call has to be 250 ms late before a sixth fits into one second.
+     */
+    headroom = 0.2,
   ) {
     this.intervalMs = 1000 / (ratePerSecond * (1 - headroom));
   }

@@ -11,6 +11,7 @@ import { detectAndQueue } from './ac-change-detector';
 import type { AcContactState } from '../sync/ac-transitions';
 import type { Clock } from '../store/clock';
 import type { Metrics } from '../observability/metrics';
+import { pullJobKind } from '../sync/pull-job';
 
 const CURSOR = 'ac-contacts';
 const FULL_PASS_CURSOR = 'ac-contacts-full-pass';
@@ -64,6 +65,8 @@ export class AcPoller {
       await store.db.transaction(async (tx) => {
         await store.kv.set(BASELINE_KEY, true, tx);
         await store.cursors.save(CURSOR, { at: startedAt, id: null }, tx);
+        // The baseline was a full pass: the next one is due a full period later, not at the next tick.
+        await store.cursors.save(FULL_PASS_CURSOR, { at: startedAt, id: null }, tx);
       });
       this.deps.logger.info({ contacts: summary.observed }, 'activecampaign baseline recorded; nothing written to Salesforce');
       return summary;
@@ -112,6 +115,7 @@ export class AcPoller {
       const result = await detectAndQueue(store, tx, states, { observedAt: this.deps.clock(), via: 'poll', baseline, inScope: this.deps.inScope });
       summary.observed += result.observed;
       summary.queued += result.queued;
+      if (result.queued > 0) this.deps.metrics.jobsQueued.inc({ kind: pullJobKind.name }, result.queued);
       await saveProgress(tx);
     });
     if (summary.queued > 0) this.deps.onQueued?.();

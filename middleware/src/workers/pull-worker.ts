@@ -23,6 +23,13 @@ export interface PullWorkerDeps {
   recordsInScope?: (records: SalesforceRecordState[]) => Promise<SalesforceRecordState[]>;
   /** Only AC contacts carrying the scope tag count (R7), when the setting names one. */
   acContactInScope?: (acContactId: string) => Promise<boolean>;
+  /** How long a claimed job stays locked: after a crash its jobs wait this long before another instance takes them. */
+  leaseMs?: number;
+  /**
+   * While fewer than a full Collections call (200) are ready and the oldest has waited less than this, wait for
+   * more: a burst of AC changes arrives over seconds, and writing it in full batches keeps Salesforce API use low.
+   */
+  lingerMs?: number;
   retry: RetryPolicy;
   clock: Clock;
   logger: Logger;
@@ -39,7 +46,12 @@ export class PullWorker {
   /** Handles one batch of ready jobs; returns how many it took. */
   async runOnce(limit = BATCH): Promise<number> {
     const { store } = this.deps;
-    const claimed = await store.jobs.claim(pullJobKind, limit, LEASE_MS);
+    if ((this.deps.lingerMs ?? 0) > 0) {
+      const ready = await store.jobs.readySummary(pullJobKind.name);
+      const waited = ready.oldestQueuedAt === null ? 0 : this.deps.clock().getTime() - ready.oldestQueuedAt.getTime();
+      if (ready.count > 0 && ready.count < 200 && waited < (this.deps.lingerMs ?? 0)) return 0;
+    }
+    const claimed = await store.jobs.claim(pullJobKind, limit, this.deps.leaseMs ?? LEASE_MS);
     if (claimed.length === 0) return 0;
     const jobs = await this.dropOutOfScope(claimed);
     if (jobs.length === 0) return claimed.length;
@@ -136,7 +148,6 @@ export class PullWorker {
       if (batch.length === 0) continue;
       try {
         const saved = await this.deps.rest.updateRecords(objectName, batch.map((w) => ({ Id: w.id, ...w.fields })));
-        this.deps.metrics.sfApiCalls.inc({ kind: 'collections' }, Math.ceil(batch.length / 200));
         batch.forEach((w, i) => {
           const result = saved[i];
           if (result !== undefined) results.set(w.id, result);

@@ -7,7 +7,7 @@ import type { AuditEntry } from '../store/audit-log';
 import type { ClaimedJob, RetryPolicy } from '../store/job-queue';
 import type { Clock } from '../store/clock';
 import type { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
-import { unsubscribeFromAllLists } from '../activecampaign/unsubscribe-from-all-lists';
+import { unsubscribeFromAllLists, type UnsubscribeProgress } from '../activecampaign/unsubscribe-from-all-lists';
 import { resubscribeLists } from '../activecampaign/resubscribe-lists';
 import { unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
 import { isRetryable, AcRateLimitedError } from '../activecampaign/activecampaign-errors';
@@ -30,6 +30,8 @@ export interface PushWorkerDeps {
   bulkOptions?: BulkUnsubscriberOptions;
   /** Single jobs worked at once; the rate limiter, not this number, bounds AC requests per second. */
   concurrency?: number;
+  /** How long a claimed job stays locked: after a crash its jobs wait this long before another instance takes them. */
+  leaseMs?: number;
   retry: RetryPolicy;
   clock: Clock;
   logger: Logger;
@@ -51,7 +53,7 @@ export class PushWorker {
       const taken = await this.runBulkRound();
       if (taken > 0) return taken;
     }
-    const jobs = await this.deps.store.jobs.claim(pushJobKind, this.deps.concurrency ?? 4, LEASE_MS);
+    const jobs = await this.deps.store.jobs.claim(pushJobKind, this.deps.concurrency ?? 4, this.deps.leaseMs ?? LEASE_MS);
     await Promise.all(jobs.map((job) => this.runSingle(job)));
     return jobs.length;
   }
@@ -61,6 +63,7 @@ export class PushWorker {
     const p = job.payload;
     const audits: AuditEntry[] = [];
     const correlation = { job: job.id, attempt: job.attempts, records: p.recordIds.slice(0, 5).join(',') };
+    const progress: UnsubscribeProgress = { contactId: null, changed: [] };
     try {
       let unsubscribed: { contactId: string; lists: { listId: string; previousStatus: number }[] } | null = null;
       if (!(await this.inTagScope(p.email))) {
@@ -71,7 +74,7 @@ export class PushWorker {
         return;
       }
       if (p.optOutPending) {
-        const result = await unsubscribeFromAllLists(this.deps.ac, p.email);
+        const result = await unsubscribeFromAllLists(this.deps.ac, p.email, progress);
         if (result.kind === 'not-in-ac') {
           audits.push({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, decision: 'unsubscribe-all-lists', reason: 'R1: Email Opt Out turned true', result: 'not in ActiveCampaign', correlation });
         } else {
@@ -94,8 +97,22 @@ export class PushWorker {
       this.observeLatency(p);
       this.deps.logger.info({ email: emailHash(p.email), job: job.id, decisions: audits.map((a) => a.result) }, 'activecampaign brought in line');
     } catch (error) {
+      await this.recordPartialUnsubscribe(p, progress, correlation);
       await this.failJob(job, error);
     }
+  }
+
+  /** Lists a failed attempt had already unsubscribed: the retry skips them (already 2), so they are audited here. */
+  private async recordPartialUnsubscribe(p: PushJobPayload, progress: UnsubscribeProgress, correlation: Record<string, string | number>): Promise<void> {
+    const contactId = progress.contactId;
+    if (contactId === null || progress.changed.length === 0) return;
+    const audits: AuditEntry[] = progress.changed.map((change) => ({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, acContactId: contactId, oldValue: `list ${change.listId}: ${change.previousStatus}`, newValue: `list ${change.listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true', result: 'unsubscribed', correlation: { ...correlation, partial: true } }));
+    await this.deps.store.db
+      .transaction(async (tx) => {
+        await this.deps.store.unsubscribedLists.remember(contactId, p.email, progress.changed, tx);
+        await this.deps.store.audit.record(audits, tx);
+      })
+      .catch((err: unknown) => this.deps.logger.error({ email: emailHash(p.email), err: err instanceof Error ? err.message : String(err) }, 'could not audit the lists a failed attempt unsubscribed'));
   }
 
   private async inTagScope(email: string): Promise<boolean> {
@@ -131,20 +148,24 @@ export class PushWorker {
    */
   private async runBulkRound(): Promise<number> {
     const { store } = this.deps;
-    const jobs = await store.jobs.claim(pushJobKind, BULK_BATCH * 4, LEASE_MS);
+    // Up to 20 imports a round: they are submitted back to back and confirmed together, so the import processing
+    // time is paid once per round rather than once per 250 contacts.
+    const jobs = await store.jobs.claim(pushJobKind, BULK_BATCH * 20, this.deps.leaseMs ?? LEASE_MS);
     if (jobs.length === 0) return 0;
     const candidates: { job: ClaimedJob<PushJobPayload>; contactId: string; lists: Record<string, number> }[] = [];
     const rest: ClaimedJob<PushJobPayload>[] = [];
+    const pure = jobs.filter((job) => job.payload.optOutPending && job.payload.latestOptedOut);
+    const snapshots = await store.snapshots.findByEmails(pure.map((job) => job.payload.email));
     for (const job of jobs) {
-      const snapshot = job.payload.optOutPending && job.payload.latestOptedOut ? await store.snapshots.findByEmail(job.payload.email) : null;
-      if (snapshot !== null && Object.keys(snapshot.listStatuses).length > 0) candidates.push({ job, contactId: snapshot.acContactId, lists: snapshot.listStatuses });
+      const snapshot = pure.includes(job) ? snapshots.get(job.payload.email) : undefined;
+      if (snapshot !== undefined && Object.keys(snapshot.listStatuses).length > 0) candidates.push({ job, contactId: snapshot.acContactId, lists: snapshot.listStatuses });
       else rest.push(job);
     }
     const nothingToDo = candidates.filter((c) => !Object.values(c.lists).some((s) => s === 0 || s === 1));
     const toImport = candidates.filter((c) => !nothingToDo.includes(c));
-    await Promise.all(rest.map((job) => this.runSingle(job)));
-    // Snapshot says nothing is active: verify with the single path (cheap) rather than trust a stale snapshot.
-    await Promise.all(nothingToDo.map((c) => this.runSingle(c.job)));
+    // Jobs the import cannot take, and those whose snapshot says nothing is active (verified by a fresh read
+    // rather than trusted), take the single path a few at a time.
+    await forEachLimited([...rest, ...nothingToDo.map((c) => c.job)], this.deps.concurrency ?? 4, (job) => this.runSingle(job));
     if (toImport.length === 0) return jobs.length;
     let report;
     try {
@@ -199,4 +220,15 @@ export class PushWorker {
     }
     this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, attempt: job.attempts, outcome, error: message }, 'activecampaign update failed');
   }
+}
+
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(lanes);
 }

@@ -10,6 +10,7 @@ import { pushJobKind, pushPayloadFromChange } from '../sync/push-job';
 import { normaliseEmail } from '../sync/opt-out-change';
 import type { Settings } from '../sync/settings';
 import type { Metrics } from '../observability/metrics';
+import { emailHash } from '../observability/logger';
 
 export interface RecordSnapshot {
   recordId: string;
@@ -54,6 +55,9 @@ export class SalesforceIntake {
       this.deps.logger.warn({ channel, replayId, reason: error.message }, 'message quarantined');
       return;
     }
+    // Lag = now minus the newest commit time in the message: how far behind Salesforce the push path runs.
+    const newest = Math.max(...result.changes.map((c) => c.changedAt.getTime()));
+    if (Number.isFinite(newest)) metrics.replayLagSeconds.set({ channel }, Math.max(0, (Date.now() - newest) / 1000));
     const changes = [...result.changes, ...(await this.resolveGaps(result.gaps, channel))];
     const filled = await this.fillMissingEmails(changes);
     const inScope = this.deps.recordsInScope === undefined ? null : await this.deps.recordsInScope(filled.map((c) => c.recordId));
@@ -68,6 +72,18 @@ export class SalesforceIntake {
       }
       await store.replay.save(tx, channel, replayId);
     });
+    this.deps.logger.info(
+      {
+        channel,
+        replayId,
+        transactionKeys: [...new Set(complete.map((c) => c.transactionKey).filter((k) => k !== null))].slice(0, 5),
+        emails: [...new Set(complete.filter((c) => c.email !== null).map((c) => emailHash(c.email!)))].slice(0, 20),
+        changes: complete.length,
+        echoes: result.echoes,
+        gaps: result.gaps.length,
+      },
+      'salesforce change queued',
+    );
     if (complete.length > 0) this.deps.onQueued?.();
   }
 

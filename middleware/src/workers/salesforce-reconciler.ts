@@ -11,6 +11,9 @@ import type { Settings } from '../sync/settings';
 import type { SalesforceIntake } from './salesforce-intake';
 import type { Clock } from '../store/clock';
 
+/** How far before the last known-good moment a reconcile starts (found by the chaos run: a stream killed mid-flight). */
+export const RECONCILE_MARGIN_MS = 5 * 60_000;
+
 const linkRow = z.object({ sf_record_id: z.string(), opted_out: z.boolean().nullable() });
 
 export class SalesforceReconciler {
@@ -42,7 +45,10 @@ export class SalesforceReconciler {
   private async run(objects: ('Contact' | 'Lead')[], sinceOrNull: Date | null, reason: string): Promise<number> {
     const { store, settings } = this.deps;
     const optOutField = settings().optOutField;
-    const since = sinceOrNull ?? new Date(this.deps.clock().getTime() - (this.deps.defaultLookbackMs ?? 72 * 3600_000));
+    // The checkpoint's time is when we stored the last event we handled, not when the next one was committed:
+    // events committed just before it can still have been in flight, and LastModifiedDate has whole seconds.
+    // Looking further back costs little (records whose value we already saw are not queued again).
+    const since = sinceOrNull !== null ? new Date(sinceOrNull.getTime() - RECONCILE_MARGIN_MS) : new Date(this.deps.clock().getTime() - (this.deps.defaultLookbackMs ?? 72 * 3600_000));
     const schema = z.object({ Id: z.string(), Email: z.string().nullable(), LastModifiedDate: z.string() }).catchall(z.unknown());
     let queued = 0;
     for (const objectName of objects) {

@@ -27,7 +27,11 @@ describe.each(engines)('Salesforce -> ActiveCampaign on %s', (engine) => {
       const state = ac.contactByEmail('ada@example.com');
       return state !== undefined && Object.values(state.lists).every((status) => Number(status) === 2);
     }, { what: 'all lists unsubscribed' });
-    const history = await sandbox.app!.store.audit.historyForEmail('ada@example.com');
+    // The audit entries are committed with the job, just after the last list update.
+    const history = await waitFor(async () => {
+      const entries = await sandbox.app!.store.audit.historyForEmail('ada@example.com');
+      return entries.some((h) => h.decision === 'unsubscribe-list') ? entries : undefined;
+    }, { what: 'audit entries' });
     expect(history.filter((h) => h.decision === 'unsubscribe-list').map((h) => h.newValue).sort()).toEqual([`list ${news.id}: 2`, `list ${offers.id}: 2`]);
   });
 

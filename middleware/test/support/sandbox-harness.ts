@@ -38,6 +38,7 @@ export const fastTiming: Partial<AppTiming> = {
   fullPassEveryMs: 24 * 3600_000,
   acTimeoutMs: 3000,
   bulkPollIntervalMs: 100,
+  pullLingerMs: 0,
 };
 
 export interface Sandbox {

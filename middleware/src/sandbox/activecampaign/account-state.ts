@@ -105,6 +105,8 @@ export class AccountState {
   readonly contacts = new Map<string, ContactRecord>();
   readonly lists = new Map<string, ListRecord>();
   readonly contactLists = new Map<string, ContactListRecord>();
+  /** contact id -> its memberships: an account of 10,000 contacts must not scan every membership per request. */
+  private readonly membershipsByContact = new Map<string, ContactListRecord[]>();
   readonly tags = new Map<string, TagRecord>();
   readonly contactTags = new Map<string, ContactTagRecord>();
   readonly bounceLogs = new Map<string, BounceLogRecord>();
@@ -140,7 +142,7 @@ export class AccountState {
   }
 
   membershipsOf(contactId: string): ContactListRecord[] {
-    return [...this.contactLists.values()].filter((m) => m.contact === contactId);
+    return [...(this.membershipsByContact.get(contactId) ?? [])];
   }
 
   membership(contactId: string, listId: string): ContactListRecord | undefined {
@@ -210,6 +212,7 @@ export class AccountState {
     this.requireContact(id);
     this.contacts.delete(id);
     for (const m of this.membershipsOf(id)) this.contactLists.delete(m.id);
+    this.membershipsByContact.delete(id);
     for (const t of this.tagsOf(id)) this.contactTags.delete(t.id);
   }
 
@@ -242,6 +245,7 @@ export class AccountState {
         sourceid: extra.sourceid ?? '0',
       };
       this.contactLists.set(membership.id, membership);
+      this.membershipsByContact.set(contact.id, [...(this.membershipsByContact.get(contact.id) ?? []), membership]);
     }
     const changed = previous !== status;
     if (!changed) return { membership, changed };

@@ -1,0 +1,55 @@
+// Resync through the admin API against the real middleware: a record or an email whose opt-out never reached AC
+// (here: a change the stream dropped as our own echo, R6) is read from Salesforce and brought in line.
+import { engines } from '../support/test-databases';
+import { startSandbox, testSecrets, type Sandbox } from '../support/sandbox-harness';
+import { readyApp } from '../support/sandbox-queries';
+import { waitFor } from '../support/wait-for';
+
+describe.each(engines)('admin resync on %s', (engine) => {
+  let sandbox: Sandbox;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox(engine);
+    await sandbox.startApp();
+    await readyApp(sandbox);
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  /** An opted-out Contact whose opt-out AC never saw: written with the product's own client tag, so dropped. */
+  async function unsyncedOptOut(email: string) {
+    const { sf, ac } = sandbox;
+    const list = ac.createList(`List for ${email}`);
+    ac.createContact(email, { lists: { [list.id]: 1 } });
+    const id = String(sf.insert('Contact', { LastName: 'Resync', Email: email, HasOptedOutOfEmail: false }).Id);
+    const echoesBefore = (await sandbox.app!.store.audit.latest(500, 'internal')).filter((a) => a.decision === 'drop-echo').length;
+    sf.update('Contact', id, { HasOptedOutOfEmail: true }, { clientId: sandbox.config.salesforce.clientTag });
+    await waitFor(async () => (await sandbox.app!.store.audit.latest(500, 'internal')).filter((a) => a.decision === 'drop-echo').length > echoesBefore, { what: 'echo dropped' });
+    expect(Number(ac.contactByEmail(email)?.lists[list.id])).toBe(1);
+    return { id, listId: list.id };
+  }
+
+  const post = (path: string, body: unknown) =>
+    fetch(sandbox.app!.url + path, { method: 'POST', headers: { authorization: `Bearer ${testSecrets.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  test('when a record is resynced, then its current opt-out reaches ActiveCampaign', async () => {
+    const { id, listId } = await unsyncedOptOut('resync.record@example.com');
+    const response = await post('/admin/resync-record', { recordId: id });
+    expect(response.status).toBe(202);
+    await waitFor(() => Number(sandbox.ac.contactByEmail('resync.record@example.com')?.lists[listId]) === 2, { what: 'unsubscribed after resync' });
+  });
+
+  test('when an email is resynced, then every record with it is read and the opt-out reaches ActiveCampaign', async () => {
+    const { listId } = await unsyncedOptOut('resync.email@example.com');
+    const response = await post('/admin/resync', { email: 'RESYNC.EMAIL@example.com' });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({ queued: true, records: 1 });
+    await waitFor(() => Number(sandbox.ac.contactByEmail('resync.email@example.com')?.lists[listId]) === 2, { what: 'unsubscribed after resync' });
+  });
+
+  test('when the record does not exist, then the answer is 404 and nothing is queued', async () => {
+    const response = await post('/admin/resync-record', { recordId: '003000000000000AAA' });
+    expect(response.status).toBe(404);
+  });
+});

@@ -6,10 +6,13 @@ import { z } from 'zod';
 /** The events that can change opt-out state; others (e.g. list_add) are accepted and ignored. */
 export const relevantWebhookTypes = ['subscribe', 'unsubscribe', 'bounce', 'update'] as const;
 
+/** Text PostgreSQL can store and compare: no NUL, no lone surrogates. */
+const storableText = z.string().refine((v) => !v.includes(String.fromCharCode(0)) && v.isWellFormed(), 'contains a NUL byte or malformed text');
+
 export const webhookPayloadSchema = z
   .object({
-    type: z.string().min(1, 'type is empty'),
-    date_time: z.string().min(1, 'date_time is empty'),
+    type: storableText.pipe(z.string().min(1, 'type is empty')),
+    date_time: storableText.pipe(z.string().min(1, 'date_time is empty')),
     initiated_from: z.string().optional(),
     initiated_by: z.string().optional(),
     // AC sends both `list` and `list[][id]` on unsubscribes; a qs-style parser merges them into an array. The
@@ -18,10 +21,21 @@ export const webhookPayloadSchema = z
     contact: z
       .object({
         id: z.string().regex(/^\d+$/, 'contact[id] must be a numeric id'),
-        email: z.string().min(3).max(254),
+        email: storableText.pipe(z.string().max(254).regex(/^[^\s@]+@[^\s@]+$/, 'not an email address')),
       })
       .loose(),
   })
   .loose();
 
 export type WebhookPayload = z.infer<typeof webhookPayloadSchema>;
+
+/**
+ * Fields the product does not read are kept as received, except text PostgreSQL cannot store: a NUL or a lone
+ * surrogate in, say, a campaign name must not cost the delivery (AC never sends it again).
+ */
+export function storableDelivery(value: unknown): unknown {
+  if (typeof value === 'string') return value.split(String.fromCharCode(0)).join('\uFFFD').toWellFormed();
+  if (Array.isArray(value)) return value.map(storableDelivery);
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [storableDelivery(k) as string, storableDelivery(v)]));
+  return value;
+}

@@ -203,10 +203,7 @@ function normaliseChangeEvent(
   if (typeof raw !== 'boolean') {
     throw new MessageRejectedError(`data.payload.${field}`, 'expected a boolean');
   }
-  const email = payload.Email;
-  if (email !== undefined && email !== null && typeof email !== 'string') {
-    throw new MessageRejectedError('data.payload.Email', 'expected a string');
-  }
+  const email = checkedEmail(payload.Email, 'data.payload.Email');
   for (const recordId of recordIds) {
     result.changes.push({
       recordId,
@@ -245,7 +242,7 @@ function normaliseRelayEvent(
   result.changes.push({
     recordId: event[relayFields.recordId],
     objectName: event[relayFields.objectName],
-    email: event[relayFields.email] ?? null,
+    email: checkedEmail(event[relayFields.email], `data.payload.${relayFields.email}`),
     optedOut: event[relayFields.optedOut],
     changedAt,
     changedBy,
@@ -271,4 +268,18 @@ export function normaliseMessage(channel: string, raw: unknown, options: Normali
   if (channel.startsWith('/data/')) return normaliseChangeEvent(channel, payload, event.replayId, options);
   if (channel === optOutEvent.channel) return normaliseRelayEvent(channel, payload, event.replayId, options);
   throw new MessageRejectedError('channel', `no normaliser for channel ${channel}`);
+}
+
+/**
+ * An email the rest of the product can use as a key: a string of at most 254 characters (RFC 5321), well-formed
+ * text without NUL (PostgreSQL text and jsonb refuse both), and shaped like an address. Absent stays null (the
+ * caller re-reads the record); anything else rejects the message with the field's path.
+ */
+function checkedEmail(value: unknown, path: string): string | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string') throw new MessageRejectedError(path, 'expected a string');
+  if (value.length > 254) throw new MessageRejectedError(path, `too long (${value.length} characters, at most 254)`);
+  if (value.includes('\u0000') || !value.isWellFormed()) throw new MessageRejectedError(path, 'contains a NUL byte or malformed text');
+  if (!/^[^\s@]+@[^\s@]+$/.test(value.trim())) throw new MessageRejectedError(path, 'not an email address');
+  return value;
 }

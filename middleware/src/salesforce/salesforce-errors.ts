@@ -46,3 +46,14 @@ export class MessageRejectedError extends Error {
     super(`message rejected at ${path || '<root>'}: ${reason}`);
   }
 }
+
+/** Salesforce answered with a body we cannot read; `field` names where it differs from the documented shape. */
+export class SalesforceResponseShapeError extends Error {
+  override readonly name = 'SalesforceResponseShapeError';
+  constructor(
+    readonly what: string,
+    readonly field: string,
+  ) {
+    super(`unexpected Salesforce answer (${what}) at ${field || '<root>'}`);
+  }
+}

@@ -4,7 +4,7 @@
 // typed classes callers branch on. SalesforceSession.createConnection() still offers jsforce where it is handier.
 import { z } from 'zod';
 import { type FetchLike, type SalesforceSession, type SalesforceToken } from './salesforce-auth';
-import { SalesforceApiError, SalesforceSessionExpiredError } from './salesforce-errors';
+import { SalesforceApiError, SalesforceResponseShapeError, SalesforceSessionExpiredError } from './salesforce-errors';
 import { type Logger, silentLogger } from './logger-and-clock';
 
 /** REST error body: `[{"message": "...", "errorCode": "...", "fields": [...]}]` (REST API "Status Codes and Error Responses"). */
@@ -100,12 +100,13 @@ export class SalesforceRestClient {
     const out: T[] = [];
     let path: string | undefined = `/query?q=${encodeURIComponent(soql)}`;
     while (path) {
-      const page = queryPageSchema.parse(await this.request('GET', path));
+      const page: z.infer<typeof queryPageSchema> = parseAnswer(queryPageSchema, await this.request('GET', path), 'query page');
+      const pageStart = out.length;
       for (const [index, record] of page.records.entries()) {
         const parsed = schema.safeParse(record);
         if (!parsed.success) {
           const at = parsed.error.issues[0]?.path.join('.') ?? '';
-          throw new Error(`query record ${out.length + index} does not match its schema at ${at}`);
+          throw new SalesforceResponseShapeError(`query record ${pageStart + index}`, at);
         }
         out.push(parsed.data);
       }
@@ -159,9 +160,9 @@ export class SalesforceRestClient {
         allOrNone: false,
         records: batch.map((record) => ({ attributes: { type }, ...record })),
       };
-      const answer = z.array(saveResultSchema).parse(await this.request('PATCH', '/composite/sobjects', body));
+      const answer = parseAnswer(z.array(saveResultSchema), await this.request('PATCH', '/composite/sobjects', body), 'sObject Collections results');
       if (answer.length !== batch.length) {
-        throw new Error(`sObject Collections answered ${answer.length} results for ${batch.length} records`);
+        throw new SalesforceResponseShapeError('sObject Collections results', `length ${answer.length} for ${batch.length} records`);
       }
       results.push(...answer);
     }
@@ -169,14 +170,12 @@ export class SalesforceRestClient {
   }
 
   async describeFieldNames(object: string): Promise<Set<string>> {
-    const body = describeSchema.parse(
-      await this.request('GET', `/sobjects/${assertApiName(object, 'object')}/describe`),
-    );
+    const body = parseAnswer(describeSchema, await this.request('GET', `/sobjects/${assertApiName(object, 'object')}/describe`), 'describe');
     return new Set(body.fields.map((field) => field.name));
   }
 
   async getLimits(): Promise<SalesforceLimits> {
-    return limitsSchema.parse(await this.request('GET', '/limits'));
+    return parseAnswer(limitsSchema, await this.request('GET', '/limits'), 'limits');
   }
 
   private selectList(fields: string[], required: string[]): string {
@@ -232,4 +231,12 @@ export class SalesforceRestClient {
       first?.fields ?? [],
     );
   }
+}
+
+/** Parses a Salesforce answer; a shape we cannot read becomes a typed error naming the field, never a raw ZodError. */
+function parseAnswer<T>(schema: z.ZodType<T>, answer: unknown, what: string): T {
+  const parsed = schema.safeParse(answer);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new SalesforceResponseShapeError(what, `${issue?.path.join('.') ?? ''}${issue === undefined ? '' : `: ${issue.message}`}`);
 }

@@ -5,7 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Store } from '../store';
-import { webhookPayloadSchema, relevantWebhookTypes } from '../activecampaign/webhook-payload';
+import { webhookPayloadSchema, relevantWebhookTypes, storableDelivery } from '../activecampaign/webhook-payload';
 import type { Metrics } from '../observability/metrics';
 
 export function secretsEqual(given: string, expected: string): boolean {
@@ -30,7 +30,7 @@ export function webhookRoutes(deps: { store: Store; secret: string; logger: Logg
         res.status(400).json({ error: 'malformed webhook', reason });
         return;
       }
-      const payload = parsed.data;
+      const payload = storableDelivery(parsed.data) as typeof parsed.data;
       if (!(relevantWebhookTypes as readonly string[]).includes(payload.type)) {
         res.status(200).json({ accepted: false, ignored: payload.type });
         return;
@@ -46,3 +46,4 @@ export function webhookRoutes(deps: { store: Store; secret: string; logger: Logg
   });
   return router;
 }
+

@@ -60,6 +60,14 @@ class PostgresDatabase implements Database {
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // The pool listens for errors on idle clients only: a backend terminated while this client is checked out
+    // (pg_terminate_backend, a failover) emits 'error' here, and with no listener that crashes the process (found
+    // by the chaos run). The query in flight rejects anyway; the broken client is dropped on release.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const value = await fn({
@@ -71,10 +79,15 @@ class PostgresDatabase implements Database {
       await client.query('COMMIT');
       return value;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        broken ??= rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
       throw error;
     } finally {
-      client.release();
+      client.removeListener('error', onError);
+      // A dropped client may still report its closed socket; nobody needs to hear it.
+      if (broken !== undefined) client.on('error', () => undefined);
+      client.release(broken);
     }
   }
 

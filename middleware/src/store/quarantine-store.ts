@@ -19,14 +19,20 @@ export class QuarantineStore {
     } catch {
       text = String(raw);
     }
-    // PostgreSQL text cannot hold NUL; keep everything else as received.
-    text = text.split(String.fromCharCode(0)).join('\\u0000');
     if (text.length > MAX_RAW_CHARS) text = `${text.slice(0, MAX_RAW_CHARS)}… [truncated from ${text.length} chars]`;
-    await tx.query(`INSERT INTO quarantine (source, reason, raw, received_at) VALUES ($1, $2, $3, $4)`, [source, reason.slice(0, 2000), text, this.clock()]);
+    await tx.query(`INSERT INTO quarantine (source, reason, raw, received_at) VALUES ($1, $2, $3, $4)`, [storableText(source), storableText(reason.slice(0, 2000)), storableText(text), this.clock()]);
   }
 
   async list(limit = 100): Promise<QuarantinedInput[]> {
     const result = await this.db.query(`SELECT * FROM quarantine ORDER BY id DESC LIMIT $1`, [limit]);
     return result.rows.map((r) => quarantineRow.parse(r));
   }
+}
+
+/**
+ * PostgreSQL text cannot hold NUL and the driver cannot encode lone surrogates: both are made visible instead
+ * (bad input is exactly what the quarantine keeps, so it must never be refused here).
+ */
+export function storableText(text: string): string {
+  return text.split(String.fromCharCode(0)).join('\\u0000').toWellFormed();
 }

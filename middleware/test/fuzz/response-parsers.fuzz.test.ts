@@ -12,7 +12,7 @@ import { AcError } from '../../src/activecampaign/activecampaign-errors';
 import { startActiveCampaignEmulator, type ActiveCampaignEmulator } from '../../src/sandbox/activecampaign';
 import { SalesforceRestClient } from '../../src/salesforce/salesforce-rest';
 import type { SalesforceSession } from '../../src/salesforce/salesforce-auth';
-import { SalesforceApiError, SalesforceSessionExpiredError } from '../../src/salesforce/salesforce-errors';
+import { SalesforceApiError, SalesforceSessionExpiredError, SalesforceResponseShapeError } from '../../src/salesforce/salesforce-errors';
 import { applyMutation, describeMutation, fuzzShares, mutationArb, sampleInputs, type Json } from './input-mutations';
 
 /** Which schema reads which documented answer. */
@@ -112,7 +112,7 @@ describe('fuzzing the response parsers', () => {
       const rest = new SalesforceRestClient(fakeSession(), { fetchImpl: async () => new Response(body === undefined ? '' : JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } }) });
       const call = seed.kind === 'query' ? rest.query('SELECT Id FROM Contact', recordSchema) : rest.updateRecords('Contact', [{ Id: '003000000000001AAA' }, { Id: '003000000000002AAA' }]);
       const error = await call.then(() => null, (e: unknown) => e);
-      if (error !== null && !(error instanceof SalesforceApiError) && !(error instanceof SalesforceSessionExpiredError)) {
+      if (error !== null && !(error instanceof SalesforceApiError) && !(error instanceof SalesforceSessionExpiredError) && !(error instanceof SalesforceResponseShapeError)) {
         untyped.push(`${seed.kind} ${describeMutation(mutation)}: ${error instanceof Error ? error.name : typeof error}: ${String(error).slice(0, 100)}`);
       }
     }

@@ -12,6 +12,16 @@ export class KvStore {
     return schema.parse(z.object({ value: z.unknown() }).parse(result.rows[0]).value);
   }
 
+  async getMany<T>(keys: string[], schema: z.ZodType<T>, tx: SqlExecutor = this.db): Promise<Map<string, T>> {
+    if (keys.length === 0) return new Map();
+    const result = await tx.query(`SELECT key, value FROM kv_state WHERE key = ANY($1::text[])`, [keys]);
+    return new Map(result.rows.map((r) => z.object({ key: z.string(), value: z.unknown() }).parse(r)).map((r) => [r.key, schema.parse(r.value)]));
+  }
+
+  async delete(keys: string[], tx: SqlExecutor = this.db): Promise<void> {
+    if (keys.length > 0) await tx.query(`DELETE FROM kv_state WHERE key = ANY($1::text[])`, [keys]);
+  }
+
   async set(key: string, value: unknown, tx: SqlExecutor = this.db): Promise<void> {
     await tx.query(
       `INSERT INTO kv_state (key, value, updated_at) VALUES ($1, $2, $3)

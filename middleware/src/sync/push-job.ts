@@ -11,6 +11,11 @@ export const pushJobPayload = z.object({
   email: z.string().min(3),
   /** An opt-out arrived that has not been applied yet. */
   optOutPending: z.boolean(),
+  /**
+   * When the earliest pending opt-out was made in Salesforce: the unsubscribe it causes in AC, and the R3 that
+   * follows for the email's other records, happened then in the rules' order, however late the worker runs.
+   */
+  optOutAt: z.iso.datetime().nullish(),
   /** The newest Salesforce value seen for this email, and when it changed. */
   latestOptedOut: z.boolean(),
   latestChangedAt: z.iso.datetime(),
@@ -24,6 +29,7 @@ export function pushPayloadFromChange(change: OptOutChangeInput): PushJobPayload
   return {
     email: normaliseEmail(change.email),
     optOutPending: change.optedOut,
+    optOutAt: change.optedOut ? change.changedAt.toISOString() : null,
     latestOptedOut: change.optedOut,
     latestChangedAt: change.changedAt.toISOString(),
     recordIds: [change.recordId],
@@ -38,11 +44,18 @@ export function mergePushPayloads(queued: PushJobPayload, incoming: PushJobPaylo
   return {
     email: queued.email,
     optOutPending: queued.optOutPending || incoming.optOutPending,
+    optOutAt: earliest(queued.optOutAt ?? null, incoming.optOutAt ?? null),
     latestOptedOut: latest.latestOptedOut,
     latestChangedAt: latest.latestChangedAt,
     recordIds: [...new Set([...queued.recordIds, ...incoming.recordIds])].slice(-MAX_RECORDS_KEPT),
     sources: [...new Set([...queued.sources, ...incoming.sources])].slice(-10),
   };
+}
+
+function earliest(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Date.parse(a) <= Date.parse(b) ? a : b;
 }
 
 export const pushJobKind: JobKind<PushJobPayload> = {

@@ -54,7 +54,10 @@ export function planSalesforceWrites(
       }
     } else if (job.optOut) {
       reason = 'R3: unsubscribed from all ActiveCampaign lists';
-      if (!record.optedOut) {
+      if (!record.optedOut && record.optOutChangedAt !== null && wholeSeconds(record.optOutChangedAt) > wholeSeconds(acEventAt)) {
+        // Newest wins: the record was opted in after the unsubscribe happened.
+        reason = `R3 refused: the Salesforce opt-in (${record.optOutChangedAt.toISOString()}) is newer than the unsubscribe (${job.acEventAt})`;
+      } else if (!record.optedOut) {
         fields[settings.optOutField] = true;
         if (options.customFields) {
           fields[syncStateFields.acStatus] = 'Unsubscribed';

@@ -5,6 +5,7 @@ import type { AuditEntry } from '../store/audit-log';
 import { detectTransitions, type AcContactState } from '../sync/ac-transitions';
 import { pullJobKind, type PullJobPayload } from '../sync/pull-job';
 import { normaliseEmail } from '../sync/opt-out-change';
+import { recordOptOutCauses, takeOptOutCauses } from './opt-out-causes';
 
 export interface DetectionSummary {
   observed: number;
@@ -32,15 +33,21 @@ export async function detectAndQueue(
   const jobs: { subject: string; payload: PullJobPayload }[] = [];
   const audits: AuditEntry[] = [];
   let transitions = 0;
+  const causes = options.baseline ? new Map<string, Date>() : await takeOptOutCauses(store, [...new Set(observations.map((o) => normaliseEmail(o.email)))], tx);
+  const unusedCauses = new Map(causes);
   for (const state of observations) {
     const before = previous.get(state.acContactId) ?? null;
     previous.set(state.acContactId, state);
     latest.set(state.acContactId, state);
     if (options.baseline) continue;
     if (options.inScope !== undefined && !options.inScope(state)) continue;
-    for (const t of detectTransitions(before, state, options.observedAt)) {
+    for (const detected of detectTransitions(before, state, options.observedAt)) {
       transitions++;
       const email = normaliseEmail(state.email);
+      // An R3 caused by our own R1 happened when the Salesforce opt-out was made (see opt-out-causes.ts).
+      const cause = detected.kind === 'unsubscribed-from-all' ? unusedCauses.get(email) : undefined;
+      if (cause !== undefined) unusedCauses.delete(email);
+      const t = cause !== undefined && cause.getTime() < detected.at.getTime() ? { ...detected, at: cause } : detected;
       jobs.push({
         subject: email,
         payload: {
@@ -64,6 +71,8 @@ export async function detectAndQueue(
       });
     }
   }
+  // Causes this batch did not use stay for the R3 still to come (a later delivery or poll).
+  await recordOptOutCauses(store, [...unusedCauses.entries()].map(([email, at]) => ({ email, at: at.toISOString() })), tx);
   const states = [...latest.values()];
   await store.snapshots.upsertMany(
     states.map((s) => ({ acContactId: s.acContactId, email: s.email, listStatuses: s.listStatuses, hardBounced: s.hardBounced, acUpdatedAt: s.acUpdatedAt })),

@@ -16,6 +16,7 @@ import type { Settings } from '../sync/settings';
 import type { SalesforceRecordReader } from './salesforce-records';
 import type { Metrics } from '../observability/metrics';
 import { emailHash } from '../observability/logger';
+import { dropOptOutCauses, recordOptOutCauses } from './opt-out-causes';
 
 type AcClient = Pick<ActiveCampaignClient, 'findContactWithListsByEmail' | 'findContactByEmail' | 'setListStatus' | 'bulkImportUnsubscribe' | 'getImportStatus'>;
 
@@ -73,8 +74,12 @@ export class PushWorker {
         });
         return;
       }
+      let causeToDrop = false;
       if (p.optOutPending) {
+        if (p.optOutAt !== undefined && p.optOutAt !== null) await recordOptOutCauses(store, [{ email: p.email, at: p.optOutAt }]);
         const result = await unsubscribeFromAllLists(this.deps.ac, p.email, progress);
+        // No list changed: no R3 will come to consume the cause, and a stale one would misdate a later R3.
+        causeToDrop = result.kind === 'not-in-ac' || result.changed.length === 0;
         if (result.kind === 'not-in-ac') {
           audits.push({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, decision: 'unsubscribe-all-lists', reason: 'R1: Email Opt Out turned true', result: 'not in ActiveCampaign', correlation });
         } else {
@@ -90,6 +95,7 @@ export class PushWorker {
       if (!p.latestOptedOut) audits.push(...(await this.handleOptIn(p, correlation)));
       await store.db.transaction(async (tx) => {
         if (unsubscribed !== null) await store.unsubscribedLists.remember(unsubscribed.contactId, p.email, unsubscribed.lists, tx);
+        if (causeToDrop) await dropOptOutCauses(store, [p.email], tx);
         await store.audit.record(audits, tx);
         await store.jobs.complete(job.id, tx);
       });
@@ -167,6 +173,7 @@ export class PushWorker {
     // rather than trusted), take the single path a few at a time.
     await forEachLimited([...rest, ...nothingToDo.map((c) => c.job)], this.deps.concurrency ?? 4, (job) => this.runSingle(job));
     if (toImport.length === 0) return jobs.length;
+    await recordOptOutCauses(store, toImport.flatMap((c) => (c.job.payload.optOutAt ? [{ email: c.job.payload.email, at: c.job.payload.optOutAt }] : [])));
     let report;
     try {
       report = await unsubscribeInBulk(

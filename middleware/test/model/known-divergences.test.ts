@@ -1,5 +1,4 @@
-// Cases where the product and the reference model disagree, kept as executable reports until the product is
-// fixed (test.failing passes while the product still diverges, and fails, asking to be flipped, once it agrees).
+// Cases where the product and the reference model disagreed, kept as regression tests once the product was fixed.
 import { describe, expect, test } from '@jest/globals';
 import { settle, type ModelAction, type ModelWorld } from './reference-model';
 import { historyStart } from './history-arbitraries';
@@ -12,8 +11,10 @@ describe('known divergences between the product and the reference model', () => 
   // the Contact's opt-out unsubscribes AC (R1) and opts the Lead out by R3, then the Lead's own later opt-in stands
   // (R2: nothing in AC). The product merges both edits into one push job, unsubscribes AC after both, and the
   // detector then dates the R3 transition at that later moment, so R3 overrides the newer opt-in on the Lead.
-  // It errs on the safe side (an extra opt-out, never a lost one), but it is not "newest wins".
-  test.failing('when an opt-out and a newer opt-in of one email are merged before the push worker runs, then the newer opt-in survives R3', () => {
+  // It erred on the safe side (an extra opt-out, never a lost one), but it was not "newest wins". Fixed: the R3 that
+  // follows our own R1 is dated at the Salesforce opt-out (workers/opt-out-causes.ts), and R3 leaves a record whose
+  // opt-in is newer than the unsubscribe (sync/salesforce-write-plan.ts).
+  test('when an opt-out and a newer opt-in of one email are merged before the push worker runs, then the newer opt-in survives R3', () => {
     const world: ModelWorld = {
       records: [
         { id: '003000000000001', objectName: 'Contact', email: 'pat@example.com', optedOut: false, hardBounced: false, optOutChangedAt: null },

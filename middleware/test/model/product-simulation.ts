@@ -22,6 +22,8 @@ export interface ProductState {
   snapshots: Map<string, PreviousAcState>;
   /** Every write plan the pull path made, for the R6 checks. */
   plans: { job: PullJobPayload; plan: WritePlan; replanned: WritePlan }[];
+  /** When the Salesforce opt-out behind our own unsubscribe was made, per email key (workers/opt-out-causes.ts). */
+  causes: Map<string, number>;
 }
 
 export function productStateFrom(world: ModelWorld): ProductState {
@@ -31,6 +33,7 @@ export function productStateFrom(world: ModelWorld): ProductState {
     ac: copy.ac,
     // Every contact AC holds at the start was seen by the baseline poll.
     snapshots: new Map(Object.entries(copy.ac).map(([k, c]) => [k, { listStatuses: { ...c.lists }, hardBounced: c.hardBounced }])),
+    causes: new Map(),
     plans: [],
   };
 }
@@ -62,7 +65,14 @@ export function applyPushJob(state: ProductState, job: PushJobPayload): void {
   if (!job.optOutPending) return;
   const contact = state.ac[emailKey(job.email)];
   if (contact === undefined) return;
-  for (const [list, status] of Object.entries(contact.lists)) if (shouldUnsubscribe(status)) contact.lists[list] = 2 as ListStatus;
+  let changed = false;
+  for (const [list, status] of Object.entries(contact.lists)) {
+    if (shouldUnsubscribe(status)) {
+      contact.lists[list] = 2 as ListStatus;
+      changed = true;
+    }
+  }
+  if (changed && job.optOutAt) state.causes.set(emailKey(job.email), Date.parse(job.optOutAt));
 }
 
 /** The detector's pull jobs for one contact, moving its snapshot on (as detectAndQueue does). */
@@ -71,7 +81,11 @@ export function observe(state: ProductState, key: string, at: number, subscribed
   if (current === null) return [];
   const previous = state.snapshots.get(key) ?? null;
   state.snapshots.set(key, { listStatuses: { ...current.listStatuses }, hardBounced: current.hardBounced });
-  return detectTransitions(previous, current, new Date(at)).map((t) => ({
+  return detectTransitions(previous, current, new Date(at)).map((detected) => {
+    const cause = detected.kind === 'unsubscribed-from-all' ? state.causes.get(key) : undefined;
+    if (cause !== undefined) state.causes.delete(key);
+    return cause !== undefined && cause < detected.at.getTime() ? { ...detected, at: new Date(cause) } : detected;
+  }).map((t) => ({
     email: normaliseEmail(current.email),
     acContactId: current.acContactId,
     optOut: t.kind !== 'resubscribed',

@@ -20,8 +20,8 @@ describe('shared request budget on PostgreSQL', () => {
       );
       grants.sort((x, y) => x - y);
       for (let i = 5; i < grants.length; i++) expect(grants[i]! - grants[i - 5]!).toBeGreaterThanOrEqual(990);
-      // And the budget is used, not wasted: 16 grants at 4.75/s take about 3 s.
-      expect(grants[grants.length - 1]! - grants[0]!).toBeLessThan(4000);
+      // And the budget is used, not wasted: 16 grants at 4/s (20% headroom against jitter) take about 3.75 s.
+      expect(grants[grants.length - 1]! - grants[0]!).toBeLessThan(4500);
     } finally {
       await a.close();
       await b.close();

@@ -54,7 +54,7 @@ export interface AppTiming {
   fullPassEveryMs: number;
   acTimeoutMs: number;
   bulkPollIntervalMs: number;
-  /** Lock time of a claimed queue job (a crashed instance's jobs are taken over after it). */
+  /** Lock time of a claimed queue job, renewed every leaseRenewMs while this instance lives (a crashed instance's jobs are taken over after it). */
   jobLeaseMs: number;
   /** How long the pull worker waits for a full Collections batch during a burst (see PullWorker.lingerMs). */
   pullLingerMs: number;
@@ -71,7 +71,7 @@ const defaultTiming: AppTiming = {
   fullPassEveryMs: 6 * 3600_000,
   acTimeoutMs: 30_000,
   bulkPollIntervalMs: 2000,
-  jobLeaseMs: 5 * 60_000,
+  jobLeaseMs: 30_000,
   pullLingerMs: 2000,
 };
 
@@ -329,7 +329,11 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   pullLoop.start();
   webhookLoop.start();
   await checkLeadership();
-  const leadershipTimer = setInterval(() => void checkLeadership(), timing.leaseRenewMs);
+  const leadershipTimer = setInterval(() => {
+    void checkLeadership();
+    // A missed renewal only risks a second run of a job by another instance, which is idempotent.
+    store.jobs.renewLeases(timing.jobLeaseMs).catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'job lease renewal failed'));
+  }, timing.leaseRenewMs);
 
   if (config.activecampaign.webhookPublicUrl !== undefined) {
     const hookUrl = `${config.activecampaign.webhookPublicUrl.replace(/\/+$/, '')}/webhooks/activecampaign/${config.http.webhookSecret}`;

@@ -17,6 +17,7 @@ import type { SalesforceRecordReader } from './salesforce-records';
 import type { Metrics } from '../observability/metrics';
 import { emailHash } from '../observability/logger';
 import { dropOptOutCauses, recordOptOutCauses } from './opt-out-causes';
+import { UnsubscribeIntents } from './unsubscribe-intents';
 
 type AcClient = Pick<ActiveCampaignClient, 'findContactWithListsByEmail' | 'findContactByEmail' | 'setListStatus' | 'bulkImportUnsubscribe' | 'getImportStatus'>;
 
@@ -77,7 +78,10 @@ export class PushWorker {
       let causeToDrop = false;
       if (p.optOutPending) {
         if (p.optOutAt !== undefined && p.optOutAt !== null) await recordOptOutCauses(store, [{ email: p.email, at: p.optOutAt }]);
-        const result = await unsubscribeFromAllLists(this.deps.ac, p.email, progress);
+        const intents = new UnsubscribeIntents(store);
+        const earlier = await intents.load(p.email);
+        const result = await unsubscribeFromAllLists(intents.recording(this.deps.ac, p.email, earlier), p.email, progress);
+        if (result.kind === 'unsubscribed') result.changed.push(...UnsubscribeIntents.recovered(earlier, result.contactId, result.alreadyUnsubscribed));
         // No list changed: no R3 will come to consume the cause, and a stale one would misdate a later R3.
         causeToDrop = result.kind === 'not-in-ac' || result.changed.length === 0;
         if (result.kind === 'not-in-ac') {
@@ -96,6 +100,7 @@ export class PushWorker {
       await store.db.transaction(async (tx) => {
         if (unsubscribed !== null) await store.unsubscribedLists.remember(unsubscribed.contactId, p.email, unsubscribed.lists, tx);
         if (causeToDrop) await dropOptOutCauses(store, [p.email], tx);
+        if (p.optOutPending) await new UnsubscribeIntents(store).settle(p.email, 'all', tx);
         await store.audit.record(audits, tx);
         await store.jobs.complete(job.id, tx);
       });
@@ -117,6 +122,7 @@ export class PushWorker {
       .transaction(async (tx) => {
         await this.deps.store.unsubscribedLists.remember(contactId, p.email, progress.changed, tx);
         await this.deps.store.audit.record(audits, tx);
+        await new UnsubscribeIntents(this.deps.store).settle(p.email, progress.changed.map((c) => c.listId), tx);
       })
       .catch((err: unknown) => this.deps.logger.error({ email: emailHash(p.email), err: err instanceof Error ? err.message : String(err) }, 'could not audit the lists a failed attempt unsubscribed'));
   }
@@ -160,7 +166,9 @@ export class PushWorker {
     if (jobs.length === 0) return 0;
     const candidates: { job: ClaimedJob<PushJobPayload>; contactId: string; lists: Record<string, number> }[] = [];
     const rest: ClaimedJob<PushJobPayload>[] = [];
-    const pure = jobs.filter((job) => job.payload.optOutPending && job.payload.latestOptedOut);
+    // A retried job (a failed attempt, an unconfirmed import, a lease taken back from a killed instance) may already
+    // have acted in AC: only the single path's fresh read can tell, and it sends nothing twice.
+    const pure = jobs.filter((job) => job.attempts <= 1 && job.payload.optOutPending && job.payload.latestOptedOut);
     const snapshots = await store.snapshots.findByEmails(pure.map((job) => job.payload.email));
     for (const job of jobs) {
       const snapshot = pure.includes(job) ? snapshots.get(job.payload.email) : undefined;

@@ -39,6 +39,7 @@ export const fastTiming: Partial<AppTiming> = {
   acTimeoutMs: 3000,
   bulkPollIntervalMs: 100,
   pullLingerMs: 0,
+  jobLeaseMs: 3000,
 };
 
 export interface Sandbox {

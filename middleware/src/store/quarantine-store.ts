@@ -19,8 +19,9 @@ export class QuarantineStore {
     } catch {
       text = String(raw);
     }
-    if (text.length > MAX_RAW_CHARS) text = `${text.slice(0, MAX_RAW_CHARS)}… [truncated from ${text.length} chars]`;
-    await tx.query(`INSERT INTO quarantine (source, reason, raw, received_at) VALUES ($1, $2, $3, $4)`, [storableText(source), storableText(reason.slice(0, 2000)), storableText(text), this.clock()]);
+    text = storableText(text);
+    if (text.length > MAX_RAW_CHARS) text = `${text.slice(0, MAX_RAW_CHARS).toWellFormed()}… [truncated from ${text.length} chars]`;
+    await tx.query(`INSERT INTO quarantine (source, reason, raw, received_at) VALUES ($1, $2, $3, $4)`, [storableText(source), storableText(reason.slice(0, 2000)), text, this.clock()]);
   }
 
   async list(limit = 100): Promise<QuarantinedInput[]> {

@@ -95,7 +95,11 @@ describe.each(engines)('optout-sync admin commands against a running middleware 
     expect(result.stdout).toContain(email);
     expect(result.code).toBe(0);
     await waitFor(() => Number(sandbox.ac.contactByEmail(email)?.lists[list.id]) === 2, { what: 'the backfilled opt-out applied' });
-    const history = await sandbox.app!.store.audit.historyForEmail(email);
+    // The job's audit entries commit just after its last list update.
+    const history = await waitFor(async () => {
+      const entries = await sandbox.app!.store.audit.historyForEmail(email);
+      return entries.some((h) => h.decision === 'unsubscribe-list') ? entries : undefined;
+    }, { what: 'the audit of the backfilled opt-out' });
     expect(history.map((h) => h.decision)).toEqual(expect.arrayContaining(['backfill-queued', 'unsubscribe-list']));
   });
 });

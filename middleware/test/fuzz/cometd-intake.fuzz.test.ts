@@ -122,6 +122,9 @@ describe('fuzzing the CometD intake (CDC and Platform Event) on pglite', () => {
       channel === optOutEvent.channel
         ? relayEventMessage({ [optOutEvent.fields.email]: email, [optOutEvent.fields.recordId]: `00Q${String(validSeq).padStart(12, '0')}` })
         : cdcUpdateMessage({ recordIds: [`003${String(validSeq).padStart(12, '0')}AAA`], fields: { Email: email } });
+    // A new change has a new commit time (a redelivery of an already-queued change is dropped by design).
+    const header = (message.data as { payload: { ChangeEventHeader?: { commitTimestamp?: number } } }).payload.ChangeEventHeader;
+    if (header !== undefined) header.commitTimestamp = Date.UTC(2026, 0, 1) + validSeq * 1000;
     await intake.handleMessage(channel, message, `valid-${validSeq}`);
     return email;
   }

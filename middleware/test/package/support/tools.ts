@@ -26,10 +26,15 @@ function run(command: string, args: string[], options: { cwd: string; env?: Node
     env: options.env ?? process.env,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
-    timeout: 120_000,
+    timeout: 300_000,
   });
   if (result.error) {
     throw result.error;
+  }
+  // A tool killed by the timeout has no verdict: say so rather than let "non-zero exit, nothing flagged" pass or fail
+  // for the wrong reason.
+  if (result.signal !== null) {
+    throw new Error(`${path.basename(command)} ${args.slice(0, 2).join(' ')} was killed by ${result.signal} (timeout 300 s on a loaded machine?)`);
   }
   return {
     exitCode: result.status,

@@ -1,0 +1,520 @@
+// The chaos run (issue 8 item 4): two middleware instances as child processes on one PostgreSQL database, both
+// emulators as separate processes, a seeded stream of changes by people in both systems, and faults injected while
+// it runs. At the end both systems are compared with the reference model and the audit log with what happened.
+//
+// Why changes are serialised per email: the reference model settles a history "as if the sync were instantaneous".
+// Two actions on one email a few milliseconds apart have no single right answer to compare with (which one the
+// person meant last depends on clocks the systems do not share), so an email gets its next action only once the
+// previous one has settled: both systems hold the model's state for it, no job for it is open, the poller's
+// snapshot equals ActiveCampaign and the intake has seen its Salesforce values. Hundreds of emails are in flight
+// at once, so the faults still hit work in every stage.
+import pg from 'pg';
+import { z } from 'zod';
+import { createPostgresDatabase } from '../test/support/test-databases';
+import { emailKey, type ModelAction, type ModelDecision, type ModelWorld } from '../test/model/reference-model';
+import { SeededRandom } from './seeded-random';
+import { startEmulatorProcess, startMiddlewareInstance, type EmulatorProcess, type MiddlewareInstance } from './chaos-processes';
+import { applyAction, compareEmail, generateAction, generatePeople, initialWorld, type Difference, type ObservedContact, type ObservedRecord, type SeedPerson } from './chaos-world';
+import { judge, type ChaosFigures } from './chaos-judge';
+import type { CapturedChange } from './emulator-process';
+
+export interface ChaosOptions {
+  seed: number;
+  changes: number;
+  people: number;
+  /** Pace of the generated actions. */
+  ratePerSecond: number;
+  /** Emails waiting to settle at most; the driver waits when it is reached. */
+  maxPending: number;
+  kills: number;
+  outageMs: number;
+  storms: number;
+  tokenRevocations: number;
+  cometdExpiries: number;
+  pgTerminations: number;
+  replayExpiry: boolean;
+  settleTimeoutMs: number;
+  /** The account's AC rate limit, in the emulator and in the middleware (AC: 5). */
+  acRatePerSecond: number;
+  log: (line: string) => void;
+}
+
+export type FaultName = 'sigkill' | 'ac-outage-503' | '429-storm' | 'token-revocation' | 'cometd-client-expiry' | 'replay-id-expired' | 'pg-terminate-backend';
+
+export interface ChaosResult {
+  figures: ChaosFigures;
+  faults: FaultName[];
+  kills: number;
+  failoverSeconds: number[];
+  changes: number;
+  seconds: number;
+  differences: Difference[];
+  deadLetters: number;
+  timeline: string[];
+  /** Instances that died without being killed (a product failure; they were restarted). */
+  crashes: string[];
+  /** The generated actions on each email that ended differently from the model, for a post-mortem. */
+  historyOfDifferences: string[];
+}
+
+const ADMIN_TOKEN = 'chaos-admin-token-0123456789abcdef';
+const WEBHOOK_SECRET = 'chaos-webhook-secret-0123456789abcdef';
+const POLL_EVERY_MS = 2000;
+const timing = {
+  workerIdleMs: 100,
+  leaseTtlMs: 6000,
+  leaseRenewMs: 1000,
+  streamServerTimeoutMs: 5000,
+  fayeRetrySeconds: 0.5,
+  busyBackoffMs: 1000,
+  pollEveryMs: POLL_EVERY_MS,
+  fullPassEveryMs: 24 * 3600_000,
+  acTimeoutMs: 5000,
+  bulkPollIntervalMs: 500,
+  // A killed instance's claimed jobs are taken over after this (production: 5 minutes).
+  jobLeaseMs: 20_000,
+};
+
+const identitySchema = z.object({ clientId: z.string(), clientSecret: z.string(), apiVersion: z.string(), adminUserId: z.string(), integrationUserId: z.string() });
+const recordSchema = z.object({ Id: z.string(), Email: z.string().nullable(), HasOptedOutOfEmail: z.boolean(), AC_Hard_Bounced__c: z.boolean().nullable().optional() }).loose();
+const contactSchema = z.object({ lists: z.record(z.string(), z.number()), bouncedHard: z.number() }).loose().nullable();
+const statusSchema = z.object({ leader: z.boolean(), stream: z.object({ connected: z.boolean() }).loose().nullable(), lastPollAt: z.string().nullable() }).loose();
+const acLogSchema = z.array(z.object({ at: z.string(), method: z.string(), path: z.string(), status: z.number(), faulted: z.boolean() }).loose());
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function http(method: string, url: string, body?: unknown, timeoutMs = 10_000): Promise<unknown> {
+  const response = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await response.text();
+  if (response.status >= 300) throw new Error(`${method} ${url} answered ${response.status}: ${text.slice(0, 300)}`);
+  return text === '' ? null : (JSON.parse(text) as unknown);
+}
+
+interface Instance {
+  index: number;
+  port: number;
+  child: MiddlewareInstance | null;
+  leader: boolean;
+  streaming: boolean;
+  starting: boolean;
+  /** When the last status answer arrived (a failover counts only answers given after the kill). */
+  observedAt: number;
+}
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const started = Date.now();
+  const random = new SeededRandom(options.seed);
+  const timeline: string[] = [];
+  const note = (line: string) => {
+    const stamped = `+${((Date.now() - started) / 1000).toFixed(1)}s ${line}`;
+    timeline.push(stamped);
+    options.log(stamped);
+  };
+
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const crashes: string[] = [];
+  let runActive = true;
+  try {
+    const [sfProc, acProc] = await Promise.all([startEmulatorProcess('salesforce'), startEmulatorProcess('activecampaign', { CHAOS_AC_RATE: String(options.acRatePerSecond) })]);
+    cleanups.push(() => sfProc.stop(), () => acProc.stop());
+    const database = await createPostgresDatabase();
+    // CHAOS_KEEP_DATABASE=1 keeps the database for a post-mortem (its URL is printed).
+    if (process.env.CHAOS_KEEP_DATABASE === '1') options.log(`database kept: ${database.url}`);
+    else cleanups.push(() => database.drop());
+    const judgeDb = new pg.Client({ connectionString: database.url, application_name: 'optout-chaos-judge' });
+    await judgeDb.connect();
+    cleanups.push(() => judgeDb.end());
+
+    const identity = identitySchema.parse(await http('GET', `${sfProc.observer}/identity`));
+    const apiToken = z.object({ apiToken: z.string() }).parse(await http('GET', `${acProc.observer}/api-token`)).apiToken;
+
+    // Seed both systems silently (before any middleware runs): a settled, consistent start.
+    const listIds: string[] = [];
+    for (const name of ['Newsletter', 'Offers', 'Events']) listIds.push(z.object({ id: z.string() }).parse(await http('POST', `${acProc.url}/__sandbox/lists`, { name })).id);
+    const people = generatePeople(random, options.people, listIds);
+    const recordIds = await seedSalesforce(sfProc, people);
+    for (const person of people) {
+      if (person.acLists === null) continue;
+      await http('POST', `${acProc.url}/__sandbox/contacts`, { email: person.email, lists: Object.fromEntries(person.acLists.map((l) => [l, 1])) });
+    }
+    let world: ModelWorld = initialWorld(people, recordIds);
+    const initial = world;
+    const history: ModelAction[] = [];
+    const decisions: ModelDecision[] = [];
+    note(`seeded ${people.length} people, ${world.records.length} Salesforce records, ${Object.keys(world.ac).length} ActiveCampaign contacts; seed ${options.seed}`);
+
+    // Two middleware instances; each keeps its port across restarts so that the webhook URL it registered stays valid.
+    const { freePort } = await import('../test/support/sandbox-harness');
+    const instances: Instance[] = [];
+    for (let i = 0; i < 2; i++) instances.push({ index: i, port: await freePort(), child: null, leader: false, streaming: false, starting: false, observedAt: 0 });
+    const envFor = (instance: Instance): Record<string, string> => ({
+      SF_LOGIN_URL: sfProc.url,
+      SF_CLIENT_ID: identity.clientId,
+      SF_CLIENT_SECRET: identity.clientSecret,
+      SF_API_VERSION: identity.apiVersion,
+      AC_API_URL: acProc.url,
+      AC_API_TOKEN: apiToken,
+      AC_RATE_LIMIT_PER_SECOND: String(options.acRatePerSecond),
+      AC_WEBHOOK_PUBLIC_URL: `http://127.0.0.1:${instance.port}`,
+      DATABASE_URL: database.url,
+      HTTP_PORT: String(instance.port),
+      ADMIN_TOKEN,
+      WEBHOOK_SECRET,
+      JOB_BACKOFF_BASE_MS: '500',
+      JOB_MAX_ATTEMPTS: '12',
+      LOG_LEVEL: 'warn',
+    });
+    const startInstance = async (instance: Instance) => {
+      instance.starting = true;
+      try {
+        instance.child = await startMiddlewareInstance(envFor(instance), timing, 60_000);
+        const child = instance.child;
+        void child.exited.then(({ signal, code }) => {
+          if (signal === 'SIGKILL' || signal === 'SIGTERM' || !runActive) return;
+          // A crash is a product failure: counted, reported with its last logs, and restarted as a supervisor would.
+          crashes.push(`instance ${instance.index} exited on its own (code ${code}, signal ${signal}): ${child.logs.slice(-8).join(' | ').slice(0, 2000)}`);
+          note(`instance ${instance.index} CRASHED (code ${code}); restarting it`);
+          if (instance.child === child) instance.child = null;
+          void startInstance(instance).catch((error: unknown) => note(`restart after crash failed: ${String(error)}`));
+        });
+      } finally {
+        instance.starting = false;
+      }
+    };
+    cleanups.push(async () => Promise.all(instances.map((i) => i.child?.kill('SIGKILL'))));
+    await startInstance(instances[0]!);
+    await startInstance(instances[1]!);
+    note('both instances started');
+
+    // Leadership monitor: who holds the stream, as each instance reports it.
+    let monitoring = true;
+    const monitor = (async () => {
+      while (monitoring) {
+        await Promise.all(
+          instances.map(async (instance) => {
+            const child = instance.child;
+            if (child === null) {
+              instance.leader = false;
+              instance.streaming = false;
+              return;
+            }
+            try {
+              const asked = Date.now();
+              const response = await fetch(`${child.url}/admin/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: AbortSignal.timeout(1000) });
+              const status = statusSchema.parse(await response.json());
+              instance.leader = status.leader;
+              instance.streaming = status.leader && status.stream?.connected === true;
+              instance.observedAt = asked;
+            } catch {
+              instance.streaming = false;
+            }
+          }),
+        );
+        await sleep(200);
+      }
+    })();
+    const waitForStreamer = async (timeoutMs: number, except?: Instance) => {
+      const since = Date.now();
+      const deadline = since + timeoutMs;
+      while (Date.now() < deadline) {
+        const holder = instances.find((i) => i !== except && i.child !== null && i.streaming && i.observedAt >= since);
+        if (holder !== undefined) return holder;
+        await sleep(50);
+      }
+      return null;
+    };
+    const first = await waitForStreamer(30_000);
+    if (first === null) throw new Error('no instance took the stream within 30 s');
+    // The people act only once the leader's first poll (the baseline) is done, as in the e2e tests: the baseline
+    // records what AC holds without acting on it (issue 4 §5), so a change made during it would be taken for
+    // pre-existing state. That gap is the product's, reported apart; this run measures the steady state.
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const response = await fetch(`${first.child!.url}/admin/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      if (statusSchema.parse(await response.json()).lastPollAt !== null) break;
+      if (Date.now() > deadline) throw new Error('the baseline poll did not finish within 120 s');
+      await sleep(200);
+    }
+    note('baseline poll done');
+
+    // Faults, placed on the stream by progress (how many changes were issued), drawn from the seed.
+    const faults = new Set<FaultName>();
+    const faultWindows: { from: number; to: number }[] = [];
+    const failoverSeconds: number[] = [];
+    let kills = 0;
+    type Planned = { at: number; kind: 'kill' | 'outage' | 'storm' | 'token' | 'cometd' | 'pg'; retention?: boolean };
+    const plan: Planned[] = [];
+    const at = (lo: number, hi: number) => Math.floor(options.changes * (lo + random.next() * (hi - lo)));
+    for (let k = 0; k < options.kills; k++) {
+      const slot = (0.08 + (0.8 * k) / options.kills);
+      plan.push({ at: at(slot, slot + 0.6 / options.kills), kind: 'kill', retention: options.replayExpiry && k === 0 });
+    }
+    if (options.outageMs > 0) plan.push({ at: at(0.3, 0.5), kind: 'outage' });
+    for (let k = 0; k < options.storms; k++) plan.push({ at: at(0.1, 0.9), kind: 'storm' });
+    for (let k = 0; k < options.tokenRevocations; k++) plan.push({ at: at(0.1, 0.9), kind: 'token' });
+    for (let k = 0; k < options.cometdExpiries; k++) plan.push({ at: at(0.1, 0.9), kind: 'cometd' });
+    for (let k = 0; k < options.pgTerminations; k++) plan.push({ at: at(0.1, 0.9), kind: 'pg' });
+    plan.sort((a, b) => a.at - b.at);
+    const running: Promise<unknown>[] = [];
+
+    const killOne = async (retention: boolean) => {
+      const leader = instances.find((i) => i.leader && i.child !== null);
+      // The first kill always hits the stream holder (a failover to measure); later ones mostly.
+      const victim = leader !== undefined && (kills === 0 || random.chance(0.7)) ? leader : random.pick(instances.filter((i) => i.child !== null));
+      const wasLeader = victim.leader;
+      const downMs = random.int(3000, 8000);
+      const child = victim.child!;
+      const killedAt = Date.now();
+      victim.child = null;
+      victim.leader = false;
+      victim.streaming = false;
+      await child.kill('SIGKILL');
+      kills++;
+      faults.add('sigkill');
+      note(`SIGKILL instance ${victim.index}${wasLeader ? ' (stream holder)' : ''}; down for ${downMs} ms${retention ? '; retention shortened to 1 s while it is down' : ''}`);
+      if (retention) await http('POST', `${sfProc.url}/__sandbox/retention`, { ms: 1000 });
+      if (wasLeader) {
+        const holder = await waitForStreamer(90_000, victim);
+        const seconds = (Date.now() - killedAt) / 1000;
+        if (holder === null) note(`no failover within 90 s after killing instance ${victim.index}`);
+        else note(`failover: instance ${holder.index} holds the stream ${seconds.toFixed(1)} s after the kill`);
+        failoverSeconds.push(holder === null ? 90 : seconds);
+      }
+      const rest = killedAt + downMs - Date.now();
+      if (rest > 0) await sleep(rest);
+      if (retention) {
+        await http('POST', `${sfProc.url}/__sandbox/retention`, { ms: 72 * 3600_000 });
+        faults.add('replay-id-expired');
+      }
+      await startInstance(victim);
+      note(`instance ${victim.index} restarted`);
+    };
+
+    const fire = async (fault: Planned) => {
+      switch (fault.kind) {
+        case 'kill':
+          return killOne(fault.retention === true);
+        case 'outage': {
+          const from = Date.now();
+          await http('POST', `${acProc.url}/__sandbox/faults`, { status: 503, durationMs: options.outageMs });
+          faults.add('ac-outage-503');
+          note(`ActiveCampaign outage: 503 on every call for ${options.outageMs} ms`);
+          faultWindows.push({ from, to: from + options.outageMs + 1000 });
+          await sleep(options.outageMs);
+          note('ActiveCampaign outage over');
+          return;
+        }
+        case 'storm': {
+          const from = Date.now();
+          const durationMs = random.int(2000, 5000);
+          await http('POST', `${acProc.url}/__sandbox/faults`, { status: 429, retryAfterSeconds: 1, durationMs });
+          faults.add('429-storm');
+          faultWindows.push({ from, to: from + durationMs + 1000 });
+          note(`429 storm for ${durationMs} ms`);
+          return;
+        }
+        case 'token':
+          await http('POST', `${sfProc.url}/__sandbox/tokens/revoke-all`, {});
+          faults.add('token-revocation');
+          note('Salesforce tokens revoked');
+          return;
+        case 'cometd':
+          await http('POST', `${sfProc.url}/__sandbox/cometd/expire-all`, {});
+          faults.add('cometd-client-expiry');
+          note('CometD clients expired (403::Unknown client)');
+          return;
+        case 'pg': {
+          const result = await judgeDb.query(`SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+          faults.add('pg-terminate-backend');
+          note(`PostgreSQL: terminated ${String((result.rows[0] as { n: unknown }).n)} backends of the instances`);
+          return;
+        }
+      }
+    };
+
+    // Settling: which emails hold the model's state everywhere (see the header for why this gates the next action).
+    const pending = new Map<string, number>();
+    const everyEmail = people.map((p) => emailKey(p.email));
+    const observe = async (keys: string[]) => {
+      const records = new Map<string, ObservedRecord>();
+      for (const r of z.array(recordSchema).parse(await http('GET', `${sfProc.observer}/records`))) {
+        records.set(r.Id.slice(0, 15), { id: r.Id, email: r.Email ?? '', optedOut: r.HasOptedOutOfEmail, hardBounced: r.AC_Hard_Bounced__c === true });
+      }
+      const views = z.array(contactSchema).parse(await http('POST', `${acProc.observer}/contacts`, keys));
+      const contacts = new Map<string, ObservedContact | null>(keys.map((k, i) => {
+        const v = views[i];
+        return [k, v === null || v === undefined ? null : { lists: v.lists, hardBounced: v.bouncedHard > 0 }];
+      }));
+      return { records, contacts };
+    };
+    const settledAmong = async (keys: string[]): Promise<Set<string>> => {
+      const done = new Set<string>();
+      if (keys.length === 0) return done;
+      const { records, contacts } = await observe(keys);
+      const open = new Set((await judgeDb.query(`SELECT DISTINCT subject FROM jobs WHERE state <> 'done'`)).rows.map((r: { subject: string }) => r.subject.toLowerCase()));
+      const snaps = new Map((await judgeDb.query(`SELECT email_norm, list_statuses, hard_bounced FROM ac_contact_snapshots WHERE email_norm = ANY($1)`, [keys])).rows.map((r: { email_norm: string; list_statuses: Record<string, number>; hard_bounced: boolean }) => [r.email_norm, r]));
+      const links = new Map((await judgeDb.query(`SELECT sf_record_id, opted_out FROM sf_ac_links WHERE email_norm = ANY($1)`, [keys])).rows.map((r: { sf_record_id: string; opted_out: boolean | null }) => [r.sf_record_id.slice(0, 15), r.opted_out]));
+      for (const key of keys) {
+        if (open.has(key)) continue;
+        const contact = contacts.get(key) ?? null;
+        if (compareEmail(world, key, records, contact).length > 0) continue;
+        if (contact !== null) {
+          const snap = snaps.get(key);
+          if (snap === undefined || snap.hard_bounced !== contact.hardBounced || JSON.stringify(sorted(snap.list_statuses)) !== JSON.stringify(sorted(contact.lists))) continue;
+        }
+        const seen = world.records.filter((r) => emailKey(r.email) === key).every((r) => {
+          const link = links.get(r.id.slice(0, 15));
+          return link === r.optedOut || ((link === undefined || link === null) && r.optOutChangedAt === null && !r.optedOut);
+        });
+        if (seen) done.add(key);
+      }
+      return done;
+    };
+    let checking = true;
+    const checker = (async () => {
+      while (checking) {
+        try {
+          const keys = [...pending.keys()];
+          for (const key of await settledAmong(keys)) pending.delete(key);
+          const stuck = [...pending.entries()].filter(([, since]) => Date.now() - since > 120_000);
+          if (stuck.length > 0 && random.chance(0.02)) note(`${stuck.length} emails unsettled for over 120 s, e.g. ${stuck[0]![0]}`);
+        } catch (error) {
+          options.log(`settle check failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        await sleep(300);
+      }
+    })();
+
+    const perform = async (action: ModelAction) => {
+      if (action.kind === 'sf-set-opt-out') {
+        const record = world.records.find((r) => r.id === action.recordId)!;
+        await http('PATCH', `${sfProc.url}/__sandbox/records/${record.objectName}/${record.id}`, { fields: { HasOptedOutOfEmail: action.optedOut }, asUserId: identity.adminUserId });
+      } else if (action.kind === 'ac-unsubscribe') await http('POST', `${acProc.url}/__sandbox/unsubscribe`, { email: action.email, listId: action.list });
+      else if (action.kind === 'ac-subscribe') await http('POST', `${acProc.url}/__sandbox/subscribe`, { email: action.email, listId: action.list });
+      else await http('POST', `${acProc.url}/__sandbox/hard-bounce`, { email: action.email });
+    };
+
+    // The stream of changes.
+    const streamStarted = Date.now();
+    let lastProgress = Date.now();
+    for (let issued = 0; issued < options.changes; issued++) {
+      const due = streamStarted + (issued * 1000) / options.ratePerSecond;
+      if (due > Date.now()) await sleep(due - Date.now());
+      while (plan.length > 0 && plan[0]!.at <= issued) {
+        const next = plan[0]!;
+        // A kill needs both instances up (never both down at once): it waits for the restart of the last one.
+        if (next.kind === 'kill' && instances.some((i) => i.child === null || i.starting)) break;
+        plan.shift();
+        running.push(fire(next).catch((error: unknown) => note(`fault ${next.kind} failed: ${error instanceof Error ? error.message : String(error)}`)));
+      }
+      while (pending.size >= options.maxPending || pending.size >= everyEmail.length) await sleep(50);
+      const free = everyEmail.filter((k) => !pending.has(k));
+      const key = random.pick(free);
+      const action = generateAction(random, world, key, listIds, Date.now());
+      await perform(action);
+      const applied = applyAction(world, action);
+      world = applied.world;
+      decisions.push(...applied.decisions);
+      history.push(action);
+      pending.set(key, Date.now());
+      if (Date.now() - lastProgress > 10_000) {
+        lastProgress = Date.now();
+        note(`${issued + 1}/${options.changes} changes issued, ${pending.size} settling, kills ${kills}`);
+      }
+    }
+    // Faults still planned (kills waiting for a restart) are fired now.
+    while (plan.length > 0) {
+      const next = plan.shift()!;
+      if (next.kind === 'kill') while (instances.some((i) => i.child === null || i.starting)) await sleep(100);
+      await fire(next).catch((error: unknown) => note(`fault ${next.kind} failed: ${error instanceof Error ? error.message : String(error)}`));
+    }
+    await Promise.all(running);
+    note(`all ${options.changes} changes issued; settling`);
+
+    // Settle: every email in the model's state, no open job.
+    const settleDeadline = Date.now() + options.settleTimeoutMs;
+    while (Date.now() < settleDeadline) {
+      const open = Number((await judgeDb.query(`SELECT count(*) AS n FROM jobs WHERE state <> 'done'`)).rows[0].n);
+      if (pending.size === 0 && open === 0) break;
+      await sleep(250);
+    }
+    checking = false;
+    await checker;
+    note(pending.size === 0 ? 'settled' : `not settled after ${options.settleTimeoutMs} ms: ${pending.size} emails still differ`);
+
+    // Two more poll cycles must write nothing (no loops, no no-op writes).
+    const acWrites = async () => acLogSchema.parse(await http('GET', `${acProc.url}/__sandbox/requests`)).filter((r) => r.method !== 'GET').length;
+    const sfWrites = async () => z.array(z.object({ commitUser: z.string(), changeType: z.string() }).loose()).parse(await http('GET', `${sfProc.observer}/changes`)).filter((c) => c.commitUser === identity.integrationUserId && c.changeType === 'UPDATE').length;
+    const before = { ac: await acWrites(), sf: await sfWrites() };
+    await sleep(2 * POLL_EVERY_MS + 1500);
+    const after = { ac: await acWrites(), sf: await sfWrites() };
+    const quietWrites = after.ac - before.ac + (after.sf - before.sf);
+    note(`after settling, two poll cycles wrote ${quietWrites} times`);
+
+    monitoring = false;
+    runActive = false;
+    await monitor;
+
+    // Judge.
+    const { records, contacts } = await observe(everyEmail);
+    const differences = everyEmail.flatMap((key) => compareEmail(world, key, records, contacts.get(key) ?? null));
+    const changes = z.array(z.object({ replayId: z.number() }).loose()).parse(await http('GET', `${sfProc.observer}/changes`)) as unknown as CapturedChange[];
+    const acLog = acLogSchema.parse(await http('GET', `${acProc.url}/__sandbox/requests`));
+    const audit = (await judgeDb.query(`SELECT direction, email_norm, record_id, new_value, decision, result FROM audit_log`)).rows as AuditRow[];
+    const deadLetters = Number((await judgeDb.query(`SELECT count(*) AS n FROM dead_letters`)).rows[0].n);
+    const figures = judge({ initial, history, decisions, differences, changes, integrationUserId: identity.integrationUserId, acLog, faultWindows, audit, quietWrites });
+    const differing = new Set(differences.map((d) => d.email));
+    const historyOfDifferences = history
+      .filter((a) => differing.has(a.kind === 'sf-set-opt-out' ? emailKey(world.records.find((r) => r.id === a.recordId)?.email ?? '') : emailKey(a.email)))
+      .map((a) => `${new Date(a.at).toISOString()} ${JSON.stringify(a)}`);
+    return {
+      historyOfDifferences,
+      crashes,
+      figures,
+      faults: [...faults],
+      kills,
+      failoverSeconds,
+      changes: history.length,
+      seconds: Math.round((Date.now() - started) / 1000),
+      differences,
+      deadLetters,
+      timeline,
+    };
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  }
+}
+
+export interface AuditRow {
+  direction: string;
+  email_norm: string | null;
+  record_id: string | null;
+  new_value: string | null;
+  decision: string;
+  result: string;
+}
+
+function sorted(record: Record<string, number>): [string, number][] {
+  return Object.entries(record).map(([k, v]) => [k, Number(v)] as [string, number]).sort(([a], [b]) => a.localeCompare(b));
+}
+
+async function seedSalesforce(sf: EmulatorProcess, people: SeedPerson[]): Promise<Map<string, string[]>> {
+  const rows: { email: string; objectName: 'Contact' | 'Lead'; fields: Record<string, unknown> }[] = [];
+  people.forEach((p, i) => p.records.forEach((r, j) => rows.push({ email: p.email, objectName: r.objectName, fields: { LastName: `Chaos${i}-${j}`, Email: r.email, HasOptedOutOfEmail: false, ...(r.objectName === 'Lead' ? { Company: 'Chaos Ltd' } : {}) } })));
+  const seeded = z.record(z.string(), z.array(z.string())).parse(
+    await http('POST', `${sf.url}/__sandbox/seed`, { Contact: rows.filter((r) => r.objectName === 'Contact').map((r) => r.fields), Lead: rows.filter((r) => r.objectName === 'Lead').map((r) => r.fields) }),
+  );
+  const cursor = { Contact: 0, Lead: 0 };
+  const ids = new Map<string, string[]>();
+  for (const row of rows) {
+    const id = seeded[row.objectName]?.[cursor[row.objectName]++];
+    if (id === undefined) throw new Error(`seeding returned too few ${row.objectName} ids`);
+    ids.set(row.email, [...(ids.get(row.email) ?? []), id]);
+  }
+  return ids;
+}

@@ -1,0 +1,111 @@
+// `npm run chaos`: the full chaos run of issue 8 item 4 (about 2,000 changes, several kills, a 30 s outage). Prints
+// a table and, as its very last line, one JSON object with the figures. CHAOS_SEED replays a run's choices;
+// CHAOS_CHANGES changes its length. Needs PostgreSQL (TEST_POSTGRES_URL, as the tests).
+import { runChaos, type ChaosOptions, type ChaosResult } from './chaos-run';
+
+export const fullRun: Omit<ChaosOptions, 'seed' | 'log'> = {
+  changes: 2000,
+  people: 500,
+  ratePerSecond: 7,
+  maxPending: 120,
+  kills: 4,
+  outageMs: 30_000,
+  storms: 3,
+  tokenRevocations: 2,
+  cometdExpiries: 2,
+  pgTerminations: 2,
+  replayExpiry: true,
+  settleTimeoutMs: 240_000,
+  acRatePerSecond: 5,
+};
+
+/** The short version inside `npm test` (chaos-short.test.ts): the same faults, fewer and shorter. */
+export const shortRun: Omit<ChaosOptions, 'seed' | 'log'> = {
+  changes: 200,
+  people: 80,
+  ratePerSecond: 10,
+  maxPending: 40,
+  kills: 1,
+  outageMs: 5000,
+  storms: 1,
+  tokenRevocations: 1,
+  cometdExpiries: 1,
+  pgTerminations: 1,
+  replayExpiry: true,
+  settleTimeoutMs: 40_000,
+  // A faster account than AC's 5/s keeps the test short; the full run keeps 5/s and measures it.
+  acRatePerSecond: 20,
+};
+
+/** The issue's final line: fuzzing is item 3's suite, not part of this run, so its two figures are 0 here. */
+export function finalLine(result: ChaosResult): string {
+  const f = result.figures;
+  return JSON.stringify({
+    bench: 'chaos',
+    changes: result.changes,
+    instances: 2,
+    kills: result.kills,
+    failover_seconds_max: Math.round(Math.max(0, ...result.failoverSeconds) * 10) / 10,
+    faults: result.faults,
+    model_violations: f.modelViolations,
+    lost: f.lost,
+    noop_writes: f.noopWrites,
+    max_ac_requests_per_second: f.maxAcRequestsPerSecond,
+    unaudited_decisions: f.unauditedDecisions,
+    fuzz_inputs: 0,
+    fuzz_crashes: 0,
+    seconds: result.seconds,
+  });
+}
+
+export function table(result: ChaosResult): string {
+  const f = result.figures;
+  const rows: [string, string, string][] = [
+    ['changes', String(result.changes), '>= 2000'],
+    ['instances', '2', '2'],
+    ['kills (SIGKILL)', String(result.kills), '>= 3'],
+    ['failover seconds (each)', result.failoverSeconds.map((s) => s.toFixed(1)).join(', ') || '-', '<= 30'],
+    ['faults injected', result.faults.join(', '), ''],
+    ['model violations', String(f.modelViolations), '0'],
+    ['lost opt-outs', String(f.lost), '0'],
+    ['no-op writes', String(f.noopWrites), '0'],
+    ['max AC requests / s', String(f.maxAcRequestsPerSecond), '<= 5'],
+    ['unaudited decisions', String(f.unauditedDecisions), '0'],
+    ['instance crashes', String(result.crashes.length), '0'],
+    ['dead letters', String(result.deadLetters), ''],
+    ['product SF writes', String(f.productSalesforceWrites), ''],
+    ['AC requests', String(f.acRequests), ''],
+    ['seconds', String(result.seconds), '<= 600'],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  const v = Math.max(...rows.map((r) => r[1].length));
+  return [`${'figure'.padEnd(w)}  ${'value'.padEnd(v)}  target`, ...rows.map(([a, b, c]) => `${a.padEnd(w)}  ${b.padEnd(v)}  ${c}`)].join('\n');
+}
+
+/** The run's output goes to stdout (it is a report, not a log). */
+const print = (line: string) => void process.stdout.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  const seed = process.env.CHAOS_SEED !== undefined ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
+  const changes = process.env.CHAOS_CHANGES !== undefined ? Number(process.env.CHAOS_CHANGES) : process.env.CHAOS_PROFILE === 'short' ? shortRun.changes : fullRun.changes;
+  print(`chaos run: seed ${seed} (replay with CHAOS_SEED=${seed}), ${changes} changes`);
+  const profile = process.env.CHAOS_PROFILE === 'short' ? shortRun : fullRun;
+  const result = await runChaos({ ...profile, changes, seed, log: (line) => print(line) });
+  for (const d of result.differences.slice(0, 20)) print(`difference: ${d.email} ${d.what}: expected ${d.expected}, actual ${d.actual}`);
+  for (const u of result.figures.unaudited.slice(0, 20)) print(`unaudited: ${u}`);
+  for (const c of result.crashes) print(`crash: ${c}`);
+  for (const h of result.historyOfDifferences.slice(0, 60)) print(`history: ${h}`);
+  print(`busiest AC second (ms offsets): ${result.figures.busiestWindow.join(', ')}`);
+  print(table(result));
+  print(finalLine(result));
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+      process.exit(1);
+    },
+  );
+}

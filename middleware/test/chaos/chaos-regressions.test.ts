@@ -1,0 +1,128 @@
+// Product failures the chaos run found, each kept as a small deterministic case (issue 8: "a failure found here is
+// fixed in the product, with the shrunk case kept as a regression test").
+import pino from 'pino';
+import { z } from 'zod';
+import { createPostgresDatabase, engines, openTestDatabase, type TestDatabase } from '../support/test-databases';
+import { openDatabase } from '../../src/store/database';
+import { createStore, type Store } from '../../src/store';
+import { systemClock } from '../../src/store/clock';
+import { createMetrics } from '../../src/observability/metrics';
+import { startActiveCampaignEmulator, type ActiveCampaignEmulator } from '../../src/sandbox/activecampaign';
+import { ActiveCampaignClient } from '../../src/activecampaign/activecampaign-client';
+import { AcServerError } from '../../src/activecampaign/activecampaign-errors';
+import { TokenBucket } from '../../src/activecampaign/rate-limiter';
+import { PushWorker } from '../../src/workers/push-worker';
+import { SalesforceReconciler, RECONCILE_MARGIN_MS } from '../../src/workers/salesforce-reconciler';
+import type { SalesforceIntake } from '../../src/workers/salesforce-intake';
+import type { OptOutChange } from '../../src/salesforce/change-normaliser';
+import { pushJobKind } from '../../src/sync/push-job';
+import { defaultSettings } from '../../src/sync/settings';
+import { waitFor } from '../support/wait-for';
+
+const silent = pino({ level: 'silent' });
+const auditRow = z.object({ decision: z.string(), result: z.string(), new_value: z.string().nullable() });
+
+describe.each(engines)('chaos regressions on %s', (engine) => {
+  let database: TestDatabase;
+  let store: Store;
+  let ac: ActiveCampaignEmulator;
+
+  beforeAll(async () => {
+    database = await openTestDatabase(engine);
+    store = await createStore(database.db, systemClock, 'regression-worker');
+    ac = await startActiveCampaignEmulator({ rateLimitPerSecond: 100 });
+  });
+  afterAll(async () => {
+    await ac?.close();
+    await database?.drop();
+  });
+
+  test('when an opt-out fails part-way (the second list answers 503), then the list already unsubscribed is audited and remembered, and the retry audits the other one', async () => {
+    const news = ac.createList('News');
+    const offers = ac.createList('Offers');
+    const email = 'partial@example.com';
+    ac.createContact(email, { lists: { [news.id]: 1, [offers.id]: 1 } });
+    const real = new ActiveCampaignClient({ apiUrl: ac.url, apiToken: ac.apiToken, rateLimiter: new TokenBucket({ ratePerSecond: 100 }), timeoutMs: 3000, logger: silent });
+    let posts = 0;
+    // The chaos run met this with a 503 outage or a 429 storm starting between two POSTs of one job.
+    const client = {
+      findContactWithListsByEmail: real.findContactWithListsByEmail.bind(real),
+      findContactByEmail: real.findContactByEmail.bind(real),
+      bulkImportUnsubscribe: real.bulkImportUnsubscribe.bind(real),
+      getImportStatus: real.getImportStatus.bind(real),
+      setListStatus: async (...args: Parameters<ActiveCampaignClient['setListStatus']>) => {
+        posts++;
+        if (posts === 2) throw new AcServerError(503, 'POST /contactLists');
+        return real.setListStatus(...args);
+      },
+    };
+    const worker = new PushWorker({
+      store,
+      ac: client,
+      reader: { readByEmails: async () => [] },
+      settings: () => defaultSettings,
+      bulkThreshold: 1000,
+      retry: { maxAttempts: 5, backoffBaseMs: 1 },
+      clock: systemClock,
+      logger: silent,
+      metrics: createMetrics(),
+    });
+    await store.db.transaction((tx) => store.jobs.enqueue(tx, pushJobKind, [{ subject: email, payload: { email, optOutPending: true, latestOptedOut: true, latestChangedAt: new Date().toISOString(), recordIds: ['003000000000001AAA'], sources: ['CDC'] } }]));
+
+    await worker.runOnce();
+    await waitFor(async () => {
+      await worker.runOnce();
+      return (await store.jobs.counts()).every((c) => c.kind !== pushJobKind.name || c.state === 'done');
+    }, { what: 'the retried job done' });
+
+    const rows = (await store.db.query(`SELECT decision, result, new_value FROM audit_log WHERE email_norm = $1 AND decision = 'unsubscribe-list'`, [email])).rows.map((r) => auditRow.parse(r));
+    expect(rows.map((r) => r.new_value).sort()).toEqual([`list ${news.id}: 2`, `list ${offers.id}: 2`].sort());
+    expect(rows.every((r) => r.result === 'unsubscribed')).toBe(true);
+    const remembered = await store.db.query(`SELECT list_id FROM lists_unsubscribed_by_us WHERE email_norm = $1`, [email]);
+    expect(remembered.rows.map((r) => z.object({ list_id: z.string() }).parse(r).list_id).sort()).toEqual([news.id, offers.id].sort());
+    expect(Object.values(ac.contactByEmail(email)!.lists)).toEqual([2, 2]);
+  });
+
+  test('when the replay id expired, then the reconcile also finds a change committed in the second before the last checkpoint (in flight when the stream holder died)', async () => {
+    const checkpoint = new Date('2026-11-23T07:31:38.208Z');
+    // Salesforce stamps whole seconds: a change committed at 07:31:38.400 reads 07:31:38.000, before the checkpoint.
+    const rows = [{ Id: '003000000000002AAA', Email: 'inflight@example.com', HasOptedOutOfEmail: true, LastModifiedDate: '2026-11-23T07:31:38.000Z' }];
+    const asked: Date[] = [];
+    const queued: OptOutChange[] = [];
+    const reconciler = new SalesforceReconciler({
+      store,
+      rest: {
+        queryChangedSince: async <T>(_object: string, since: Date, _fields: string[], schema: z.ZodType<T>) => {
+          asked.push(since);
+          return rows.filter((r) => Date.parse(r.LastModifiedDate) > since.getTime()).map((r) => schema.parse(r));
+        },
+      },
+      intake: { queue: async (_tx: unknown, changes: OptOutChange[]) => void queued.push(...changes) } as unknown as SalesforceIntake,
+      settings: () => defaultSettings,
+      clock: systemClock,
+      logger: silent,
+    });
+
+    await reconciler.reconcile(['Contact'], checkpoint, 'replay id expired');
+
+    expect(asked).toEqual([new Date(checkpoint.getTime() - RECONCILE_MARGIN_MS)]);
+    expect(queued.map((c) => [c.recordId, c.optedOut])).toEqual([['003000000000002AAA', true]]);
+  });
+});
+
+describe('chaos regressions on PostgreSQL only', () => {
+  test('when PostgreSQL terminates the backend of a transaction in flight, then the transaction fails, the process lives on and the next query works', async () => {
+    const created = await createPostgresDatabase();
+    const db = await openDatabase({ kind: 'postgres', url: created.url });
+    try {
+      // The chaos run's pg_terminate_backend met a checked-out client: its 'error' event had no listener.
+      await expect(db.transaction((tx) => tx.query('SELECT pg_terminate_backend(pg_backend_pid())'))).rejects.toThrow();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await db.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      await expect(db.transaction(async (tx) => (await tx.query('SELECT 2 AS two')).rows)).resolves.toEqual([{ two: 2 }]);
+    } finally {
+      await db.close();
+      await created.drop();
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { SqlExecutor } from './database';
 import type { Clock } from './clock';
 
@@ -8,6 +9,8 @@ export interface OptOutObservation {
   optedOut: boolean;
   changedAt: Date;
 }
+
+const observedRow = z.object({ sf_record_id: z.string(), opted_out: z.boolean().nullable(), opt_out_changed_at: z.coerce.date().nullable() });
 
 /** Salesforce records we have seen, with the newest opt-out value and its time (R5's recency rule reads it). */
 export class SfLinkStore {
@@ -33,4 +36,17 @@ export class SfLinkStore {
       ],
     );
   }
+
+  /** The newest opt-out value and time observed per record (records never observed are absent). */
+  async lastObserved(recordIds: string[], tx: SqlExecutor = this.db): Promise<Map<string, { optedOut: boolean | null; changedAt: Date | null }>> {
+    if (recordIds.length === 0) return new Map();
+    const result = await tx.query(`SELECT sf_record_id, opted_out, opt_out_changed_at FROM sf_ac_links WHERE sf_record_id = ANY($1::text[])`, [recordIds]);
+    return new Map(
+      result.rows.map((raw) => {
+        const r = observedRow.parse(raw);
+        return [r.sf_record_id, { optedOut: r.opted_out, changedAt: r.opt_out_changed_at }];
+      }),
+    );
+  }
 }
+

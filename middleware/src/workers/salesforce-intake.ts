@@ -64,7 +64,7 @@ export class SalesforceIntake {
     const complete = inScope === null ? filled : filled.filter((c) => inScope.has(c.recordId));
     const outOfScope = inScope === null ? [] : filled.filter((c) => !inScope.has(c.recordId));
     await store.db.transaction(async (tx) => {
-      await this.queue(tx, complete, { channel, replayId });
+      await this.queue(tx, await this.withoutRedeliveries(tx, complete), { channel, replayId });
       await store.audit.record(outOfScope.map((c) => ({ direction: 'sf_to_ac' as const, email: c.email, recordId: c.recordId, decision: 'skip', reason: 'R7: the record is not in a scoped Campaign', result: 'out of scope', correlation: { channel, replayId } })), tx);
       if (result.echoes > 0) {
         metrics.echoesDropped.inc(result.echoes);
@@ -107,6 +107,25 @@ export class SalesforceIntake {
       this.deps.metrics.jobsQueued.inc({ kind: pushJobKind.name }, withEmail.length);
     }
     await store.audit.record(audits, tx);
+  }
+
+  /**
+   * On restart the stream resumes from the id before the last one handled (replay-checkpoint-store), so the last
+   * event comes again. A change whose exact value and commit time were already observed was queued then: queued a
+   * second time it would re-apply R1 later, e.g. unsubscribe the lists a person joined after the opt-out (found by
+   * the system model test). Gap re-reads and resyncs are fresh reads, never redeliveries: they always pass.
+   */
+  private async withoutRedeliveries(tx: SqlExecutor, changes: OptOutChange[]): Promise<OptOutChange[]> {
+    const streamed = changes.filter((c) => c.source !== 'GAP' && c.source !== 'RESYNC');
+    if (streamed.length === 0) return changes;
+    const seen = await this.deps.store.links.lastObserved([...new Set(streamed.map((c) => c.recordId))], tx);
+    const fresh = changes.filter((c) => {
+      if (c.source === 'GAP' || c.source === 'RESYNC') return true;
+      const last = seen.get(c.recordId);
+      return last === undefined || last.optedOut !== c.optedOut || last.changedAt === null || last.changedAt.getTime() !== c.changedAt.getTime();
+    });
+    if (fresh.length < changes.length) this.deps.logger.info({ dropped: changes.length - fresh.length }, 'redelivered salesforce changes dropped: already queued');
+    return fresh;
   }
 
   private async resolveGaps(gaps: ChangeGap[], channel: string): Promise<OptOutChange[]> {

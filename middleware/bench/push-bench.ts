@@ -108,6 +108,7 @@ async function main(): Promise<void> {
     const aUsage = acUsageBetween(ac, aStart, Date.now());
     const aPushRequests = [...aUsage.byPurpose].filter(([p]) => p.startsWith('push:')).reduce((sum, [, n]) => sum + n, 0);
     const rssAfterA = middleware.memory();
+    progress(`(a) done: p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms over ${latencies.length} opt-outs; ${aPushRequests} push-path AC requests`);
 
     // (b) one bulk update of 10,000 records
     progress('(b) refreshing the snapshot with a poll, then opting out 10,000 contacts in one bulk update');

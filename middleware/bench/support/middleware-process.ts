@@ -78,10 +78,25 @@ export async function startMiddlewareProcess(options: {
   });
   onFailed = null;
 
+  // A middleware that stops answering (its embedded database busy for minutes, say) must fail the bench loudly
+  // rather than hang it.
   const call = (command: ChildCommand['command']): Promise<unknown> =>
     new Promise((resolve, reject) => {
       const id = nextId++;
-      waiting.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error(`the middleware did not answer "${command}" within 120 s`));
+      }, 120_000);
+      waiting.set(id, {
+        resolve: (value: unknown) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        reject: (error: Error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
       child.send({ id, command } satisfies ChildCommand);
     });
 

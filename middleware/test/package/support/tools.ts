@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { ApexErrorListener, ApexParserFactory } from '@apexdevtools/apex-parser';
 import { z } from 'zod';
 import { isApexSource, listFiles, repoRoot } from './project-copy';
@@ -146,7 +147,9 @@ export function prettierCheck(projectDir: string): PrettierCheck {
   const prettierBin = path.join(repoRoot, 'node_modules', 'prettier', 'bin', 'prettier.cjs');
   const result = run(process.execPath, [prettierBin, '--check', 'force-app/**/*.{cls,trigger}'], { cwd: projectDir });
   const flagged = new Set<string>();
-  for (const line of `${result.stdout}\n${result.stderr}`.split('\n')) {
+  // With CI=true prettier colours its output; the verdict is read from the text without escape codes.
+  const plain = stripVTControlCharacters(`${result.stdout}\n${result.stderr}`);
+  for (const line of plain.split('\n')) {
     const match = /^\[(?:warn|error)\] (force-app\/\S+\.(?:cls|trigger))/.exec(line);
     if (match?.[1]) {
       flagged.add(match[1]);

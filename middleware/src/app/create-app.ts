@@ -160,6 +160,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   let pullLoop: WorkLoop | null = null;
   let webhookLoop: WorkLoop | null = null;
   let reconciler: SalesforceReconciler | null = null;
+  let gapLoop: WorkLoop | null = null;
 
   const intake = new SalesforceIntake({
     store,
@@ -167,7 +168,11 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     identity: () => ({ productClientId: config.salesforce.clientTag, integrationUserId: session.current()?.userId ?? null }),
     readRecords,
     requestReconcile: (objectName, reason) => {
-      void reconciler?.reconcile(objectName === 'both' ? ['Contact', 'Lead'] : [objectName], null, reason).catch((err: unknown) => logger.error({ err: String(err) }, 'reconcile failed'));
+      // GAP_OVERFLOW: the whole object is reconciled; recorded as a gap so that a failed attempt is retried.
+      void store.replay
+        .recordGap(`reconcile:${objectName}`, reason, null, null)
+        .then(() => gapLoop?.poke())
+        .catch((err: unknown) => logger.error({ err: String(err) }, 'could not record the gap to reconcile'));
     },
     recordsInScope: async (ids) => (campaignScoped() ? scope.salesforceRecordsInScope(ids) : new Set(ids)),
     onQueued: () => pushLoop?.poke(),
@@ -211,6 +216,17 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     return pull.runOnce();
   }, { idleMs: timing.workerIdleMs, logger });
   webhookLoop = new WorkLoop('webhooks', () => webhooks.runOnce(), { idleMs: timing.workerIdleMs, logger });
+  // Open stream gaps are reconciled by the leader (the instance that owns the stream) until a reconcile succeeds.
+  gapLoop = new WorkLoop('stream-gaps', async () => {
+    if (!leader) return 0;
+    const gaps = await store.replay.openGaps();
+    for (const gap of gaps) {
+      const objects: ('Contact' | 'Lead')[] = gap.channel === 'reconcile:Contact' ? ['Contact'] : gap.channel === 'reconcile:Lead' ? ['Lead'] : ['Contact', 'Lead'];
+      await reconciler!.reconcile(objects, gap.since, `${gap.reason} (${gap.channel})`);
+      await store.replay.closeGaps([gap.id]);
+    }
+    return gaps.length;
+  }, { idleMs: Math.max(timing.workerIdleMs, 1000), errorPauseMs: 2000, logger });
 
   // Streaming: owned by the leader only (one subscription per org keeps the delivery allocation down).
   const channelsFor = () => {
@@ -225,11 +241,13 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       loadReplayId: (channel) => store.replay.load(channel),
       onMessage: (channel, raw, replayId) => intake.handleMessage(channel, raw, replayId),
       onReplayExpired: async (channel, lostReplayId) => {
+        // Changes made while we could not replay are found by SOQL. The gap is recorded first and closed only by a
+        // reconcile that succeeded (gapLoop), so a failure here (revoked token, lost database connection, a kill)
+        // is retried instead of losing what was changed during the downtime.
         const since = await store.replay.lastGoodAt(channel);
         await store.replay.recordGap(channel, 'replay id expired', lostReplayId, since);
         metrics.quarantined.inc({ source: 'replay-expired' });
-        // Changes made while we could not replay are found by SOQL, so nothing made during downtime is missed.
-        await reconciler?.reconcile(['Contact', 'Lead'], since, `replay id ${lostReplayId} expired on ${channel}`);
+        gapLoop?.poke();
       },
       expiredReplayFallback: config.salesforce.expiredReplayFallback,
       logger,
@@ -328,6 +346,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   pushLoop.start();
   pullLoop.start();
   webhookLoop.start();
+  gapLoop.start();
   await checkLeadership();
   const leadershipTimer = setInterval(() => {
     void checkLeadership();
@@ -360,7 +379,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       settingsTask.stop();
       if (leader) await loseLeadership();
       await store.leases.release(LEADER_LEASE).catch(() => undefined);
-      await Promise.all([pushLoop?.stop(), pullLoop?.stop(), webhookLoop?.stop()]);
+      await Promise.all([pushLoop?.stop(), pullLoop?.stop(), webhookLoop?.stop(), gapLoop?.stop()]);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await db.close();

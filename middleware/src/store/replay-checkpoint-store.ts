@@ -39,6 +39,16 @@ export class ReplayCheckpointStore {
     ]);
   }
 
+  /** Gaps not yet closed by a successful reconcile, oldest first: durable work, retried until it succeeds. */
+  async openGaps(): Promise<{ id: string; channel: string; reason: string; since: Date | null }[]> {
+    const result = await this.db.query(`SELECT id, channel, reason, since FROM stream_gaps WHERE reconciled_at IS NULL ORDER BY id LIMIT 20`);
+    return result.rows.map((r) => z.object({ id: z.coerce.string(), channel: z.string(), reason: z.string(), since: z.coerce.date().nullable() }).parse(r));
+  }
+
+  async closeGaps(ids: string[]): Promise<void> {
+    await this.db.query(`UPDATE stream_gaps SET reconciled_at = $2 WHERE id = ANY($1::bigint[])`, [ids, this.clock()]);
+  }
+
   /** Time of the last checkpoint write of a channel: the last moment we know we were in step. */
   async lastGoodAt(channel: string): Promise<Date | null> {
     const result = await this.db.query(`SELECT updated_at FROM replay_checkpoints WHERE channel = $1`, [channel]);

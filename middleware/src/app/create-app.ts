@@ -337,6 +337,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     acRateLimitPerSecond: config.activecampaign.rateLimitPerSecond,
     reconcile: (reason) => reconciler!.reconcile(['Contact', 'Lead'], null, reason),
     retryDeadLetter: (id) => store.jobs.retryDeadLetter([pushJobKind as never, pullJobKind as never], id),
+    onBackfillQueued: (direction) => (direction === 'sf-to-ac' ? pushLoop?.poke() : pullLoop?.poke()),
   });
   const server = http.createServer(httpApp);
   await new Promise<void>((resolve) => server.listen(config.http.port, config.http.host, resolve));

@@ -9,6 +9,7 @@ import type { AuditDirection } from '../store/audit-log';
 import type { AcUsage } from '../observability/ac-usage';
 import { secretsEqual } from './webhook-routes';
 import { optOutsPerHour } from './status-series';
+import { backfillRoutes } from './backfill-routes';
 
 export interface AdminDeps {
   store: Store;
@@ -24,6 +25,8 @@ export interface AdminDeps {
   resyncRecord: (recordId: string) => Promise<boolean>;
   reconcile: (reason: string) => Promise<number>;
   retryDeadLetter: (id: string) => Promise<boolean>;
+  /** Wakes the workers after a backfill batch was queued. */
+  onBackfillQueued?: (direction: 'sf-to-ac' | 'ac-to-sf') => void;
 }
 
 const emailParam = z.email();
@@ -48,6 +51,8 @@ export function adminRoutes(deps: AdminDeps): Router {
     }
     next();
   });
+  // Backfill batches (up to 1,000 emails) are larger than the other admin bodies: mounted before the 16 kB parser.
+  admin.use(backfillRoutes({ store: deps.store, clock: now, onQueued: deps.onBackfillQueued }));
   admin.use(express.json({ limit: '16kb' }));
   // Admin answers carry emails: never cached by a browser or a proxy.
   admin.use((_req, res, next) => {

@@ -1,17 +1,13 @@
-import http from 'node:http';
-import express from 'express';
 import { engines } from '../support/test-databases';
 import { startSandbox, testSecrets, type Sandbox } from '../support/sandbox-harness';
 import { readyApp, isOptedOut } from '../support/sandbox-queries';
 import { waitFor } from '../support/wait-for';
-import { backfillRoutes } from '../../src/server/backfill-routes';
 import { runCli } from './run-cli';
 
 describe.each(engines)('optout-sync admin commands against a running middleware on %s', (engine) => {
   let sandbox: Sandbox;
   let list: { id: string };
   let admin: string[];
-  let backfillServer: http.Server | null = null;
 
   beforeAll(async () => {
     sandbox = await startSandbox(engine);
@@ -21,7 +17,6 @@ describe.each(engines)('optout-sync admin commands against a running middleware 
     admin = ['--url', sandbox.app!.url, '--token', testSecrets.adminToken];
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => (backfillServer === null ? resolve() : backfillServer.close(() => resolve())));
     await sandbox?.close();
   });
 
@@ -64,14 +59,8 @@ describe.each(engines)('optout-sync admin commands against a running middleware 
   });
 
   test('when backfill sf-to-ac is applied, then the running workers unsubscribe the old opt-outs in ActiveCampaign', async () => {
-    // The admin API mounts backfillRoutes behind its bearer token; the same mount, beside the harness's app.
-    const app = express();
-    app.use('/admin', (req, res, next) => (req.get('authorization') === `Bearer ${testSecrets.adminToken}` ? next() : res.status(401).json({ error: 'unauthorized' })));
-    app.use('/admin', backfillRoutes({ store: sandbox.app!.store, clock: () => new Date() }));
-    backfillServer = http.createServer(app);
-    await new Promise<void>((resolve) => backfillServer!.listen(0, '127.0.0.1', resolve));
-    const address = backfillServer.address();
-    const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    // Through the running middleware's own admin API (bearer token, then POST /admin/backfill).
+    const url = sandbox.app!.url;
 
     const email = `old-optout-${engine}@example.com`;
     sandbox.ac.createContact(email, { lists: { [list.id]: 1 } });

@@ -336,7 +336,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     resyncRecord: resync.resyncRecord,
     acRateLimitPerSecond: config.activecampaign.rateLimitPerSecond,
     reconcile: (reason) => reconciler!.reconcile(['Contact', 'Lead'], null, reason),
-    retryDeadLetter: (id) => store.jobs.retryDeadLetter([pushJobKind as never, pullJobKind as never], id),
+    retryDeadLetter: async (id) => (await store.jobs.retryDeadLetter(pushJobKind, id)) || store.jobs.retryDeadLetter(pullJobKind, id),
     onBackfillQueued: (direction) => (direction === 'sf-to-ac' ? pushLoop?.poke() : pullLoop?.poke()),
   });
   const server = http.createServer(httpApp);

@@ -239,14 +239,12 @@ export class JobQueue {
     });
   }
 
-  /** Sends a dead letter back to the queue with fresh attempts. Returns false if it was already retried. */
-  async retryDeadLetter<P>(kinds: JobKind<P>[], deadLetterId: string): Promise<boolean> {
+  /** Sends a dead letter of this kind back to the queue; false when there is no such unretried letter of the kind. */
+  async retryDeadLetter<P>(kind: JobKind<P>, deadLetterId: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
-      const found = await tx.query(`SELECT * FROM dead_letters WHERE id = $1 AND retried_at IS NULL FOR UPDATE`, [deadLetterId]);
+      const found = await tx.query(`SELECT * FROM dead_letters WHERE id = $1 AND kind = $2 AND retried_at IS NULL FOR UPDATE`, [deadLetterId, kind.name]);
       if (found.rows[0] === undefined) return false;
       const letter = deadLetterRow.parse(found.rows[0]);
-      const kind = kinds.find((k) => k.name === letter.kind);
-      if (kind === undefined) throw new Error(`no job kind named ${letter.kind}`);
       await this.enqueue(tx, kind, [{ subject: letter.subject, payload: kind.payload.parse(letter.payload) }]);
       await tx.query(`UPDATE dead_letters SET retried_at = $2 WHERE id = $1`, [deadLetterId, this.clock()]);
       return true;

@@ -93,8 +93,8 @@ describe.each(engines)('store on %s', (engine) => {
     expect(await store.jobs.fail(counterKind, second!, 'AC answered 503 again', policy)).toBe('dead');
     const letters = await store.jobs.listDeadLetters();
     expect(letters[0]).toMatchObject({ subject: 'd@example.com', lastError: 'AC answered 503 again', payload: { n: 3, keep: true } });
-    expect(await store.jobs.retryDeadLetter([counterKind], letters[0]!.id)).toBe(true);
-    expect(await store.jobs.retryDeadLetter([counterKind], letters[0]!.id)).toBe(false);
+    expect(await store.jobs.retryDeadLetter(counterKind, letters[0]!.id)).toBe(true);
+    expect(await store.jobs.retryDeadLetter(counterKind, letters[0]!.id)).toBe(false);
     const [replayed] = await store.jobs.claim(counterKind, 10, 60_000);
     expect(replayed).toMatchObject({ subject: 'd@example.com', payload: { n: 3, keep: true }, attempts: 1 });
     await store.jobs.complete(replayed!.id);

@@ -14,6 +14,7 @@
 //   (so the bench doesn't spend its time waiting for the cron), with a 15 s overlap instead of 120 s: the overlap
 //   keeps the production ratio of overlap to poll interval, so each change is re-read about as often as in
 //   production. Webhooks are registered (realistic): the middleware's URL is given as AC_WEBHOOK_PUBLIC_URL.
+// - Process: the compiled middleware on plain node with the production node flags (compiled-child.ts).
 // - Store: PGlite in a temp dir (the default engine). Its first ever open runs initdb, a one-off spike of several
 //   hundred MB; production meets it once per install. The bench therefore creates the data dir with a first,
 //   short start (its peak is reported on its own line) and measures the run on a restart, as an instance runs
@@ -29,6 +30,7 @@ import { freePort, testSecrets } from '../../test/support/sandbox-harness';
 import { createPostgresDatabase } from '../../test/support/test-databases';
 import { startMiddlewareProcess, type MiddlewareProcess } from './middleware-process';
 import type { BenchTiming } from './ipc-messages';
+import { compileMiddlewareChild, productionNodeFlags } from './compiled-child';
 
 export const realism = {
   acLatencyMs: 150,
@@ -68,6 +70,7 @@ export async function startBenchSandbox(name: string): Promise<BenchSandbox> {
   });
   ac.setFault({ latencyMs: realism.acLatencyMs });
 
+  const compiledChild = compileMiddlewareChild();
   const pg = benchEngine === 'postgres' ? await createPostgresDatabase() : null;
   const storeEnv: Record<string, string> = pg !== null ? { DATABASE_URL: pg.url } : { PGLITE_DATA_DIR: path.join(workDir, 'pglite') };
 
@@ -83,6 +86,8 @@ export async function startBenchSandbox(name: string): Promise<BenchSandbox> {
       const timing: BenchTiming = { pollEveryMs: realism.pollEveryMs, fullPassEveryMs: 24 * 3600_000 };
       const start = () => startMiddlewareProcess({
         logFile: path.join(workDir, 'middleware.log'),
+        compiledChild,
+        nodeFlags: productionNodeFlags,
         timing,
         env: {
           SF_LOGIN_URL: sf.url,

@@ -34,6 +34,12 @@ async function main(): Promise<void> {
     );
   });
   send({ type: 'ready', url: app.url });
+  if (process.env.BENCH_HEAP_LOG === '1') {
+    setInterval(() => {
+      const m = process.memoryUsage();
+      console.error(JSON.stringify({ heapLog: true, rss: Math.round(m.rss / 1e6), heapUsed: Math.round(m.heapUsed / 1e6), heapTotal: Math.round(m.heapTotal / 1e6), external: Math.round(m.external / 1e6), arrayBuffers: Math.round(m.arrayBuffers / 1e6) }));
+    }, 3000).unref();
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,9 +1,8 @@
-// Parent side of middleware-child.ts: forks the middleware with tsx's loader, waits until it listens, sends it
+// Parent side of middleware-child.ts: forks the compiled middleware on plain node, waits until it listens, sends it
 // commands, and reads its memory from /proc/<pid>/status (VmHWM is the kernel's own peak-RSS mark, so no sample
 // can miss the peak).
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { appStatusSchema, childMessageSchema, type BenchAppStatus, type BenchTiming, type ChildCommand } from './ipc-messages';
 
 export interface MiddlewareProcess {
@@ -28,13 +27,16 @@ export async function startMiddlewareProcess(options: {
   env: Record<string, string>;
   timing: BenchTiming;
   logFile: string;
+  /** The compiled middleware-child.js (compiled-child.ts). */
+  compiledChild: string;
+  nodeFlags: string[];
   startTimeoutMs?: number;
 }): Promise<MiddlewareProcess> {
   const log = fs.openSync(options.logFile, 'a');
   // The environment is built from scratch: a DATABASE_URL or AC_* in the caller's shell must not leak in.
-  const child: ChildProcess = fork(path.join(__dirname, 'middleware-child.ts'), [], {
-    execArgv: ['--import', 'tsx'],
-    env: { PATH: process.env.PATH ?? '', ...options.env, BENCH_TIMING: JSON.stringify(options.timing) },
+  const child: ChildProcess = fork(options.compiledChild, [], {
+    execArgv: options.nodeFlags,
+    env: { PATH: process.env.PATH ?? '', ...(process.env.BENCH_HEAP_LOG !== undefined ? { BENCH_HEAP_LOG: process.env.BENCH_HEAP_LOG } : {}), ...options.env, BENCH_TIMING: JSON.stringify(options.timing) },
     stdio: ['ignore', log, log, 'ipc'],
   });
   fs.closeSync(log);

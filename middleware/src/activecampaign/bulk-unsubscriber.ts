@@ -3,7 +3,7 @@
 // opt-outs where single POSTs would move 300 (research §4). AC says the importer is not for real-time sync:
 // single changes go through unsubscribeFromAllLists instead.
 import { acLimits, isPlausibleEmail, type ActiveCampaignClient } from './activecampaign-client';
-import { AcRateLimitedError } from './activecampaign-errors';
+import { AcRateLimitedError, isRetryable } from './activecampaign-errors';
 import { SlidingWindowBudget, systemClock, type Clock, type RequestBudget } from './rate-limiter';
 
 export interface BulkUnsubscribeInput {
@@ -81,8 +81,18 @@ export async function unsubscribeInBulk(
   const deadline = clock.now() + maxWaitMs;
   const pending = new Set(batches);
   while (pending.size > 0) {
+    let pauseMs = pollIntervalMs;
     for (const batch of [...pending]) {
-      const info = await client.getImportStatus(batch.batchId);
+      let info;
+      try {
+        info = await client.getImportStatus(batch.batchId);
+      } catch (error) {
+        // The imports are submitted and AC works on them whatever happens to this read: a throttled or failed
+        // status check is asked again after the pause, never turned into a failure of contacts AC may have done.
+        if (!isRetryable(error)) throw error;
+        if (error instanceof AcRateLimitedError) pauseMs = Math.max(pauseMs, error.retryAfterMs);
+        break;
+      }
       batch.status = info.status;
       if (!info.done) continue;
       pending.delete(batch);
@@ -99,7 +109,7 @@ export async function unsubscribeInBulk(
       for (const batch of pending) for (const member of batch.members) outcomes.set(member, 'timed-out');
       break;
     }
-    await clock.sleep(pollIntervalMs);
+    await clock.sleep(pauseMs);
   }
 
   return {

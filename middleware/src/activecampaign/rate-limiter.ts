@@ -159,3 +159,50 @@ export class SlidingWindowBudget extends QueuedBudget {
     this.starts.push(now);
   }
 }
+
+export type RequestPriority = 'urgent' | 'background';
+
+/**
+ * Puts opt-outs first. The push path (an opt-out waiting to reach AC, a legal promise) and the background readers
+ * (poller pages, webhook confirmation reads, readiness probes) share one account budget; in FIFO order a poll of
+ * many pages would queue in front of an opt-out that arrived a moment later. Callers wait here in two queues,
+ * urgent first, and one at a time take their turn from the inner budget (a local bucket or the database-shared
+ * one), so the order in which the inner budget hands out its slots is this one. Background callers are never
+ * starved for long: urgent work is bounded by the rate itself, and only one caller holds a reservation at a time.
+ */
+export class PrioritizedBudget {
+  private readonly queues: Record<RequestPriority, Array<{ resolve: () => void; reject: (error: unknown) => void }>> = { urgent: [], background: [] };
+  private draining = false;
+
+  constructor(private readonly inner: RequestBudget) {}
+
+  /** The budget as one priority sees it: hand it to a client that does that priority's work. */
+  lane(priority: RequestPriority): RequestBudget {
+    return {
+      acquire: () => this.acquire(priority),
+      pauseFor: (ms: number) => this.inner.pauseFor?.(ms),
+    };
+  }
+
+  acquire(priority: RequestPriority): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queues[priority].push({ resolve, reject });
+      if (!this.draining) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      for (;;) {
+        const next = this.queues.urgent.shift() ?? this.queues.background.shift();
+        if (next === undefined) return;
+        // A failing inner budget (the shared one's database gone) fails that caller's request, as it would
+        // without this queue; the others keep their turn.
+        await this.inner.acquire().then(next.resolve, next.reject);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+}

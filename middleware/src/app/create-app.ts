@@ -19,7 +19,7 @@ import { SalesforceRestClient } from '../salesforce/salesforce-rest';
 import { StreamingSubscriber } from '../salesforce/streaming-subscriber';
 import { cdcChannel, optOutEvent, syncStateFields } from '../salesforce/package-names';
 import { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
-import { TokenBucket } from '../activecampaign/rate-limiter';
+import { PrioritizedBudget, TokenBucket, type RequestPriority } from '../activecampaign/rate-limiter';
 import { SharedRequestBudget } from '../store/shared-request-budget';
 import { SettingsProvider } from './settings-provider';
 import { createSyncScope } from '../workers/sync-scope';
@@ -58,9 +58,11 @@ export interface AppTiming {
   jobLeaseMs: number;
   /** How long the pull worker waits for a full Collections batch during a burst (see PullWorker.lingerMs). */
   pullLingerMs: number;
+  /** How long webhook deliveries wait for others to share one confirming AC read (see WebhookProcessor.lingerMs). */
+  webhookLingerMs: number;
 }
 
-const defaultTiming: AppTiming = {
+export const defaultTiming: AppTiming = {
   workerIdleMs: 1000,
   leaseTtlMs: 20_000,
   leaseRenewMs: 5_000,
@@ -72,7 +74,9 @@ const defaultTiming: AppTiming = {
   acTimeoutMs: 30_000,
   bulkPollIntervalMs: 2000,
   jobLeaseMs: 30_000,
-  pullLingerMs: 2000,
+  // Longer than the webhook linger: deliveries confirmed in rounds of up to 2 s still count as one burst here.
+  pullLingerMs: 5000,
+  webhookLingerMs: 2000,
 };
 
 const LEADER_LEASE = 'stream-and-poll';
@@ -127,15 +131,22 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     return customFieldsKnown;
   };
 
-  const ac = new ActiveCampaignClient({
-    apiUrl: config.activecampaign.apiUrl,
-    apiToken: config.activecampaign.apiToken,
-    // AC's limit is per account: on PostgreSQL (several instances) the budget lives in the database.
-    rateLimiter: db.kind === 'postgres' ? new SharedRequestBudget(db, 'activecampaign', config.activecampaign.rateLimitPerSecond) : new TokenBucket({ ratePerSecond: config.activecampaign.rateLimitPerSecond }),
-    timeoutMs: timing.acTimeoutMs,
-    logger,
-    onRequest: (info) => metrics.observeAcRequest(info),
-  });
+  // AC's limit is per account: on PostgreSQL (several instances) the budget lives in the database. Opt-outs on
+  // their way to AC go ahead of the background readers (poller, webhook confirmations) within this process.
+  const acBudget = new PrioritizedBudget(
+    db.kind === 'postgres' ? new SharedRequestBudget(db, 'activecampaign', config.activecampaign.rateLimitPerSecond) : new TokenBucket({ ratePerSecond: config.activecampaign.rateLimitPerSecond }),
+  );
+  const acClient = (priority: RequestPriority) =>
+    new ActiveCampaignClient({
+      apiUrl: config.activecampaign.apiUrl,
+      apiToken: config.activecampaign.apiToken,
+      rateLimiter: acBudget.lane(priority),
+      timeoutMs: timing.acTimeoutMs,
+      logger,
+      onRequest: (info) => metrics.observeAcRequest(info),
+    });
+  const ac = acClient('background');
+  const acForOptOuts = acClient('urgent');
   // One cheap page of "contacts updated since now" (usually empty), sent only when no real traffic proved AC is up.
   const acReadiness = new AcReadiness({ usage: metrics.acUsage, probe: () => ac.listContactsUpdatedSince({ updatedAfter: clock(), limit: 1 }), now: () => clock().getTime() });
   const retry = { maxAttempts: config.jobs.maxAttempts, backoffBaseMs: config.jobs.backoffBaseMs };
@@ -181,7 +192,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   });
   reconciler = new SalesforceReconciler({ store, rest, intake, settings: () => settings.get(), clock, logger });
 
-  const push = new PushWorker({ store, ac, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, clock, logger, metrics });
+  const push = new PushWorker({ store, ac: acForOptOuts, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, clock, logger, metrics });
   const pull = new PullWorker({
     store,
     rest,
@@ -203,7 +214,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   });
   let lastPollAt: Date | null = null;
   const poller = new AcPoller({ store, ac, clock, logger, metrics, overlapMs: config.activecampaign.pollOverlapSeconds * 1000, fullPassEveryMs: timing.fullPassEveryMs, onQueued: () => pullLoop?.poke() });
-  const webhooks = new WebhookProcessor({ store, ac, clock, logger, metrics, isBaselineDone: () => poller.isBaselineDone(), onQueued: () => pullLoop?.poke() });
+  const webhooks = new WebhookProcessor({ store, ac, clock, logger, metrics, isBaselineDone: () => poller.isBaselineDone(), onQueued: () => pullLoop?.poke(), lingerMs: timing.webhookLingerMs });
 
   pushLoop = new WorkLoop('push', async () => {
     if (!settings.get().pushEnabled) return 0;
@@ -239,7 +250,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       session,
       channels: channelsFor(),
       loadReplayId: (channel) => store.replay.load(channel),
-      onMessage: (channel, raw, replayId) => intake.handleMessage(channel, raw, replayId),
+      onMessages: (channel, messages) => intake.handleMessages(channel, messages),
       onReplayExpired: async (channel, lostReplayId) => {
         // Changes made while we could not replay are found by SOQL. The gap is recorded first and closed only by a
         // reconcile that succeeded (gapLoop), so a failure here (revoked token, lost database connection, a kill)

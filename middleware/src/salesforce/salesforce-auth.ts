@@ -3,7 +3,7 @@
 // Both post a form to <login or My Domain URL>/services/oauth2/token and answer {access_token, instance_url, id, ...}
 // or {error, error_description} (e.g. `invalid_grant`).
 import crypto from 'node:crypto';
-import jsforce, { Connection } from 'jsforce';
+import type { Connection } from 'jsforce';
 import { z } from 'zod';
 import { SalesforceAuthError, SalesforceSessionExpiredError } from './salesforce-errors';
 import { type Clock, type Logger, silentLogger, systemClock } from './logger-and-clock';
@@ -219,6 +219,9 @@ export class SalesforceSession {
    * beforeSend), and its refreshFn re-authenticates once on INVALID_SESSION_ID.
    */
   async createConnection(): Promise<Connection> {
+    // Loaded on first use: jsforce costs ~35 MB of memory, and the running middleware talks REST and CometD
+    // through its own typed clients.
+    const jsforce = await import('jsforce');
     const token = await this.token();
     return new jsforce.Connection({
       instanceUrl: token.instanceUrl,

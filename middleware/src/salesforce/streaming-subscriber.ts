@@ -2,7 +2,7 @@
 // extensions get wrong (research/salesforce-streaming.md §0.3-0.4, §6.1): one replay id per channel (jsforce's
 // Replay handles one channel per client, #1700/#1573), expired replay ids (jsforce stays silent, #1709), and
 // `advice.reconnect: none` (faye goes silent forever, §1.6). Resume points are the caller's STORED replay ids:
-// a message counts as consumed only after onMessage resolved, which is when the caller has queued its work and
+// a message counts as consumed only after onMessages resolved, which is when the caller has queued its work and
 // stored its replay id in one transaction (DESIGN §2).
 import type { SalesforceToken } from './salesforce-auth';
 import { classifyBayeuxFailure, type BayeuxFailure } from './bayeux-failures';
@@ -23,7 +23,14 @@ export type StreamingSubscriberOptions = {
   session: StreamingSession;
   channels: string[];
   loadReplayId(channel: string): Promise<string | null>;
-  onMessage(channel: string, rawMessage: unknown, replayId: string): Promise<void>;
+  /**
+   * Consumes messages in delivery order. Messages that arrive while the previous call is still storing its own
+   * are handed over together (at most maxBatch), so a burst costs one transaction per batch instead of one per
+   * message; the call must store them all or none (it throws), since the checkpoint moves to the last one.
+   */
+  onMessages(channel: string, messages: StreamMessage[]): Promise<void>;
+  /** Most messages per onMessages call (default 500). */
+  maxBatch?: number;
   onReplayExpired(channel: string, lostReplayId: string): Promise<void>;
   /** Where to resume after an expired replay id: -1 new events only (default), -2 everything retained. */
   expiredReplayFallback?: -1 | -2;
@@ -44,13 +51,15 @@ export type StreamingSubscriberOptions = {
   fayeRetrySeconds?: number;
 };
 
+export type StreamMessage = { rawMessage: unknown; replayId: string };
+
 export type SubscriberStatus = 'stopped' | 'connecting' | 'connected' | 'reconnecting' | 'backing-off';
 
 export type ChannelState = {
   subscribed: boolean;
   /** The replay id the last subscribe asked for ('-1', '-2' or a stored id). */
   subscribedFrom: string | null;
-  /** The replay id of the last message onMessage accepted. */
+  /** The replay id of the last message onMessages accepted. */
   lastReplayId: string | null;
   lastMessageAt: number | null;
   delivered: number;
@@ -72,8 +81,12 @@ export type SubscriberState = {
 };
 
 type ChannelRuntime = ChannelState & {
-  /** Serialises onMessage per channel: Salesforce delivers in order and the checkpoints must follow that order. */
+  /** Serialises onMessages per channel: Salesforce delivers in order and the checkpoints must follow that order. */
   queue: Promise<void>;
+  /** Delivered, not yet handed to onMessages; taken by the next link of `queue`. */
+  pending: Array<StreamMessage & { epoch: number; context: ClientContext }>;
+  /** A link of `queue` that will take `pending` is already scheduled. */
+  drainScheduled: boolean;
   /** Bumped on every (re)subscribe: messages queued under an older epoch are dropped, the replay resends them. */
   epoch: number;
   /** Set after onReplayExpired resolved: resubscribe with the fallback until a newer id is consumed. */
@@ -149,7 +162,8 @@ export class StreamingSubscriber {
       session: options.session,
       channels: [...new Set(options.channels)],
       loadReplayId: options.loadReplayId,
-      onMessage: options.onMessage,
+      onMessages: options.onMessages,
+      maxBatch: options.maxBatch ?? 500,
       onReplayExpired: options.onReplayExpired,
       expiredReplayFallback: options.expiredReplayFallback ?? -1,
       serverTimeoutMs: options.serverTimeoutMs ?? 110_000,
@@ -171,6 +185,8 @@ export class StreamingSubscriber {
         handlerFailures: 0,
         lastError: null,
         queue: Promise.resolve(),
+        pending: [],
+        drainScheduled: false,
         epoch: 0,
         expiredReplayId: null,
         failuresInRow: 0,
@@ -208,6 +224,8 @@ export class StreamingSubscriber {
     for (const [name, runtime] of this.channels) {
       const {
         queue: _queue,
+        pending: _pending,
+        drainScheduled: _drainScheduled,
         epoch: _epoch,
         expiredReplayId: _expired,
         failuresInRow: _failures,
@@ -536,40 +554,47 @@ export class StreamingSubscriber {
   private enqueue(context: ClientContext, channelName: string, data: unknown): void {
     const channel = this.channels.get(channelName);
     if (!channel || context.disposed) return;
-    const epoch = channel.epoch;
-    const replayId = replayIdOf(data);
-    const rawMessage = { channel: channelName, data };
-    channel.queue = channel.queue.then(async () => {
-      if (context.disposed || epoch !== channel.epoch || !this.running) return;
-      try {
-        await this.options.onMessage(channelName, rawMessage, replayId ?? '');
-      } catch (error) {
-        channel.handlerFailures += 1;
-        channel.failuresInRow += 1;
-        if (channel.lastReplayId === null) channel.failedWithoutCheckpoint = true;
-        channel.lastError = `onMessage: ${describe(error)}`;
-        this.logger.error({ channel: channelName, replayId, error: describe(error) }, 'cometd message handler failed');
-        // The message is not stored: drop what is queued behind it and replay from the stored id.
-        channel.epoch += 1;
-        if (context === this.context) {
-          this.lastError = channel.lastError;
-          this.scheduleRestart(channel.lastError, {
-            delayMs: this.backoffMs(channel.failuresInRow),
-            refreshToken: false,
-          });
-        }
-        return;
+    channel.pending.push({ rawMessage: { channel: channelName, data }, replayId: replayIdOf(data) ?? '', epoch: channel.epoch, context });
+    if (channel.drainScheduled) return;
+    channel.drainScheduled = true;
+    channel.queue = channel.queue.then(() => this.drain(channelName, channel));
+  }
+
+  /** Hands what was delivered meanwhile to onMessages in one call, then moves the channel's checkpoint. */
+  private async drain(channelName: string, channel: ChannelRuntime): Promise<void> {
+    const batch = channel.pending.splice(0, this.options.maxBatch ?? 500).filter((m) => !m.context.disposed && m.epoch === channel.epoch);
+    if (channel.pending.length > 0) channel.queue = channel.queue.then(() => this.drain(channelName, channel));
+    else channel.drainScheduled = false;
+    if (batch.length === 0 || !this.running) return;
+    const context = batch[batch.length - 1]!.context;
+    try {
+      await this.options.onMessages(channelName, batch.map(({ rawMessage, replayId }) => ({ rawMessage, replayId })));
+    } catch (error) {
+      channel.handlerFailures += 1;
+      channel.failuresInRow += 1;
+      if (channel.lastReplayId === null) channel.failedWithoutCheckpoint = true;
+      channel.lastError = `onMessages: ${describe(error)}`;
+      this.logger.error({ channel: channelName, replayIds: [batch[0]!.replayId, batch[batch.length - 1]!.replayId], error: describe(error) }, 'cometd message handler failed');
+      // Nothing of the batch is stored: drop what is queued behind it and replay from the stored id.
+      channel.epoch += 1;
+      if (context === this.context) {
+        this.lastError = channel.lastError;
+        this.scheduleRestart(channel.lastError, {
+          delayMs: this.backoffMs(channel.failuresInRow),
+          refreshToken: false,
+        });
       }
-      if (replayId === null) {
-        this.logger.warn({ channel: channelName }, 'cometd message without data.event.replayId');
-        return;
-      }
-      channel.lastReplayId = replayId;
-      channel.lastMessageAt = this.clock.now();
-      channel.delivered += 1;
-      channel.expiredReplayId = null;
-      channel.failuresInRow = 0;
-      channel.failedWithoutCheckpoint = false;
-    });
+      return;
+    }
+    const withReplayIds = batch.filter((m) => m.replayId !== '');
+    if (withReplayIds.length < batch.length) this.logger.warn({ channel: channelName, messages: batch.length - withReplayIds.length }, 'cometd message without data.event.replayId');
+    const last = withReplayIds[withReplayIds.length - 1];
+    if (last === undefined) return;
+    channel.lastReplayId = last.replayId;
+    channel.lastMessageAt = this.clock.now();
+    channel.delivered += withReplayIds.length;
+    channel.expiredReplayId = null;
+    channel.failuresInRow = 0;
+    channel.failedWithoutCheckpoint = false;
   }
 }

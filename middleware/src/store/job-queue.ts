@@ -149,6 +149,10 @@ export class JobQueue {
     await tx.query(`DELETE FROM jobs WHERE id = $1`, [jobId]);
   }
 
+  async completeMany(jobIds: string[], tx: SqlExecutor = this.db): Promise<void> {
+    if (jobIds.length > 0) await tx.query(`DELETE FROM jobs WHERE id = ANY($1::bigint[])`, [jobIds]);
+  }
+
   /** Schedules a retry after a back-off, or moves the job to the dead letters after its last attempt. */
   async fail<P>(kind: JobKind<P>, job: ClaimedJob<P>, error: string, policy: RetryPolicy, minimumDelayMs = 0): Promise<'retry' | 'dead'> {
     if (job.attempts >= policy.maxAttempts) {
@@ -258,13 +262,13 @@ export class JobQueue {
   }
 
   /** How many jobs of a kind are ready, and since when the oldest of them has been waiting. */
-  async readySummary(kindName: string): Promise<{ count: number; oldestQueuedAt: Date | null }> {
+  async readySummary(kindName: string): Promise<{ count: number; oldestQueuedAt: Date | null; newestQueuedAt: Date | null }> {
     const result = await this.db.query(
-      `SELECT count(*) AS n, min(created_at) AS oldest FROM jobs WHERE kind = $1 AND state = 'queued' AND run_after <= $2`,
+      `SELECT count(*) AS n, min(created_at) AS oldest, max(created_at) AS newest FROM jobs WHERE kind = $1 AND state = 'queued' AND run_after <= $2`,
       [kindName, this.clock()],
     );
-    const row = z.object({ n: z.coerce.number(), oldest: z.coerce.date().nullable() }).parse(result.rows[0]);
-    return { count: row.n, oldestQueuedAt: row.oldest };
+    const row = z.object({ n: z.coerce.number(), oldest: z.coerce.date().nullable(), newest: z.coerce.date().nullable() }).parse(result.rows[0]);
+    return { count: row.n, oldestQueuedAt: row.oldest, newestQueuedAt: row.newest };
   }
 
   async readyCount(kindName: string): Promise<number> {

@@ -29,4 +29,16 @@ export class KvStore {
       [key, JSON.stringify(value), this.clock()],
     );
   }
+
+  /** Sets many keys in one statement (a bulk round writes thousands). */
+  async setMany(entries: { key: string; value: unknown }[], tx: SqlExecutor = this.db): Promise<void> {
+    if (entries.length === 0) return;
+    // Last value wins for a key given twice, as with set() called in order.
+    const byKey = new Map(entries.map((e) => [e.key, JSON.stringify(e.value)]));
+    await tx.query(
+      `INSERT INTO kv_state (key, value, updated_at) SELECT k, v::jsonb, $3 FROM unnest($1::text[], $2::text[]) AS t(k, v)
+       ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
+      [[...byKey.keys()], [...byKey.values()], this.clock()],
+    );
+  }
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { SqlExecutor } from './database';
 import type { Clock } from './clock';
 
-const pendingRow = z.object({ id: z.coerce.string(), payload: z.unknown() });
+const pendingRow = z.object({ id: z.coerce.string(), payload: z.unknown(), received_at: z.coerce.date() });
 
 /** Accepted webhook deliveries, stored before the 200 reply because AC never retries a delivery. */
 export class WebhookInbox {
@@ -17,9 +17,12 @@ export class WebhookInbox {
     return result.rows.length > 0;
   }
 
-  async pending(limit: number): Promise<{ id: string; payload: unknown }[]> {
-    const result = await this.db.query(`SELECT id, payload FROM webhook_inbox WHERE processed_at IS NULL ORDER BY id LIMIT $1`, [limit]);
-    return result.rows.map((r) => pendingRow.parse(r));
+  async pending(limit: number): Promise<{ id: string; payload: unknown; receivedAt: Date }[]> {
+    const result = await this.db.query(`SELECT id, payload, received_at FROM webhook_inbox WHERE processed_at IS NULL ORDER BY id LIMIT $1`, [limit]);
+    return result.rows.map((r) => {
+      const row = pendingRow.parse(r);
+      return { id: row.id, payload: row.payload, receivedAt: row.received_at };
+    });
   }
 
   async markProcessed(ids: string[], tx: SqlExecutor = this.db): Promise<void> {

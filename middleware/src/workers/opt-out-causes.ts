@@ -9,7 +9,7 @@ import type { Store, SqlExecutor } from '../store';
 const keyOf = (email: string) => `r1-cause:${email.toLowerCase()}`;
 
 export async function recordOptOutCauses(store: Store, causes: { email: string; at: string }[], tx?: SqlExecutor): Promise<void> {
-  for (const cause of causes) await store.kv.set(keyOf(cause.email), cause.at, tx);
+  await store.kv.setMany(causes.map((cause) => ({ key: keyOf(cause.email), value: cause.at })), tx);
 }
 
 export async function dropOptOutCauses(store: Store, emails: string[], tx?: SqlExecutor): Promise<void> {

@@ -26,8 +26,9 @@ export interface PullWorkerDeps {
   /** How long a claimed job stays locked: after a crash its jobs wait this long before another instance takes them. */
   leaseMs?: number;
   /**
-   * While fewer than a full Collections call (200) are ready and the oldest has waited less than this, wait for
-   * more: a burst of AC changes arrives over seconds, and writing it in full batches keeps Salesforce API use low.
+   * While jobs keep arriving within this time of each other, write only full Collections calls (200 records) and
+   * keep the remainder for the next ones: a burst of AC changes arrives over seconds to minutes (paced by AC's
+   * 5 requests/s), and writing it in full batches keeps Salesforce API use low.
    */
   lingerMs?: number;
   retry: RetryPolicy;
@@ -38,6 +39,10 @@ export interface PullWorkerDeps {
 
 /** Jobs taken per round: a multiple of 200 so that full Collections calls carry the load. */
 const BATCH = 2000;
+/** Records per sObject Collections call (Salesforce's maximum). */
+const COLLECTION_SIZE = 200;
+/** A partial call waits at most this many lingers for a burst to fill it. */
+const MAX_LINGER_FACTOR = 6;
 const LEASE_MS = 5 * 60_000;
 
 export class PullWorker {
@@ -46,10 +51,21 @@ export class PullWorker {
   /** Handles one batch of ready jobs; returns how many it took. */
   async runOnce(limit = BATCH): Promise<number> {
     const { store } = this.deps;
-    if ((this.deps.lingerMs ?? 0) > 0) {
+    const lingerMs = this.deps.lingerMs ?? 0;
+    if (lingerMs > 0) {
       const ready = await store.jobs.readySummary(pullJobKind.name);
-      const waited = ready.oldestQueuedAt === null ? 0 : this.deps.clock().getTime() - ready.oldestQueuedAt.getTime();
-      if (ready.count > 0 && ready.count < 200 && waited < (this.deps.lingerMs ?? 0)) return 0;
+      const now = this.deps.clock().getTime();
+      const sinceNewest = ready.newestQueuedAt === null ? Infinity : now - ready.newestQueuedAt.getTime();
+      const sinceOldest = ready.oldestQueuedAt === null ? 0 : now - ready.oldestQueuedAt.getTime();
+      // A burst is still arriving while jobs keep coming within the linger: take only whole Collections calls and
+      // let the remainder wait for the jobs that will fill its call. It goes out as it is once the burst has been
+      // quiet for the linger, or once its oldest job has waited MAX_LINGER_FACTOR lingers (a steady trickle).
+      const burstGoesOn = sinceNewest < lingerMs && sinceOldest < lingerMs * MAX_LINGER_FACTOR;
+      if (ready.count > 0 && burstGoesOn) {
+        const wholeCalls = Math.floor(ready.count / COLLECTION_SIZE) * COLLECTION_SIZE;
+        if (wholeCalls === 0) return 0;
+        limit = Math.min(limit, wholeCalls);
+      }
     }
     const claimed = await store.jobs.claim(pullJobKind, limit, this.deps.leaseMs ?? LEASE_MS);
     if (claimed.length === 0) return 0;

@@ -194,25 +194,30 @@ export class PushWorker {
       return jobs.length;
     }
     const outcomeByEmail = new Map(report.outcomes.map((o) => [o.email, o.outcome]));
+    const confirmed: { c: (typeof toImport)[number]; lists: { listId: string; previousStatus: number }[] }[] = [];
     for (const c of toImport) {
-      const p = c.job.payload;
-      const outcome = outcomeByEmail.get(p.email);
+      const outcome = outcomeByEmail.get(c.job.payload.email);
       if (outcome !== 'unsubscribed') {
         // Unconfirmed: let the single path read AC and finish the job (idempotent: it skips what is done).
         await store.jobs.requeue(pushJobKind, c.job, this.deps.clock(), `bulk import outcome: ${outcome ?? 'missing'}`);
         continue;
       }
-      const lists = Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([listId, previousStatus]) => ({ listId, previousStatus }));
-      await store.db.transaction(async (tx) => {
-        await store.unsubscribedLists.remember(c.contactId, p.email, lists, tx);
-        await store.audit.record(
-          lists.map((l) => ({ direction: 'sf_to_ac' as const, email: p.email, recordId: p.recordIds[0] ?? null, acContactId: c.contactId, oldValue: `list ${l.listId}: ${l.previousStatus}`, newValue: `list ${l.listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true (bulk import)', result: 'unsubscribed', correlation: { job: c.job.id } })),
-          tx,
-        );
-        await store.jobs.complete(c.job.id, tx);
-      });
+      confirmed.push({ c, lists: Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([listId, previousStatus]) => ({ listId, previousStatus })) });
+    }
+    // One transaction for the whole round: thousands of confirmed jobs, one commit.
+    await store.db.transaction(async (tx) => {
+      await store.unsubscribedLists.rememberMany(confirmed.map(({ c, lists }) => ({ acContactId: c.contactId, email: c.job.payload.email, lists })), tx);
+      await store.audit.record(
+        confirmed.flatMap(({ c, lists }) =>
+          lists.map((l) => ({ direction: 'sf_to_ac' as const, email: c.job.payload.email, recordId: c.job.payload.recordIds[0] ?? null, acContactId: c.contactId, oldValue: `list ${l.listId}: ${l.previousStatus}`, newValue: `list ${l.listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true (bulk import)', result: 'unsubscribed', correlation: { job: c.job.id } })),
+        ),
+        tx,
+      );
+      await store.jobs.completeMany(confirmed.map(({ c }) => c.job.id), tx);
+    });
+    for (const { c } of confirmed) {
       this.deps.metrics.jobsSucceeded.inc({ kind: pushJobKind.name });
-      this.observeLatency(p);
+      this.observeLatency(c.job.payload);
     }
     this.deps.logger.info({ batches: report.batches.length, contacts: toImport.length }, 'bulk unsubscribe round done');
     return jobs.length;

@@ -10,6 +10,7 @@ import { pushJobKind, pushPayloadFromChange } from '../sync/push-job';
 import { normaliseEmail } from '../sync/opt-out-change';
 import type { Settings } from '../sync/settings';
 import type { Metrics } from '../observability/metrics';
+import type { StreamMessage } from '../salesforce/streaming-subscriber';
 import { emailHash } from '../observability/logger';
 
 export interface RecordSnapshot {
@@ -39,48 +40,68 @@ export class SalesforceIntake {
   constructor(private readonly deps: SalesforceIntakeDeps) {}
 
   async handleMessage(channel: string, raw: unknown, replayId: string): Promise<void> {
+    await this.handleMessages(channel, [{ rawMessage: raw, replayId }]);
+  }
+
+  /**
+   * Messages delivered together are stored together: one transaction queues the work of all of them (in delivery
+   * order, so a later change of an email supersedes an earlier one), quarantines the malformed ones, and moves the
+   * checkpoint to the last. A burst of 10,000 single-record CDC events then costs tens of transactions, not 10,000.
+   */
+  async handleMessages(channel: string, messages: StreamMessage[]): Promise<void> {
     const { store, metrics } = this.deps;
-    metrics.eventsReceived.inc({ channel });
+    metrics.eventsReceived.inc({ channel }, messages.length);
     const settings = this.deps.settings();
-    let result;
-    try {
-      result = normaliseMessage(channel, raw, { optOutField: settings.optOutField, ...this.deps.identity() });
-    } catch (error) {
-      if (!(error instanceof MessageRejectedError)) throw error;
-      await store.db.transaction(async (tx) => {
-        await store.quarantine.put(`cometd:${channel}`, error.message, raw, tx);
-        await store.replay.save(tx, channel, replayId);
-      });
-      metrics.quarantined.inc({ source: 'cometd' });
-      this.deps.logger.warn({ channel, replayId, reason: error.message }, 'message quarantined');
-      return;
+    const rejected: { raw: unknown; replayId: string; reason: string }[] = [];
+    const changes: OptOutChange[] = [];
+    let echoes = 0;
+    let gaps = 0;
+    for (const { rawMessage, replayId } of messages) {
+      let result;
+      try {
+        result = normaliseMessage(channel, rawMessage, { optOutField: settings.optOutField, ...this.deps.identity() });
+      } catch (error) {
+        if (!(error instanceof MessageRejectedError)) throw error;
+        rejected.push({ raw: rawMessage, replayId, reason: error.message });
+        continue;
+      }
+      echoes += result.echoes;
+      gaps += result.gaps.length;
+      changes.push(...result.changes, ...(await this.resolveGaps(result.gaps, channel)));
     }
-    // Lag = now minus the newest commit time in the message: how far behind Salesforce the push path runs.
-    const newest = Math.max(...result.changes.map((c) => c.changedAt.getTime()));
+    // Lag = now minus the newest commit time in the batch: how far behind Salesforce the push path runs.
+    const newest = Math.max(...changes.filter((c) => c.source !== 'GAP').map((c) => c.changedAt.getTime()));
     if (Number.isFinite(newest)) metrics.replayLagSeconds.set({ channel }, Math.max(0, (Date.now() - newest) / 1000));
-    const changes = [...result.changes, ...(await this.resolveGaps(result.gaps, channel))];
     const filled = await this.fillMissingEmails(changes);
     const inScope = this.deps.recordsInScope === undefined ? null : await this.deps.recordsInScope(filled.map((c) => c.recordId));
     const complete = inScope === null ? filled : filled.filter((c) => inScope.has(c.recordId));
     const outOfScope = inScope === null ? [] : filled.filter((c) => !inScope.has(c.recordId));
+    const replayId = [...messages].reverse().find((m) => m.replayId !== '')?.replayId ?? null;
+    const correlation = { channel, replayId: replayId ?? '' };
     await store.db.transaction(async (tx) => {
-      await this.queue(tx, await this.withoutRedeliveries(tx, complete), { channel, replayId });
-      await store.audit.record(outOfScope.map((c) => ({ direction: 'sf_to_ac' as const, email: c.email, recordId: c.recordId, decision: 'skip', reason: 'R7: the record is not in a scoped Campaign', result: 'out of scope', correlation: { channel, replayId } })), tx);
-      if (result.echoes > 0) {
-        metrics.echoesDropped.inc(result.echoes);
-        await store.audit.record([{ direction: 'internal', email: null, decision: 'drop-echo', reason: 'R6: written by this product', result: `${result.echoes} record change(s) dropped`, correlation: { channel, replayId } }], tx);
+      for (const bad of rejected) await store.quarantine.put(`cometd:${channel}`, bad.reason, bad.raw, tx);
+      await this.queue(tx, await this.withoutRedeliveries(tx, complete), correlation);
+      await store.audit.record(outOfScope.map((c) => ({ direction: 'sf_to_ac' as const, email: c.email, recordId: c.recordId, decision: 'skip', reason: 'R7: the record is not in a scoped Campaign', result: 'out of scope', correlation: { channel, replayId: c.replayId || correlation.replayId } })), tx);
+      if (echoes > 0) {
+        await store.audit.record([{ direction: 'internal', email: null, decision: 'drop-echo', reason: 'R6: written by this product', result: `${echoes} record change(s) dropped`, correlation }], tx);
       }
-      await store.replay.save(tx, channel, replayId);
+      if (replayId !== null) await store.replay.save(tx, channel, replayId);
     });
+    if (echoes > 0) metrics.echoesDropped.inc(echoes);
+    for (const bad of rejected) {
+      metrics.quarantined.inc({ source: 'cometd' });
+      this.deps.logger.warn({ channel, replayId: bad.replayId, reason: bad.reason }, 'message quarantined');
+    }
     this.deps.logger.info(
       {
         channel,
         replayId,
+        messages: messages.length,
         transactionKeys: [...new Set(complete.map((c) => c.transactionKey).filter((k) => k !== null))].slice(0, 5),
         emails: [...new Set(complete.filter((c) => c.email !== null).map((c) => emailHash(c.email!)))].slice(0, 20),
         changes: complete.length,
-        echoes: result.echoes,
-        gaps: result.gaps.length,
+        echoes,
+        gaps,
       },
       'salesforce change queued',
     );

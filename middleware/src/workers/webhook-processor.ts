@@ -2,6 +2,7 @@
 // whether the contact is now off ALL its lists, so the processor replays the deliveries over the last snapshot and
 // checks them against the contact's full state read from AC, then feeds both to the same detector as the poller.
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { Store } from '../store';
 import type { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
 import { webhookPayloadSchema, type WebhookPayload } from '../activecampaign/webhook-payload';
@@ -11,6 +12,15 @@ import type { AcContactState } from '../sync/ac-transitions';
 import type { Clock } from '../store/clock';
 import type { Metrics } from '../observability/metrics';
 import { pullJobKind } from '../sync/pull-job';
+
+/** Contacts per GET /contacts?ids[]= read (AC's page size). */
+const CONTACTS_PER_READ = 100;
+
+/** The contact a stored delivery is about, for counting only (the full parse happens below). */
+function contactIdOf(payload: unknown): string {
+  const parsed = z.object({ contact: z.object({ id: z.unknown() }) }).safeParse(payload);
+  return parsed.success ? String(parsed.data.contact.id) : '';
+}
 
 export class WebhookProcessor {
   constructor(
@@ -23,6 +33,12 @@ export class WebhookProcessor {
       isBaselineDone: () => Promise<boolean>;
       inScope?: (state: AcContactState) => boolean;
       onQueued?: () => void;
+      /**
+       * While fewer than one read's worth of contacts (100) have deliveries waiting and the oldest has waited less
+       * than this, wait for more: deliveries trickle in one per list changed, and confirming them one contact per
+       * read would spend the account's 5 requests/s on what one read of 100 does.
+       */
+      lingerMs?: number;
     },
   ) {}
 
@@ -30,6 +46,12 @@ export class WebhookProcessor {
     const { store } = this.deps;
     const pending = await store.webhookInbox.pending(limit);
     if (pending.length === 0) return 0;
+    const lingerMs = this.deps.lingerMs ?? 0;
+    if (lingerMs > 0) {
+      const oldest = Math.min(...pending.map((p) => p.receivedAt.getTime()));
+      const contacts = new Set(pending.map((p) => contactIdOf(p.payload)));
+      if (contacts.size < CONTACTS_PER_READ && this.deps.clock().getTime() - oldest < lingerMs) return 0;
+    }
     const baseline = !(await this.deps.isBaselineDone());
     const byContact = new Map<string, { inboxIds: string[]; payloads: WebhookPayload[] }>();
     for (const item of pending) {
@@ -48,8 +70,8 @@ export class WebhookProcessor {
     const contactIds = [...byContact.keys()];
     // One read per 100 contacts (GET /contacts?ids[]=...): a burst of deliveries costs 1% of the calls one GET per
     // contact would, which matters under AC's 5 requests/s.
-    for (let i = 0; i < contactIds.length; i += 100) {
-      const chunk = contactIds.slice(i, i + 100);
+    for (let i = 0; i < contactIds.length; i += CONTACTS_PER_READ) {
+      const chunk = contactIds.slice(i, i + CONTACTS_PER_READ);
       let found: Map<string, AcContactState>;
       try {
         found = new Map((await this.deps.ac.getContactsWithLists(chunk)).map((read) => [read.contact.id, toAcContactState(read)]));

@@ -18,6 +18,7 @@ function inputs(count: number): Array<{ email: string; contactId: string; listId
 class ScriptedClient {
   submitted: BulkUnsubscribeEntry[][] = [];
   throttleNext = 0;
+  throttleStatusChecks = 0;
   pollsBeforeDone = 1;
   private polls = new Map<string, number>();
 
@@ -31,6 +32,10 @@ class ScriptedClient {
   }
 
   async getImportStatus(batchId: string): Promise<AcImportStatus> {
+    if (this.throttleStatusChecks > 0) {
+      this.throttleStatusChecks -= 1;
+      throw new AcRateLimitedError(1000, 429, 'account', 'GET /import/info');
+    }
     const seen = (this.polls.get(batchId) ?? 0) + 1;
     this.polls.set(batchId, seen);
     const index = Number(batchId.split('-')[1]) - 1;
@@ -114,6 +119,21 @@ describe('unsubscribeInBulk', () => {
     const report = await running;
     expect(client.submitted).toHaveLength(1);
     expect(report.batches[0]?.status).toBe('completed');
+  });
+
+  it('when a status check is throttled, then it is asked again after Retry-After and the outcomes still come from AC', async () => {
+    const client = new ScriptedClient();
+    client.throttleStatusChecks = 2;
+    const clock = new FakeClock();
+    const running = unsubscribeInBulk(client, inputs(4), {
+      clock,
+      pollIntervalMs: 200,
+      importBudget: new SlidingWindowBudget({ limit: 100, windowMs: 60_000, clock }),
+    });
+    await clock.advance(5000, 100);
+    const report = await running;
+    expect(client.submitted).toHaveLength(1);
+    expect(report.outcomes.map((o) => o.outcome)).toEqual(['failed', 'unsubscribed', 'unsubscribed', 'unsubscribed']);
   });
 
   it('when an import never completes, then its contacts come back as timed-out', async () => {

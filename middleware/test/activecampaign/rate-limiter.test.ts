@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { SlidingWindowBudget, TokenBucket } from '../../src/activecampaign/rate-limiter';
+import { PrioritizedBudget, SlidingWindowBudget, TokenBucket } from '../../src/activecampaign/rate-limiter';
 import { FakeClock, flush } from './fake-clock';
 
 /** Queues `count` callers and lets the immediate grants land before time moves. */
@@ -82,5 +82,46 @@ describe('SlidingWindowBudget', () => {
     expect(maxInAnyWindow(granted, 60_000)).toBe(100);
     expect(granted[100]).toBe(60_000);
     expect(granted[200]).toBe(120_000);
+  });
+});
+
+describe('PrioritizedBudget', () => {
+  it('when a poll has queued 10 page reads and an opt-out arrives, then the opt-out goes third, not 11th', async () => {
+    const clock = new FakeClock();
+    const budget = new PrioritizedBudget(new TokenBucket({ clock, headroom: 0 }));
+    const order: string[] = [];
+    for (let i = 0; i < 10; i += 1) void budget.lane('background').acquire().then(() => order.push(`page ${i}`));
+    await flush();
+    void budget.lane('urgent').acquire().then(() => order.push('opt-out'));
+    await clock.advance(3000);
+    expect(order).toHaveLength(11);
+    // Page 0 took the free token and page 1 already waits for the next one (one reservation at a time); the
+    // opt-out comes right after them, ahead of the eight pages still queued.
+    expect(order.slice(0, 3)).toEqual(['page 0', 'page 1', 'opt-out']);
+  });
+
+  it('when both lanes are busy, then together they still keep to the inner rate', async () => {
+    const clock = new FakeClock();
+    const budget = new PrioritizedBudget(new TokenBucket({ clock }));
+    const granted: number[] = [];
+    for (let i = 0; i < 15; i += 1) {
+      void budget.lane('background').acquire().then(() => granted.push(clock.now()));
+      void budget.lane('urgent').acquire().then(() => granted.push(clock.now()));
+    }
+    await clock.advance(8000);
+    expect(granted).toHaveLength(30);
+    expect(maxInAnyWindow(granted, 1000)).toBeLessThanOrEqual(5);
+  });
+
+  it('when the inner budget fails for one caller, then that caller sees the error and the next is still served', async () => {
+    let calls = 0;
+    const budget = new PrioritizedBudget({
+      acquire: async () => {
+        calls += 1;
+        if (calls === 1) throw new Error('database connection terminated');
+      },
+    });
+    await expect(budget.lane('urgent').acquire()).rejects.toThrow('database connection terminated');
+    await expect(budget.lane('background').acquire()).resolves.toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { StreamingSubscriber, type StreamingSubscriberOptions } from '../../src/salesforce/streaming-subscriber';
+import { StreamingSubscriber, type StreamingSubscriberOptions, type StreamMessage } from '../../src/salesforce/streaming-subscriber';
 import { SalesforceRestClient } from '../../src/salesforce/salesforce-rest';
 import { normaliseMessage } from '../../src/salesforce/change-normaliser';
 import { cdcChannel, optOutEvent } from '../../src/salesforce/package-names';
@@ -33,28 +33,37 @@ function fakeConsumer(options: { failOnce?: (recordId: string) => boolean } = {}
   const expired: Array<{ channel: string; lost: string }> = [];
   let inFlight = 0;
   let maxInFlight = 0;
+  let calls = 0;
   const failed = new Set<string>();
   return {
     stored,
     received,
     expired,
     maxInFlight: () => maxInFlight,
+    calls: () => calls,
     idsReceived: () => received.flatMap((r) => r.recordIds),
     loadReplayId: async (name: string) => stored.get(name) ?? null,
-    onMessage: async (name: string, raw: unknown, replayId: string) => {
+    // Stores a batch all or nothing, as the intake's transaction does.
+    onMessages: async (name: string, messages: StreamMessage[]) => {
+      calls += 1;
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       try {
         await new Promise((resolve) => setImmediate(resolve));
-        const header = headerSchema.safeParse(raw);
-        const recordIds = header.success ? header.data.data.payload.ChangeEventHeader.recordIds : [];
-        const first = recordIds[0];
-        if (first && options.failOnce?.(first) && !failed.has(first)) {
-          failed.add(first);
-          throw new Error('database unavailable');
+        const batch = messages.map(({ rawMessage, replayId }) => {
+          const header = headerSchema.safeParse(rawMessage);
+          return { channel: name, recordIds: header.success ? header.data.data.payload.ChangeEventHeader.recordIds : [], replayId, raw: rawMessage };
+        });
+        for (const message of batch) {
+          const first = message.recordIds[0];
+          if (first && options.failOnce?.(first) && !failed.has(first)) {
+            failed.add(first);
+            throw new Error('database unavailable');
+          }
         }
-        received.push({ channel: name, recordIds, replayId, raw });
-        stored.set(name, replayId);
+        received.push(...batch);
+        const last = batch[batch.length - 1];
+        if (last !== undefined) stored.set(name, last.replayId);
       } finally {
         inFlight -= 1;
       }
@@ -71,7 +80,7 @@ function subscriberFor(consumer: ReturnType<typeof fakeConsumer>, extra: Partial
     session,
     channels: [channel],
     loadReplayId: consumer.loadReplayId,
-    onMessage: consumer.onMessage,
+    onMessages: consumer.onMessages,
     onReplayExpired: consumer.onReplayExpired,
     fayeRetrySeconds: 0.2,
     baseBackoffMs: 50,
@@ -136,6 +145,29 @@ describe('StreamingSubscriber against the emulator', () => {
       expect(consumer.maxInFlight()).toBe(1);
       const replayIds = consumer.received.map((r) => Number(r.replayId));
       expect(replayIds).toEqual([...replayIds].sort((a, b) => a - b));
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
+  test('when a burst arrives while the handler is busy, then the waiting events reach it together, in order', async () => {
+    const consumer = fakeConsumer();
+    const { subscriber } = subscriberFor(consumer);
+    await subscriber.start();
+    try {
+      await subscribed(subscriber);
+      const ids = Array.from({ length: 40 }, (_, i) => newContact(`burst${i}`));
+      // One Collections call of 40 records: the enriched channel delivers 40 single-record events at once.
+      harness.emulator.updateMany(
+        'Contact',
+        ids.map((id) => ({ id, fields: { HasOptedOutOfEmail: true } })),
+        { asUserId: harness.emulator.users.admin.id },
+      );
+      await waitFor(() => ids.every((id) => consumer.idsReceived().includes(id)), { what: 'all events' });
+      const updates = consumer.received.filter((r) => r.recordIds.some((id) => ids.includes(id)));
+      expect(updates.map((r) => Number(r.replayId))).toEqual(updates.map((r) => Number(r.replayId)).sort((a, b) => a - b));
+      expect(consumer.calls()).toBeLessThan(consumer.received.length);
+      expect(consumer.stored.get(channel)).toBe(consumer.received[consumer.received.length - 1]!.replayId);
     } finally {
       await subscriber.stop();
     }

@@ -39,6 +39,7 @@ export const fastTiming: Partial<AppTiming> = {
   acTimeoutMs: 3000,
   bulkPollIntervalMs: 100,
   pullLingerMs: 0,
+  webhookLingerMs: 0,
   jobLeaseMs: 3000,
 };
 
@@ -111,6 +112,8 @@ export async function startSandbox(
       sandbox.app = null;
     },
     async close() {
+      // Debugging aid: DUMP_SANDBOX_LOG=<file> keeps the middleware's debug log of every sandbox for reading after the run.
+      if (process.env.DUMP_SANDBOX_LOG) fs.appendFileSync(process.env.DUMP_SANDBOX_LOG, logLines.join(''));
       await sandbox.stopApp();
       await Promise.all([sf.close(), ac.close()]);
       await pg?.drop();

@@ -1,0 +1,59 @@
+// Bursts cost few API calls: Salesforce writes go out in full Collections calls while a burst is still arriving,
+// and webhook deliveries that arrive together are confirmed with one ActiveCampaign read. Both lingers run with
+// their production values, so that what these tests prove is what runs.
+import { engines } from '../support/test-databases';
+import { startSandbox, type Sandbox } from '../support/sandbox-harness';
+import { salesforceWriteCalls, isOptedOut, readyApp } from '../support/sandbox-queries';
+import { waitFor } from '../support/wait-for';
+import { defaultTiming } from '../../src/app/create-app';
+
+describe.each(engines)('bursts on %s', (engine) => {
+  let sandbox: Sandbox;
+  let news: { id: string };
+  let offers: { id: string };
+
+  beforeAll(async () => {
+    sandbox = await startSandbox(engine);
+    news = sandbox.ac.createList('News');
+    offers = sandbox.ac.createList('Offers');
+    await sandbox.startApp({ pullLingerMs: defaultTiming.pullLingerMs, webhookLingerMs: defaultTiming.webhookLingerMs });
+    await readyApp(sandbox);
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  function people(prefix: string, count: number): { email: string; contactId: string }[] {
+    return Array.from({ length: count }, (_, i) => {
+      const email = `${prefix}${i}@example.com`;
+      sandbox.ac.createContact(email, { lists: { [news.id]: 1, [offers.id]: 1 } });
+      return { email, contactId: String(sandbox.sf.insert('Contact', { LastName: `P${i}`, Email: email, HasOptedOutOfEmail: false }).Id) };
+    });
+  }
+
+  test('when 450 people unsubscribe from all lists at once, then Salesforce is written in 3 Collections calls', async () => {
+    const crowd = people('burst', 450);
+    await sandbox.app!.pollNow();
+    const writesBefore = salesforceWriteCalls(sandbox);
+    for (const person of crowd) sandbox.ac.unsubscribe(person.email, 'all');
+    await waitFor(() => crowd.every((p) => isOptedOut(sandbox, 'Contact', p.contactId)), { what: 'every record opted out', timeoutMs: 60_000 });
+    // 200 + 200 + 50: the remainder waited for the burst to end instead of going out in pieces as jobs arrived.
+    expect(salesforceWriteCalls(sandbox) - writesBefore).toBe(3);
+  });
+
+  test('when five people unsubscribe within a moment, then one ActiveCampaign read confirms all their deliveries', async () => {
+    const few = people('few', 5);
+    await sandbox.app!.pollNow();
+    const readsBefore = contactReadsByIds(sandbox);
+    for (const person of few) sandbox.ac.unsubscribe(person.email, 'all');
+    await sandbox.ac.webhooksIdle();
+    await waitFor(async () => (await sandbox.app!.store.webhookInbox.pending(10)).length === 0, { what: 'deliveries processed' });
+    await waitFor(() => few.every((p) => isOptedOut(sandbox, 'Contact', p.contactId)), { what: 'every record opted out' });
+    expect(contactReadsByIds(sandbox) - readsBefore).toBe(1);
+  });
+});
+
+/** GET /contacts?ids[]=…: the webhook processor's confirming read. */
+function contactReadsByIds(sandbox: Sandbox): number {
+  return sandbox.ac.requestLog.filter((r) => r.method === 'GET' && r.path === '/api/3/contacts' && decodeURIComponent(r.url).includes('ids[]')).length;
+}

@@ -161,11 +161,12 @@ async function submitWithImportLimit(
     try {
       return await client.bulkImportUnsubscribe(chunk.map(({ email, listIds }) => ({ email, listIds })));
     } catch (error) {
-      // Only the import endpoint's own per-minute limit is handled here; anything else (account throttling,
-      // 5xx) goes back to the job, whose retry re-sends: unsubscribing twice is harmless.
-      if (!(error instanceof AcRateLimitedError) || error.scope !== 'bulk-import' || attempt >= maxAttempts)
-        throw error;
-      importBudget.pauseFor?.(error.retryAfterMs);
+      // A 429 (the import endpoint's own per-minute limit, or the account's 5/s) means AC did not take the batch:
+      // send it again after Retry-After. Failing it instead would fail the whole round, batches already submitted
+      // included, and send every contact of it down the single path (bench:push (b) on PostgreSQL). Anything else
+      // (5xx, timeouts) goes back to the jobs, whose retry re-sends: unsubscribing twice is harmless.
+      if (!(error instanceof AcRateLimitedError) || attempt >= maxAttempts) throw error;
+      if (error.scope === 'bulk-import') importBudget.pauseFor?.(error.retryAfterMs);
       await clock.sleep(error.retryAfterMs);
     }
   }

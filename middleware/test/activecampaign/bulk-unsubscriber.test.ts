@@ -18,11 +18,16 @@ function inputs(count: number): Array<{ email: string; contactId: string; listId
 class ScriptedClient {
   submitted: BulkUnsubscribeEntry[][] = [];
   throttleNext = 0;
+  throttleAccountNext = 0;
   throttleStatusChecks = 0;
   pollsBeforeDone = 1;
   private polls = new Map<string, number>();
 
   async bulkImportUnsubscribe(entries: BulkUnsubscribeEntry[]): Promise<string> {
+    if (this.throttleAccountNext > 0) {
+      this.throttleAccountNext -= 1;
+      throw new AcRateLimitedError(1000, 429, 'account', 'POST /import/bulk_import');
+    }
     if (this.throttleNext > 0) {
       this.throttleNext -= 1;
       throw new AcRateLimitedError(60_000, 400, 'bulk-import', 'POST /import/bulk_import');
@@ -49,6 +54,12 @@ class ScriptedClient {
       failureEmails: done && batch[0] ? [batch[0].email.toUpperCase()] : [],
     };
   }
+}
+
+/** Lets the first batch go through, then has the account limit refuse the next submission once. */
+async function flushThenThrottle(client: ScriptedClient): Promise<void> {
+  for (let i = 0; i < 20 && client.submitted.length === 0; i += 1) await Promise.resolve();
+  client.throttleAccountNext = 1;
 }
 
 describe('chunkForImport', () => {
@@ -119,6 +130,21 @@ describe('unsubscribeInBulk', () => {
     const report = await running;
     expect(client.submitted).toHaveLength(1);
     expect(report.batches[0]?.status).toBe('completed');
+  });
+
+  it('when the account limit refuses the second batch, then it is sent again after Retry-After and the first is not lost', async () => {
+    const client = new ScriptedClient();
+    const clock = new FakeClock();
+    const running = unsubscribeInBulk(client, inputs(300), {
+      clock,
+      pollIntervalMs: 200,
+      importBudget: new SlidingWindowBudget({ limit: 100, windowMs: 60_000, clock }),
+    });
+    await flushThenThrottle(client);
+    await clock.advance(5000, 100);
+    const report = await running;
+    expect(client.submitted.map((batch) => batch.length)).toEqual([250, 50]);
+    expect(report.outcomes.filter((o) => o.outcome === 'unsubscribed')).toHaveLength(298);
   });
 
   it('when a status check is throttled, then it is asked again after Retry-After and the outcomes still come from AC', async () => {

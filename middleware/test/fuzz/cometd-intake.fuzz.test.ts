@@ -14,7 +14,7 @@ import { defaultSettings } from '../../src/sync/settings';
 import { cdcChannel, optOutEvent } from '../../src/salesforce/package-names';
 import { normaliseMessage } from '../../src/salesforce/change-normaliser';
 import { MessageRejectedError } from '../../src/salesforce/salesforce-errors';
-import { applyMutation, badEmails, brokenUnicode, describeMutation, fuzzShares, hugeString, mutationArb, pathsOf, sampleInputs, type Json, type JsonPath, type Mutation } from './input-mutations';
+import { applyMutation, badEmails, brokenUnicode, describeMutation, fuzzShares, hugeString, mutationArb, pathsOf, reportFuzzInputs, sampleInputs, type Json, type JsonPath, type Mutation } from './input-mutations';
 
 const integrationUserId = '005000000000009AAA';
 
@@ -198,6 +198,7 @@ describe('fuzzing the CometD intake (CDC and Platform Event) on pglite', () => {
       { raw: applyMutation(update, { kind: 'replace', path: idsPath, value: tenThousandIds.map((id) => id.slice(0, 15)) }), mutation: { kind: 'replace', path: idsPath, value: '10,000 15-char ids' }, seedIndex: -1 },
     );
     const { outcomes, crashes, validEmails } = await run(cdcChannel.channel, inputs);
+    reportFuzzInputs('cometd change events', outcomes.length);
     expect(crashes).toEqual([]);
     expect(outcomes.length).toBe(fuzzShares.cometdChangeEvents);
     expect(outcomes.filter((o) => o.quarantined).length).toBeGreaterThan(fuzzShares.cometdChangeEvents / 4);
@@ -214,6 +215,7 @@ describe('fuzzing the CometD intake (CDC and Platform Event) on pglite', () => {
     const seeds = platformEventSeeds();
     const inputs = inputsFor(seeds, fuzzShares.platformEvents, 8_2027);
     const { outcomes, crashes, validEmails } = await run(optOutEvent.channel, inputs);
+    reportFuzzInputs('platform events', outcomes.length);
     expect(crashes).toEqual([]);
     expect(outcomes.length).toBe(fuzzShares.platformEvents);
     expect(outcomes.filter((o) => o.quarantined).length).toBeGreaterThan(fuzzShares.platformEvents / 4);

@@ -1,6 +1,7 @@
 // Generated and mutated inputs derived from a vendor fixture: every mutation starts from a documented message and
 // breaks one thing in it (a missing or wrong-typed field, wrong nesting, huge or broken strings, ...), so that
 // each input is "almost right", which is where parsers go wrong.
+import fs from 'node:fs';
 import fc from 'fast-check';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -112,3 +113,12 @@ export function sampleInputs<T>(arb: fc.Arbitrary<T>, count: number, seed: numbe
 /** The fuzz budget: each file runs its share, and the shares add up to the issue's 10,000 inputs. */
 export const fuzzShares = { cometdChangeEvents: 2400, platformEvents: 1400, webhooks: 3000, responseParsers: 3700 } as const;
 export const fuzzTotal = Object.values(fuzzShares).reduce((a, b) => a + b, 0);
+
+/**
+ * `npm run chaos` runs these files as its fuzz phase and reports how many inputs they fed: with FUZZ_REPORT_FILE
+ * set, each test appends one line saying what it fed (a plain run of the tests writes nothing).
+ */
+export function reportFuzzInputs(target: string, fed: number): void {
+  const file = process.env.FUZZ_REPORT_FILE;
+  if (file !== undefined && file !== '') fs.appendFileSync(file, `${JSON.stringify({ target, fed })}\n`);
+}

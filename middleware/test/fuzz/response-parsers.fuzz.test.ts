@@ -13,7 +13,7 @@ import { startActiveCampaignEmulator, type ActiveCampaignEmulator } from '../../
 import { SalesforceRestClient } from '../../src/salesforce/salesforce-rest';
 import type { SalesforceSession } from '../../src/salesforce/salesforce-auth';
 import { SalesforceApiError, SalesforceSessionExpiredError, SalesforceResponseShapeError } from '../../src/salesforce/salesforce-errors';
-import { applyMutation, describeMutation, fuzzShares, mutationArb, sampleInputs, type Json } from './input-mutations';
+import { applyMutation, describeMutation, fuzzShares, mutationArb, reportFuzzInputs, sampleInputs, type Json } from './input-mutations';
 
 /** Which schema reads which documented answer. */
 const readers: { path: string; method: string; status: string; schema: z.ZodType }[] = [
@@ -87,6 +87,7 @@ describe('fuzzing the response parsers', () => {
       });
       if (!named) problems.push(`${reader.path}: ${describeMutation(mutation)} -> ${result.error.issues.map((x) => x.path.join('.')).join(', ')}`);
     }
+    reportFuzzInputs('activecampaign response parsers', inputs.length);
     expect(problems.slice(0, 20)).toEqual([]);
     expect(refused).toBeGreaterThan(acShare / 4);
   });
@@ -99,6 +100,7 @@ describe('fuzzing the response parsers', () => {
       const call = n % 3 === 0 ? client.findContactWithListsByEmail('ada@example.com') : n % 3 === 1 ? client.getContactWithLists('1') : client.listLists();
       errors.push(await call.then(() => null, (error: unknown) => error));
     }
+    reportFuzzInputs('activecampaign emulator garbage', errors.length);
     // '' and 'null' are garbage too: no call may come back with a value.
     expect(errors.filter((e) => !(e instanceof AcError)).map(String)).toEqual([]);
   });
@@ -116,6 +118,7 @@ describe('fuzzing the response parsers', () => {
         untyped.push(`${seed.kind} ${describeMutation(mutation)}: ${error instanceof Error ? error.name : typeof error}: ${String(error).slice(0, 100)}`);
       }
     }
+    reportFuzzInputs('salesforce response parsers', inputs.length);
     expect(untyped.slice(0, 10)).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ import { readFixtureText } from '../support/fixtures';
 import { createStore, type Store } from '../../src/store';
 import { createMetrics } from '../../src/observability/metrics';
 import { createHttpApp } from '../../src/server/http-app';
-import { badEmails, brokenUnicode, fuzzShares, hugeString, sampleInputs } from './input-mutations';
+import { badEmails, brokenUnicode, fuzzShares, hugeString, reportFuzzInputs, sampleInputs } from './input-mutations';
 
 const secret = 'webhook-secret-for-fuzzing-0123456789';
 
@@ -186,6 +186,7 @@ describe('fuzzing the webhook endpoint over HTTP on pglite', () => {
       const valid = await post(Buffer.from(encode([['type', 'unsubscribe'], ['date_time', '2026-01-05T09:00:00-05:00'], ['contact[id]', String(100_000 + n)], ['contact[email]', `valid-${n}@example.com`], ['list', '1']])));
       if (valid.status !== 200 || valid.json.accepted !== true || valid.json.duplicate !== false) problems.push(`${label}: the next valid delivery got ${valid.status} ${JSON.stringify(valid.json)}`);
     }
+    reportFuzzInputs('webhook endpoint', inputs.length);
     expect(problems.slice(0, 30)).toEqual([]);
     expect(refused).toBeGreaterThan(fuzzShares.webhooks / 10);
     expect(unhandled).toEqual([]);

@@ -45,6 +45,8 @@ export interface BulkUnsubscriberOptions {
   processing?: ImportProcessingEstimate;
 }
 
+/** The first guess of an import's processing time when the caller gives none. */
+export const defaultImportCheckMs = 2000;
 /** Never check one pending import more often than this. */
 const MIN_RECHECK_MS = 100;
 
@@ -52,7 +54,8 @@ const MIN_RECHECK_MS = 100;
  * How long AC takes to process an import, learned from the status checks. AC documents no figure (only that the
  * import is asynchronous), and it varies with the account's load, so it is learned: a "not done" at age a says it
  * takes longer than a (raise the guess past it), a "done" on the first check says it may take less (lower the guess
- * a little). The guess therefore hovers just above the real time and about one check in twenty is wasted.
+ * a little). The guess therefore hovers just above the real time, and few checks are wasted (unit test: 40 imports
+ * of 3 s cost at most 46 checks).
  */
 export class ImportProcessingEstimate {
   private current: number;
@@ -94,7 +97,7 @@ export async function unsubscribeInBulk(
   inputs: readonly BulkUnsubscribeInput[],
   {
     importBudget = defaultImportBudget,
-    pollIntervalMs = 2000,
+    pollIntervalMs = defaultImportCheckMs,
     maxWaitMs = 10 * 60_000,
     maxSubmitAttempts = 3,
     clock = systemClock,

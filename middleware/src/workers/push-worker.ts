@@ -1,6 +1,7 @@
 // Applies queued Salesforce opt-out changes to ActiveCampaign (R1, R2). Single changes go through the API one
 // list at a time (fresh read, then status 2 where needed); a backlog above the threshold goes through bulk import,
 // 250 contacts a call, for contacts whose lists the snapshot knows (bulk import would create unknown contacts).
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Store } from '../store';
 import type { AuditEntry } from '../store/audit-log';
@@ -9,7 +10,7 @@ import type { Clock } from '../store/clock';
 import type { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
 import { unsubscribeFromAllLists, type UnsubscribeProgress } from '../activecampaign/unsubscribe-from-all-lists';
 import { resubscribeLists } from '../activecampaign/resubscribe-lists';
-import { ImportProcessingEstimate, unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
+import { defaultImportCheckMs, ImportProcessingEstimate, unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
 import { isRetryable, AcRateLimitedError } from '../activecampaign/activecampaign-errors';
 import { pushJobKind, type PushJobPayload } from '../sync/push-job';
 import type { Settings } from '../sync/settings';
@@ -65,7 +66,7 @@ export class PushWorker {
   private readonly importProcessing: ImportProcessingEstimate;
 
   constructor(private readonly deps: PushWorkerDeps) {
-    this.importProcessing = new ImportProcessingEstimate(deps.bulkOptions?.pollIntervalMs ?? 2000);
+    this.importProcessing = new ImportProcessingEstimate(deps.bulkOptions?.pollIntervalMs ?? defaultImportCheckMs);
   }
 
   /** Resolves once no bulk round is in flight (a clean stop waits for this). */
@@ -315,10 +316,6 @@ export class PushWorker {
     }
     this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, attempt: job.attempts, outcome, error: message }, 'activecampaign update failed');
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -15,7 +15,8 @@ export function isOptedOut(sandbox: Sandbox, type: 'Contact' | 'Lead', id: strin
   return sandbox.sf.get(type, id)?.HasOptedOutOfEmail === true;
 }
 
+/** A (re)started app is ready once its stream is up and its first poll done; a loaded CI machine can take 15 s+. */
 export async function readyApp(sandbox: Sandbox): Promise<void> {
   const { waitFor } = await import('./wait-for');
-  await waitFor(() => sandbox.app?.status().then((s) => s.stream?.connected === true && s.lastPollAt !== null), { what: 'stream connected and first poll done' });
+  await waitFor(() => sandbox.app?.status().then((s) => s.stream?.connected === true && s.lastPollAt !== null), { what: 'stream connected and first poll done', timeoutMs: 45_000 });
 }

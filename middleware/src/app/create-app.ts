@@ -260,6 +260,11 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
         metrics.quarantined.inc({ source: 'replay-expired' });
         gapLoop?.poke();
       },
+      onUnreplayableGap: async (channel, since) => {
+        await store.replay.recordGap(channel, 'a -1 subscription was cut before its first event', null, since);
+        metrics.quarantined.inc({ source: 'unreplayable-gap' });
+        gapLoop?.poke();
+      },
       expiredReplayFallback: config.salesforce.expiredReplayFallback,
       logger,
       clock: edgeClock,

@@ -32,6 +32,13 @@ export type StreamingSubscriberOptions = {
   /** Most messages per onMessages call (default 500). */
   maxBatch?: number;
   onReplayExpired(channel: string, lostReplayId: string): Promise<void>;
+  /**
+   * A subscription made at -1 (after an expired replay id, or before anything was ever stored) ended before it
+   * delivered an event, and is about to be renewed at -1: whatever was published while it was cut can never be
+   * replayed. Called before the new subscribe is sent; the caller records a gap to reconcile from `since` (when
+   * the earlier -1 subscribe went out). Rejecting retries the subscribe later.
+   */
+  onUnreplayableGap(channel: string, since: Date): Promise<void>;
   /** Where to resume after an expired replay id: -1 new events only (default), -2 everything retained. */
   expiredReplayFallback?: -1 | -2;
   logger?: Logger;
@@ -98,6 +105,11 @@ type ChannelRuntime = ChannelState & {
    * message, and replay ids must not be computed, so the next subscribe asks for everything retained (-2).
    */
   failedWithoutCheckpoint: boolean;
+  /**
+   * When the first -1 subscribe of this channel went out, until an event is stored: a -1 subscription has no
+   * resume point, so renewing it at -1 would silently skip what was published while it was cut.
+   */
+  unreplayableSince: number | null;
 };
 
 type ClientContext = { client: FayeClient; generation: number; disposed: boolean; token: SalesforceToken };
@@ -165,6 +177,7 @@ export class StreamingSubscriber {
       onMessages: options.onMessages,
       maxBatch: options.maxBatch ?? 500,
       onReplayExpired: options.onReplayExpired,
+      onUnreplayableGap: options.onUnreplayableGap,
       expiredReplayFallback: options.expiredReplayFallback ?? -1,
       serverTimeoutMs: options.serverTimeoutMs ?? 110_000,
       watchdogMs: options.watchdogMs,
@@ -191,6 +204,7 @@ export class StreamingSubscriber {
         expiredReplayId: null,
         failuresInRow: 0,
         failedWithoutCheckpoint: false,
+        unreplayableSince: null,
       });
     }
   }
@@ -230,6 +244,7 @@ export class StreamingSubscriber {
         expiredReplayId: _expired,
         failuresInRow: _failures,
         failedWithoutCheckpoint: _unsafe,
+        unreplayableSince: _unreplayable,
         ...visible
       } = runtime;
       channels[name] = { ...visible };
@@ -367,17 +382,34 @@ export class StreamingSubscriber {
     channel.epoch += 1;
     await channel.queue;
     const stored = await this.options.loadReplayId(channelName);
+    let replayId: string;
     if (channel.expiredReplayId !== null && (stored === null || stored === channel.expiredReplayId)) {
-      return String(this.options.expiredReplayFallback);
-    }
-    if (stored === null && channel.failedWithoutCheckpoint) {
+      replayId = String(this.options.expiredReplayFallback);
+    } else if (stored === null && channel.failedWithoutCheckpoint) {
       this.logger.warn(
         { channel: channelName },
         'handler failed before any checkpoint: replaying all retained events (-2)',
       );
-      return '-2';
+      replayId = '-2';
+    } else {
+      replayId = stored ?? '-1';
     }
-    return stored ?? '-1';
+    if (replayId !== '-1') {
+      if (replayId !== '-2') channel.unreplayableSince = null;
+      return replayId;
+    }
+    // Found by the chaos run: a -1 subscription cut by a revoked token or `403::Unknown client` before its first
+    // event, then renewed at -1, skipped an opt-out made in between.
+    if (channel.unreplayableSince !== null) {
+      const since = new Date(channel.unreplayableSince);
+      this.logger.warn(
+        { channel: channelName, since: since.toISOString() },
+        'renewing a -1 subscription that never delivered an event: reconciling what was published meanwhile',
+      );
+      await this.options.onUnreplayableGap(channelName, since);
+    }
+    channel.unreplayableSince = this.clock.now();
+    return replayId;
   }
 
   private incoming(
@@ -596,5 +628,6 @@ export class StreamingSubscriber {
     channel.expiredReplayId = null;
     channel.failuresInRow = 0;
     channel.failedWithoutCheckpoint = false;
+    channel.unreplayableSince = null;
   }
 }

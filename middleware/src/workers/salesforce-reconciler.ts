@@ -32,14 +32,22 @@ export class SalesforceReconciler {
     },
   ) {}
 
-  /** One reconcile at a time; a request while one runs joins it. */
+  /**
+   * One reconcile at a time; a request while one runs waits for it and then queries on its own. Joining the running
+   * one would let a gap recorded after that run's query be closed without ever being looked at.
+   */
   reconcile(objects: ('Contact' | 'Lead')[], since: Date | null, reason: string): Promise<number> {
-    if (this.running === null) {
-      this.running = this.run(objects, since, reason).finally(() => {
-        this.running = null;
-      });
-    }
-    return this.running;
+    const previous = this.running ?? Promise.resolve(0);
+    const next = previous.then(
+      () => this.run(objects, since, reason),
+      () => this.run(objects, since, reason),
+    );
+    this.running = next;
+    const clear = () => {
+      if (this.running === next) this.running = null;
+    };
+    next.then(clear, clear);
+    return next;
   }
 
   private async run(objects: ('Contact' | 'Lead')[], sinceOrNull: Date | null, reason: string): Promise<number> {

@@ -108,6 +108,38 @@ describe.each(engines)('chaos regressions on %s', (engine) => {
     expect(asked).toEqual([new Date(checkpoint.getTime() - RECONCILE_MARGIN_MS)]);
     expect(queued.map((c) => [c.recordId, c.optedOut])).toEqual([['003000000000002AAA', true]]);
   });
+
+  test('when a reconcile is requested while another one runs, then it makes its own query after the first one ends instead of sharing its result', async () => {
+    const events: string[] = [];
+    let releaseFirst: () => void = () => undefined;
+    const firstQueryHeld = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    const reconciler = new SalesforceReconciler({
+      store,
+      rest: {
+        queryChangedSince: async <T>(_object: string, since: Date) => {
+          events.push(`query since ${since.toISOString()}`);
+          if (events.length === 1) await firstQueryHeld;
+          return [] as T[];
+        },
+      },
+      intake: { queue: async () => undefined } as unknown as SalesforceIntake,
+      settings: () => defaultSettings,
+      clock: systemClock,
+      logger: silent,
+    });
+    const adminRequested = reconciler.reconcile(['Contact'], new Date('2026-11-23T08:00:00.000Z'), 'requested through the admin API');
+    await waitFor(() => events.length === 1, { what: 'the first query in flight' });
+    // A gap recorded now may hold changes the first query can no longer see.
+    const gapReconcile = reconciler.reconcile(['Contact'], new Date('2026-11-23T09:00:00.000Z'), 'a -1 subscription was cut');
+    releaseFirst();
+    await Promise.all([adminRequested, gapReconcile]);
+    expect(events).toEqual([
+      `query since ${new Date(Date.parse('2026-11-23T08:00:00.000Z') - RECONCILE_MARGIN_MS).toISOString()}`,
+      `query since ${new Date(Date.parse('2026-11-23T09:00:00.000Z') - RECONCILE_MARGIN_MS).toISOString()}`,
+    ]);
+  });
 });
 
 describe('chaos regressions on PostgreSQL only', () => {

@@ -31,6 +31,7 @@ function fakeConsumer(options: { failOnce?: (recordId: string) => boolean } = {}
   const stored = new Map<string, string>();
   const received: Array<{ channel: string; recordIds: string[]; replayId: string; raw: unknown }> = [];
   const expired: Array<{ channel: string; lost: string }> = [];
+  const gaps: Array<{ channel: string; since: Date }> = [];
   let inFlight = 0;
   let maxInFlight = 0;
   let calls = 0;
@@ -39,6 +40,7 @@ function fakeConsumer(options: { failOnce?: (recordId: string) => boolean } = {}
     stored,
     received,
     expired,
+    gaps,
     maxInFlight: () => maxInFlight,
     calls: () => calls,
     idsReceived: () => received.flatMap((r) => r.recordIds),
@@ -71,6 +73,9 @@ function fakeConsumer(options: { failOnce?: (recordId: string) => boolean } = {}
     onReplayExpired: async (name: string, lost: string) => {
       expired.push({ channel: name, lost });
     },
+    onUnreplayableGap: async (name: string, since: Date) => {
+      gaps.push({ channel: name, since });
+    },
   };
 }
 
@@ -82,6 +87,7 @@ function subscriberFor(consumer: ReturnType<typeof fakeConsumer>, extra: Partial
     loadReplayId: consumer.loadReplayId,
     onMessages: consumer.onMessages,
     onReplayExpired: consumer.onReplayExpired,
+    onUnreplayableGap: consumer.onUnreplayableGap,
     fayeRetrySeconds: 0.2,
     baseBackoffMs: 50,
     ...extra,
@@ -239,6 +245,57 @@ describe('StreamingSubscriber against the emulator', () => {
       expect(subscriber.state().channels[channel]).toMatchObject({ subscribedFrom: '-1', expiredReplays: 1 });
       const id = newContact('afterExpiry');
       await waitFor(() => consumer.idsReceived().includes(id), { what: 'event after fallback' });
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
+  // Regression, chaos seed 2074150949: an opt-out made while a -1 subscription (after an expired replay id) was
+  // being renewed after a token revocation was never streamed nor reconciled.
+  test('when a -1 subscription after an expired replay id is cut before its first event, then the window is reported as a gap before resubscribing at -1', async () => {
+    const consumer = fakeConsumer();
+    consumer.stored.set(channel, '987654321');
+    const { subscriber } = subscriberFor(consumer);
+    await subscriber.start();
+    try {
+      await waitFor(() => consumer.expired.length > 0, { what: 'onReplayExpired' });
+      await subscribed(subscriber);
+      const subscribedAt = Date.now();
+      const clientsBefore = subscriber.state().clientsCreated;
+      harness.emulator.revokeAllTokens();
+      newContact('duringFallbackCut');
+      await waitFor(() => subscriber.state().clientsCreated > clientsBefore && subscriber.state().channels[channel]?.subscribed, {
+        what: 'new client after 401',
+      });
+      expect(subscriber.state().channels[channel]?.subscribedFrom).toBe('-1');
+      // Either the cut event was still delivered, or the window it fell in is handed over for reconciliation.
+      expect(consumer.gaps).toHaveLength(1);
+      expect(consumer.gaps[0]!.since.getTime()).toBeLessThanOrEqual(subscribedAt);
+      expect(consumer.expired).toHaveLength(1);
+
+      const after = newContact('afterFallbackCut');
+      await waitFor(() => consumer.idsReceived().includes(after), { what: 'event after the renewed -1 subscription' });
+      // With an event stored, the next cut resumes from its replay id: no gap to report.
+      harness.emulator.expireAllClients();
+      const acrossRehandshake = newContact('acrossRehandshake');
+      await waitFor(() => consumer.idsReceived().includes(acrossRehandshake), { what: 'event across the re-handshake' });
+      expect(consumer.gaps).toHaveLength(1);
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
+  test('when a first subscription (nothing ever stored) is cut by 403::Unknown client before its first event, then the window is reported as a gap', async () => {
+    const consumer = fakeConsumer();
+    const { subscriber } = subscriberFor(consumer);
+    await subscriber.start();
+    try {
+      await subscribed(subscriber);
+      harness.emulator.expireAllClients();
+      await waitFor(() => consumer.gaps.length > 0, { what: 'gap reported on the renewed -1 subscribe' });
+      await subscribed(subscriber);
+      expect(subscriber.state().channels[channel]?.subscribedFrom).toBe('-1');
+      expect(consumer.expired).toHaveLength(0);
     } finally {
       await subscriber.stop();
     }

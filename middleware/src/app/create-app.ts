@@ -80,6 +80,8 @@ export const defaultTiming: AppTiming = {
 };
 
 const LEADER_LEASE = 'stream-and-poll';
+/** Longest a scheduled poll waits for a push backlog (see scheduledPoll). */
+const MAX_POLL_DEFERRAL_MS = 10 * 60_000;
 
 export interface RunningApp {
   url: string;
@@ -213,7 +215,18 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     metrics,
   });
   let lastPollAt: Date | null = null;
-  const poller = new AcPoller({ store, ac, clock, logger, metrics, overlapMs: config.activecampaign.pollOverlapSeconds * 1000, fullPassEveryMs: timing.fullPassEveryMs, onQueued: () => pullLoop?.poke() });
+  /** The last poll that went to the end (not paused for a push backlog): bounds how long polls may wait. */
+  let lastCompletePollAt: Date | null = null;
+  // While a mass opt-out is worked off through bulk import, a poll would spend the account's 5 requests/s re-reading
+  // the very contacts being unsubscribed (each import bumps them) while opt-outs wait. The poll is the safety net
+  // behind the webhooks and resumes from its cursor, so it waits (a scheduled one is skipped, one in progress
+  // pauses between pages), for at most MAX_POLL_DEFERRAL_MS since the last complete poll.
+  const pollMayWait = async (): Promise<boolean> => {
+    if (lastCompletePollAt === null || clock().getTime() - lastCompletePollAt.getTime() >= MAX_POLL_DEFERRAL_MS) return false;
+    if (push.inBulkBacklog()) return true;
+    return (await store.jobs.readyCount(pushJobKind.name).catch(() => 0)) > config.activecampaign.bulkThreshold;
+  };
+  const poller = new AcPoller({ store, ac, clock, logger, metrics, overlapMs: config.activecampaign.pollOverlapSeconds * 1000, fullPassEveryMs: timing.fullPassEveryMs, onQueued: () => pullLoop?.poke(), shouldPause: () => pollMayWait() });
   const webhooks = new WebhookProcessor({ store, ac, clock, logger, metrics, isBaselineDone: () => poller.isBaselineDone(), onQueued: () => pullLoop?.poke(), lingerMs: timing.webhookLingerMs });
 
   pushLoop = new WorkLoop('push', async () => {
@@ -282,6 +295,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     poller.pollOnce().then(
       (summary) => {
         lastPollAt = clock();
+        if (summary.paused !== true) lastCompletePollAt = lastPollAt;
         return summary;
       },
       (err: unknown) => {
@@ -289,12 +303,19 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
         return null;
       },
     );
+  const scheduledPoll = async () => {
+    if (await pollMayWait()) {
+      logger.info({ lastCompletePollAt: lastCompletePollAt?.toISOString() }, 'scheduled poll deferred: a push backlog is using the AC budget');
+      return null;
+    }
+    return runPoll();
+  };
   const becomeLeader = async () => {
     leader = true;
     logger.info({}, 'leadership acquired: streaming and polling here');
     await startStream();
-    if (timing.pollEveryMs !== null) pollTimer = setInterval(() => void runPoll(), timing.pollEveryMs);
-    else pollTask = cron.schedule(config.activecampaign.pollCron, () => void runPoll());
+    if (timing.pollEveryMs !== null) pollTimer = setInterval(() => void scheduledPoll(), timing.pollEveryMs);
+    else pollTask = cron.schedule(config.activecampaign.pollCron, () => void scheduledPoll());
     void runPoll();
   };
   const loseLeadership = async () => {

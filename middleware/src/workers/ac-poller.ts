@@ -22,6 +22,8 @@ export interface PollSummary {
   pages: number;
   observed: number;
   queued: number;
+  /** Stopped between pages because shouldPause said so; the next poll resumes after the last page handled. */
+  paused?: boolean;
 }
 
 export class AcPoller {
@@ -38,6 +40,8 @@ export class AcPoller {
       fullPassEveryMs?: number;
       inScope?: (state: AcContactState) => boolean;
       onQueued?: () => void;
+      /** Asked between pages of an incremental poll or a full pass: true stops there (the cursor holds the place). */
+      shouldPause?: () => Promise<boolean>;
     },
   ) {}
 
@@ -74,6 +78,7 @@ export class AcPoller {
     const lastFull = await store.cursors.load(FULL_PASS_CURSOR);
     if (this.deps.fullPassEveryMs !== undefined && (lastFull === null || startedAt.getTime() - lastFull.at.getTime() >= this.deps.fullPassEveryMs)) {
       const summary = await this.fullPass('full', startedAt);
+      if (summary.paused === true) return summary;
       await store.cursors.save(FULL_PASS_CURSOR, { at: startedAt, id: null });
       return summary;
     }
@@ -86,6 +91,7 @@ export class AcPoller {
       summary.pages++;
       await this.handlePage(page, summary, false, (tx) => store.cursors.save(CURSOR, { at: cursor.at, id: page.nextAfterId }, tx));
       if (page.nextAfterId === null) break;
+      if (await this.pauseHere(summary)) return summary;
       afterId = page.nextAfterId;
     }
     await store.cursors.save(CURSOR, { at: startedAt, id: null });
@@ -103,9 +109,18 @@ export class AcPoller {
       // A failed pass resumes after the last page it finished.
       await this.handlePage(page, summary, mode === 'baseline', (tx) => store.cursors.save(`${FULL_PASS_CURSOR}-progress`, { at: startedAt, id: page.nextAfterId }, tx));
       if (page.nextAfterId === null) break;
+      // The baseline runs once, before anything else is synced: nothing to give way to.
+      if (mode === 'full' && (await this.pauseHere(summary))) return summary;
       afterId = page.nextAfterId;
     }
     return summary;
+  }
+
+  private async pauseHere(summary: PollSummary): Promise<boolean> {
+    if (this.deps.shouldPause === undefined || !(await this.deps.shouldPause())) return false;
+    this.deps.logger.info({ mode: summary.mode, pages: summary.pages }, 'poll paused between pages; the next one resumes from the cursor');
+    summary.paused = true;
+    return true;
   }
 
   private async handlePage(page: ContactsPage, summary: PollSummary, baseline: boolean, saveProgress: (tx: import('../store').SqlExecutor) => Promise<void>): Promise<void> {

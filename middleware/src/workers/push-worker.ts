@@ -69,6 +69,11 @@ export class PushWorker {
     this.importProcessing = new ImportProcessingEstimate(deps.bulkOptions?.pollIntervalMs ?? defaultImportCheckMs);
   }
 
+  /** A backlog is being worked off through bulk import by this worker. */
+  inBulkBacklog(): boolean {
+    return this.inBacklog;
+  }
+
   /** Resolves once no bulk round is in flight (a clean stop waits for this). */
   async idle(): Promise<void> {
     while (this.bulkRounds.size > 0) await Promise.allSettled([...this.bulkRounds]);

@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AccountClock } from './account-clock';
-import { SlidingWindowLimiter } from './account-rate-limiter';
+import { SlidingWindowLimiter, type RateDecision } from './account-rate-limiter';
 import { AccountState, type ListStatus } from './account-state';
 import type { ApiContext } from './api-context';
 import { BulkImporter } from './bulk-import';
@@ -188,15 +188,19 @@ export async function startActiveCampaignEmulator(
       } else next();
     };
     const latency = action.latencyMs;
-    if (latency > 0) setTimeout(act, latency);
-    else act();
+    if (latency > 0) {
+      // AC counts a request against the account's limit when it arrives; the injected latency is its time to answer.
+      // Counting after the delay would let a stall of this process bunch requests that arrived well spaced.
+      if (action.kind === 'none' && tokenMatches(req.get('Api-Token'), tokens)) res.locals.rateDecision = limiter.take();
+      setTimeout(act, latency);
+    } else act();
   });
   api.use((req: Request, res: Response, next: NextFunction) => {
     if (!tokenMatches(req.get('Api-Token'), tokens)) {
       res.status(403).json({ errors: [{ status: 403, title: 'Forbidden', detail: 'Invalid or missing API token' }] });
       return;
     }
-    const decision = limiter.take();
+    const decision = (res.locals.rateDecision as RateDecision | undefined) ?? limiter.take();
     res.setHeader('RateLimit-Limit', String(limiter.limit));
     res.setHeader('RateLimit-Remaining', String(decision.remaining));
     if (!decision.allowed) {

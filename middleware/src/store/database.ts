@@ -100,6 +100,14 @@ class PostgresDatabase implements Database {
   }
 }
 
+/**
+ * PGlite starts Postgres with a server's shared_buffers (128 MB), which Postgres touches at start: an embedded
+ * store then holds ~300 MB resident before it stores anything (measured: 306 MB after open, 160 MB with 16 MB).
+ * One instance's queue, cursors and audit log work in far less, and pages beyond the buffers come from the
+ * operating system's file cache.
+ */
+const pgliteStartParams = [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'];
+
 export type DatabaseTarget = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | null };
 
 /** Opens the database; `dataDir: null` gives an in-memory PGlite (tests). */
@@ -109,7 +117,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     await pool.query('select 1');
     return new PostgresDatabase(pool);
   }
-  const db = target.dataDir === null ? new PGlite() : new PGlite(target.dataDir);
+  const db = target.dataDir === null ? new PGlite({ startParams: pgliteStartParams }) : new PGlite(target.dataDir, { startParams: pgliteStartParams });
   await db.waitReady;
   return new PgliteDatabase(db);
 }

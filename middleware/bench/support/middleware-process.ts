@@ -35,7 +35,8 @@ export async function startMiddlewareProcess(options: {
   const log = fs.openSync(options.logFile, 'a');
   // The environment is built from scratch: a DATABASE_URL or AC_* in the caller's shell must not leak in.
   const child: ChildProcess = fork(options.compiledChild, [], {
-    execArgv: options.nodeFlags,
+    // BENCH_CPU_PROF_DIR=<dir> writes the middleware's CPU profile there (how the PGlite claim stall was found).
+    execArgv: [...options.nodeFlags, ...(process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [])],
     env: { PATH: process.env.PATH ?? '', ...(process.env.BENCH_HEAP_LOG !== undefined ? { BENCH_HEAP_LOG: process.env.BENCH_HEAP_LOG } : {}), ...options.env, BENCH_TIMING: JSON.stringify(options.timing) },
     stdio: ['ignore', log, log, 'ipc'],
   });

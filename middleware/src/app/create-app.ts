@@ -82,6 +82,8 @@ export const defaultTiming: AppTiming = {
 const LEADER_LEASE = 'stream-and-poll';
 /** Longest a scheduled poll waits for a push backlog (see scheduledPoll). */
 const MAX_POLL_DEFERRAL_MS = 10 * 60_000;
+/** How often an embedded store is vacuumed and analyzed (PGlite has no autovacuum). */
+const STORE_MAINTENANCE_EVERY_MS = 15 * 60_000;
 
 export interface RunningApp {
   url: string;
@@ -386,6 +388,11 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   webhookLoop.start();
   gapLoop.start();
   await checkLeadership();
+  // Every instance maintains its own embedded store (a no-op on PostgreSQL, whose autovacuum does it).
+  const maintenanceTimer = setInterval(() => {
+    db.maintain().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'store maintenance (VACUUM ANALYZE) failed'));
+  }, STORE_MAINTENANCE_EVERY_MS);
+  maintenanceTimer.unref();
   const leadershipTimer = setInterval(() => {
     void checkLeadership();
     // A missed renewal only risks a second run of a job by another instance, which is idempotent.
@@ -414,6 +421,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     reconcileNow: (reason) => reconciler!.reconcile(['Contact', 'Lead'], null, reason),
     async stop() {
       clearInterval(leadershipTimer);
+      clearInterval(maintenanceTimer);
       settingsTask.stop();
       if (leader) await loseLeadership();
       await store.leases.release(LEADER_LEASE).catch(() => undefined);

@@ -13,6 +13,11 @@ export interface Database extends SqlExecutor {
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Runs a script of several statements (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * Reclaims dead rows and refreshes the planner's statistics where nothing else does: PGlite runs Postgres in
+   * single-user mode, without autovacuum. A PostgreSQL server's autovacuum does it there, so this is a no-op.
+   */
+  maintain(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,6 +43,10 @@ class PgliteDatabase implements Database {
 
   async exec(sql: string) {
     await this.db.exec(sql);
+  }
+
+  async maintain() {
+    await this.db.exec('VACUUM (ANALYZE)');
   }
 
   async close() {
@@ -93,6 +102,10 @@ class PostgresDatabase implements Database {
 
   async exec(sql: string) {
     await this.pool.query(sql);
+  }
+
+  async maintain() {
+    // The server's autovacuum reclaims and analyzes.
   }
 
   async close() {

@@ -122,7 +122,10 @@ export class JobQueue {
         WHERE id IN (
           SELECT j.id FROM jobs j
            WHERE j.kind = $1 AND j.state = 'queued' AND j.run_after <= $5
-             AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.kind = j.kind AND r.subject = j.subject AND r.state = 'running')
+             -- NOT IN over one hashed list of running subjects, not a correlated NOT EXISTS: PGlite never runs
+             -- ANALYZE (no autovacuum), and on a table without statistics the planner turned NOT EXISTS into a loop
+             -- over every running job for every queued one (4-5 s to claim 2,500 of 10,000; this stays ~40 ms).
+             AND j.subject NOT IN (SELECT r.subject FROM jobs r WHERE r.kind = $1 AND r.state = 'running')
            ORDER BY j.run_after, j.id
            LIMIT $2
            FOR UPDATE SKIP LOCKED)

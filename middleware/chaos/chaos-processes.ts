@@ -4,6 +4,7 @@
 // script in a grandchild, so a SIGKILL sent to it leaves the middleware running (an orphan that still holds the
 // leadership lease and its port), which is not the crash under test.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { z } from 'zod';
@@ -80,7 +81,14 @@ export async function startMiddlewareInstance(env: Record<string, string>, timin
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
+  // CHAOS_LOG_DIR=<dir> keeps every line of every instance (stdout and stderr) in <dir>/instance-<pid>.log.
+  const logFile = process.env.CHAOS_LOG_DIR ? path.join(process.env.CHAOS_LOG_DIR, `instance-${child.pid}.log`) : null;
+  const keep = (line: string) => {
+    if (logFile !== null) fs.appendFileSync(logFile, `${line}\n`);
+  };
+  readline.createInterface({ input: child.stdout! }).on('line', keep);
   readline.createInterface({ input: child.stderr! }).on('line', (line) => {
+    keep(line);
     logs.push(line);
     if (logs.length > 2000) logs.splice(0, logs.length - 2000);
   });

@@ -33,10 +33,11 @@ export type StreamingSubscriberOptions = {
   maxBatch?: number;
   onReplayExpired(channel: string, lostReplayId: string): Promise<void>;
   /**
-   * A subscription made at -1 (after an expired replay id, or before anything was ever stored) ended before it
-   * delivered an event, and is about to be renewed at -1: whatever was published while it was cut can never be
-   * replayed. Called before the new subscribe is sent; the caller records a gap to reconcile from `since` (when
-   * the earlier -1 subscribe went out). Rejecting retries the subscribe later.
+   * Events published from `since` until a -1 subscription went live can never be replayed: the caller records a
+   * gap to reconcile from `since`. Called (1) once a -1 subscription after an expired replay id is confirmed, since
+   * the expiry was detected: a reconcile started at the expiry may have queried before the subscription was live;
+   * (2) before and again after a -1 subscription that ended without delivering an event is renewed at -1, since
+   * the earlier -1 subscribe went out. Rejecting rebuilds the client, which asks again.
    */
   onUnreplayableGap(channel: string, since: Date): Promise<void>;
   /** Where to resume after an expired replay id: -1 new events only (default), -2 everything retained. */
@@ -110,6 +111,10 @@ type ChannelRuntime = ChannelState & {
    * resume point, so renewing it at -1 would silently skip what was published while it was cut.
    */
   unreplayableSince: number | null;
+  /** When the replay id was found expired (the start of the window a confirmed fallback subscription closes). */
+  expiredAt: number | null;
+  /** Set when a -1 subscribe goes out that closes an unreplayable window: reported once the server confirms it. */
+  gapSinceOnConfirm: number | null;
 };
 
 type ClientContext = { client: FayeClient; generation: number; disposed: boolean; token: SalesforceToken };
@@ -205,6 +210,8 @@ export class StreamingSubscriber {
         failuresInRow: 0,
         failedWithoutCheckpoint: false,
         unreplayableSince: null,
+        expiredAt: null,
+        gapSinceOnConfirm: null,
       });
     }
   }
@@ -245,6 +252,8 @@ export class StreamingSubscriber {
         failuresInRow: _failures,
         failedWithoutCheckpoint: _unsafe,
         unreplayableSince: _unreplayable,
+        expiredAt: _expiredAt,
+        gapSinceOnConfirm: _gapSince,
         ...visible
       } = runtime;
       channels[name] = { ...visible };
@@ -394,12 +403,14 @@ export class StreamingSubscriber {
     } else {
       replayId = stored ?? '-1';
     }
+    channel.gapSinceOnConfirm = null;
     if (replayId !== '-1') {
       if (replayId !== '-2') channel.unreplayableSince = null;
       return replayId;
     }
     // Found by the chaos run: a -1 subscription cut by a revoked token or `403::Unknown client` before its first
-    // event, then renewed at -1, skipped an opt-out made in between.
+    // event, then renewed at -1, skipped an opt-out made in between. Reported now (durable before the subscribe)
+    // and again once the renewed subscription is live (what was published until then is covered too).
     if (channel.unreplayableSince !== null) {
       const since = new Date(channel.unreplayableSince);
       this.logger.warn(
@@ -407,6 +418,9 @@ export class StreamingSubscriber {
         'renewing a -1 subscription that never delivered an event: reconciling what was published meanwhile',
       );
       await this.options.onUnreplayableGap(channelName, since);
+      channel.gapSinceOnConfirm = channel.unreplayableSince;
+    } else if (channel.expiredReplayId !== null) {
+      channel.gapSinceOnConfirm = channel.expiredAt ?? this.clock.now();
     }
     channel.unreplayableSince = this.clock.now();
     return replayId;
@@ -461,6 +475,17 @@ export class StreamingSubscriber {
         channel.subscribed = true;
         channel.lastError = null;
         this.logger.info({ channel: name, replayId: channel.subscribedFrom }, 'cometd subscribed');
+        if (channel.gapSinceOnConfirm !== null && channel.subscribedFrom === '-1') {
+          const since = new Date(channel.gapSinceOnConfirm);
+          channel.gapSinceOnConfirm = null;
+          // Found by the chaos run (seed 1703484611): the reconcile of an expired replay id ran as soon as the
+          // expiry was seen, before the -1 subscription was live; an opt-out committed in between was neither
+          // replayed nor found by that query.
+          this.options.onUnreplayableGap(name, since).catch((error: unknown) => {
+            channel.lastError = `onUnreplayableGap: ${describe(error)}`;
+            if (context === this.context) this.fail(channel.lastError, { refreshToken: false });
+          });
+        }
         continue;
       }
       channel.subscribed = false;
@@ -498,6 +523,7 @@ export class StreamingSubscriber {
       return;
     }
     channel.expiredReplayId = lost;
+    channel.expiredAt ??= this.clock.now();
     if (context === this.context)
       this.scheduleRestart(`replay id expired on ${name}`, { delayMs: 0, refreshToken: false });
   }
@@ -629,5 +655,6 @@ export class StreamingSubscriber {
     channel.failuresInRow = 0;
     channel.failedWithoutCheckpoint = false;
     channel.unreplayableSince = null;
+    channel.expiredAt = null;
   }
 }

@@ -27,11 +27,13 @@ const headerSchema = z.object({
 });
 
 /** What the caller does: store the replay id with the queued work; here an in-memory "table". */
-function fakeConsumer(options: { failOnce?: (recordId: string) => boolean } = {}) {
+function fakeConsumer(options: { failOnce?: (recordId: string) => boolean; onExpired?: () => void } = {}) {
   const stored = new Map<string, string>();
   const received: Array<{ channel: string; recordIds: string[]; replayId: string; raw: unknown }> = [];
   const expired: Array<{ channel: string; lost: string }> = [];
-  const gaps: Array<{ channel: string; since: Date }> = [];
+  /** live: whether the channel's subscription was confirmed when the gap was reported (see `probe`). */
+  const gaps: Array<{ channel: string; since: Date; live: boolean }> = [];
+  const probe: { live: () => boolean } = { live: () => false };
   let inFlight = 0;
   let maxInFlight = 0;
   let calls = 0;
@@ -41,6 +43,7 @@ function fakeConsumer(options: { failOnce?: (recordId: string) => boolean } = {}
     received,
     expired,
     gaps,
+    probe,
     maxInFlight: () => maxInFlight,
     calls: () => calls,
     idsReceived: () => received.flatMap((r) => r.recordIds),
@@ -72,9 +75,10 @@ function fakeConsumer(options: { failOnce?: (recordId: string) => boolean } = {}
     },
     onReplayExpired: async (name: string, lost: string) => {
       expired.push({ channel: name, lost });
+      options.onExpired?.();
     },
     onUnreplayableGap: async (name: string, since: Date) => {
-      gaps.push({ channel: name, since });
+      gaps.push({ channel: name, since, live: probe.live() });
     },
   };
 }
@@ -260,6 +264,7 @@ describe('StreamingSubscriber against the emulator', () => {
     try {
       await waitFor(() => consumer.expired.length > 0, { what: 'onReplayExpired' });
       await subscribed(subscriber);
+      await waitFor(() => consumer.gaps.length === 1, { what: 'the gap reported once the fallback subscription is live' });
       const subscribedAt = Date.now();
       const clientsBefore = subscriber.state().clientsCreated;
       harness.emulator.revokeAllTokens();
@@ -268,9 +273,10 @@ describe('StreamingSubscriber against the emulator', () => {
         what: 'new client after 401',
       });
       expect(subscriber.state().channels[channel]?.subscribedFrom).toBe('-1');
-      // Either the cut event was still delivered, or the window it fell in is handed over for reconciliation.
-      expect(consumer.gaps).toHaveLength(1);
-      expect(consumer.gaps[0]!.since.getTime()).toBeLessThanOrEqual(subscribedAt);
+      // Either the cut event was still delivered, or the window it fell in is handed over for reconciliation:
+      // before the renewed subscribe and again once it is live.
+      await waitFor(() => consumer.gaps.length === 3, { what: 'the cut window reported before and after the renewal' });
+      expect(consumer.gaps.slice(1).every((g) => g.since.getTime() <= subscribedAt)).toBe(true);
       expect(consumer.expired).toHaveLength(1);
 
       const after = newContact('afterFallbackCut');
@@ -279,7 +285,35 @@ describe('StreamingSubscriber against the emulator', () => {
       harness.emulator.expireAllClients();
       const acrossRehandshake = newContact('acrossRehandshake');
       await waitFor(() => consumer.idsReceived().includes(acrossRehandshake), { what: 'event across the re-handshake' });
-      expect(consumer.gaps).toHaveLength(1);
+      expect(consumer.gaps).toHaveLength(3);
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
+  // Regression, chaos seed 1703484611: the expired replay id's reconcile ran as soon as the expiry was seen, before
+  // the -1 subscription was live, and a Lead opt-out committed in between was neither replayed nor found.
+  test('when an opt-out is committed after the replay id expired but before the -1 subscription is live, then a gap reported once it is live covers it', async () => {
+    let madeAt = 0;
+    let madeId = '';
+    const consumer = fakeConsumer({
+      onExpired: () => {
+        madeId = newContact('beforeFallbackLive');
+        madeAt = Date.now();
+      },
+    });
+    consumer.stored.set(channel, '987654322');
+    const { subscriber } = subscriberFor(consumer);
+    consumer.probe.live = () => subscriber.state().channels[channel]?.subscribed === true;
+    await subscriber.start();
+    try {
+      await subscribed(subscriber);
+      await waitFor(() => consumer.gaps.some((g) => g.live), { what: 'a gap reported with the subscription live' });
+      expect(consumer.gaps.filter((g) => g.live).every((g) => g.since.getTime() <= madeAt)).toBe(true);
+      // -1 does not replay it: the reconcile of that gap is the only way it gets handled.
+      const after = newContact('afterFallbackLive');
+      await waitFor(() => consumer.idsReceived().includes(after), { what: 'a later event' });
+      expect(consumer.idsReceived()).not.toContain(madeId);
     } finally {
       await subscriber.stop();
     }

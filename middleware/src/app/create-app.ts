@@ -276,7 +276,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
         gapLoop?.poke();
       },
       onUnreplayableGap: async (channel, since) => {
-        await store.replay.recordGap(channel, 'a -1 subscription was cut before its first event', null, since);
+        await store.replay.recordGap(channel, 'events published before a -1 subscription went live cannot be replayed', null, since);
         metrics.quarantined.inc({ source: 'unreplayable-gap' });
         gapLoop?.poke();
       },

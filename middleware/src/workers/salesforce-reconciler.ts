@@ -37,11 +37,8 @@ export class SalesforceReconciler {
    * one would let a gap recorded after that run's query be closed without ever being looked at.
    */
   reconcile(objects: ('Contact' | 'Lead')[], since: Date | null, reason: string): Promise<number> {
-    const previous = this.running ?? Promise.resolve(0);
-    const next = previous.then(
-      () => this.run(objects, since, reason),
-      () => this.run(objects, since, reason),
-    );
+    // The previous run's failure is its caller's to handle; this one runs regardless.
+    const next = (this.running ?? Promise.resolve(0)).catch(() => 0).then(() => this.run(objects, since, reason));
     this.running = next;
     const clear = () => {
       if (this.running === next) this.running = null;

@@ -1,15 +1,26 @@
 import { SharedRequestBudget } from '../../src/store/shared-request-budget';
 import { migrate } from '../../src/store/migrate';
-import { openDatabase } from '../../src/store/database';
+import { openDatabase, type Database } from '../../src/store/database';
 import { createPostgresDatabase } from '../support/test-databases';
+
+/** Two instances (two pools) on one fresh, migrated PostgreSQL database. */
+async function withTwoInstances(fn: (a: Database, b: Database) => Promise<void>): Promise<void> {
+  const created = await createPostgresDatabase();
+  const a = await openDatabase({ kind: 'postgres', url: created.url });
+  const b = await openDatabase({ kind: 'postgres', url: created.url });
+  try {
+    await migrate(a);
+    await fn(a, b);
+  } finally {
+    await a.close();
+    await b.close();
+    await created.drop();
+  }
+}
 
 describe('shared request budget on PostgreSQL', () => {
   test('when two instances share one budget of 5/s, then no one-second window holds more than 5 grants', async () => {
-    const created = await createPostgresDatabase();
-    const a = await openDatabase({ kind: 'postgres', url: created.url });
-    const b = await openDatabase({ kind: 'postgres', url: created.url });
-    try {
-      await migrate(a);
+    await withTwoInstances(async (a, b) => {
       const budgets = [new SharedRequestBudget(a, 'ac', 5), new SharedRequestBudget(b, 'ac', 5)];
       const grants: number[] = [];
       await Promise.all(
@@ -22,19 +33,11 @@ describe('shared request budget on PostgreSQL', () => {
       for (let i = 5; i < grants.length; i++) expect(grants[i]! - grants[i - 5]!).toBeGreaterThanOrEqual(990);
       // And the budget is used, not wasted: 16 grants at 4.5/s (10% headroom against jitter) take about 3.3 s.
       expect(grants[grants.length - 1]! - grants[0]!).toBeLessThan(4000);
-    } finally {
-      await a.close();
-      await b.close();
-      await created.drop();
-    }
+    });
   });
 
   test('when a request leaves late (its timer held up by a busy event loop), then the next grant keeps a full interval after it', async () => {
-    const created = await createPostgresDatabase();
-    const a = await openDatabase({ kind: 'postgres', url: created.url });
-    const b = await openDatabase({ kind: 'postgres', url: created.url });
-    try {
-      await migrate(a);
+    await withTwoInstances(async (a, b) => {
       const first = new SharedRequestBudget(a, 'ac', 5);
       const second = new SharedRequestBudget(b, 'ac', 5);
       await first.acquire();
@@ -49,19 +52,11 @@ describe('shared request budget on PostgreSQL', () => {
       const lateAt = Date.now();
       await second.acquire();
       expect(Date.now() - lateAt).toBeGreaterThanOrEqual(180);
-    } finally {
-      await a.close();
-      await b.close();
-      await created.drop();
-    }
+    });
   });
 
   test('when AC asks to pause, then the next grant waits for the pause on every instance', async () => {
-    const created = await createPostgresDatabase();
-    const a = await openDatabase({ kind: 'postgres', url: created.url });
-    const b = await openDatabase({ kind: 'postgres', url: created.url });
-    try {
-      await migrate(a);
+    await withTwoInstances(async (a, b) => {
       const first = new SharedRequestBudget(a, 'ac', 5);
       const second = new SharedRequestBudget(b, 'ac', 5);
       await first.acquire();
@@ -70,10 +65,6 @@ describe('shared request budget on PostgreSQL', () => {
       const start = Date.now();
       await second.acquire();
       expect(Date.now() - start).toBeGreaterThanOrEqual(1300);
-    } finally {
-      await a.close();
-      await b.close();
-      await created.drop();
-    }
+    });
   });
 });

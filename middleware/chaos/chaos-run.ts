@@ -167,7 +167,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       WEBHOOK_SECRET,
       JOB_BACKOFF_BASE_MS: '500',
       JOB_MAX_ATTEMPTS: '12',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.CHAOS_INSTANCE_LOG_LEVEL ?? 'warn',
     });
     const startInstance = async (instance: Instance) => {
       instance.starting = true;

@@ -31,6 +31,11 @@ export type NormaliseResult = {
   echoes: number;
   /** Record-level changes that are not opt-out changes (other fields, deletes, other objects), dropped. */
   ignored: number;
+  /**
+   * Every Contact/Lead the event says was created or modified, with its commit time, whatever changed (echoes and
+   * other fields too): how far the stream has caught up with each record (sync/opt-out-recency.ts).
+   */
+  touched: { recordId: string; at: Date }[];
 };
 
 export type NormaliseOptions = {
@@ -138,7 +143,7 @@ function asSyncedObject(name: string): SyncedObject | null {
 }
 
 function emptyResult(): NormaliseResult {
-  return { changes: [], gaps: [], echoes: 0, ignored: 0 };
+  return { changes: [], gaps: [], echoes: 0, ignored: 0, touched: [] };
 }
 
 function normaliseChangeEvent(
@@ -181,6 +186,7 @@ function normaliseChangeEvent(
     result.ignored += recordIds.length;
     return result;
   }
+  result.touched.push(...recordIds.map((recordId) => ({ recordId, at: new Date(header.commitTimestamp) })));
 
   const field = options.optOutField ?? 'HasOptedOutOfEmail';
   const raw = payload[field];

@@ -10,7 +10,7 @@ export interface OptOutObservation {
   changedAt: Date;
 }
 
-const observedRow = z.object({ sf_record_id: z.string(), opted_out: z.boolean().nullable(), opt_out_changed_at: z.coerce.date().nullable() });
+const observedRow = z.object({ sf_record_id: z.string(), opted_out: z.boolean().nullable(), opt_out_changed_at: z.coerce.date().nullable(), written_at: z.coerce.date().nullable(), stream_seen_at: z.coerce.date().nullable() });
 
 /** Salesforce records we have seen, with the newest opt-out value and its time (R5's recency rule reads it). */
 export class SfLinkStore {
@@ -37,14 +37,34 @@ export class SfLinkStore {
     );
   }
 
-  /** The newest opt-out value and time observed per record (records never observed are absent). */
-  async lastObserved(recordIds: string[], tx: SqlExecutor = this.db): Promise<Map<string, { optedOut: boolean | null; changedAt: Date | null }>> {
+  /**
+   * The newest commit time the stream delivered for each record, whatever the change (other fields, our own
+   * writes): a LastModifiedDate up to it holds no change we have not seen. Records never observed stay absent.
+   */
+  async recordStreamProgress(touched: { recordId: string; at: Date }[], tx: SqlExecutor = this.db): Promise<void> {
+    if (touched.length === 0) return;
+    await tx.query(
+      `UPDATE sf_ac_links l SET stream_seen_at = GREATEST(l.stream_seen_at, t.at)
+         FROM (SELECT r, max(a) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u(r, a) GROUP BY r) t
+        WHERE l.sf_record_id = t.r`,
+      [touched.map((t) => t.recordId), touched.map((t) => t.at)],
+    );
+  }
+
+  /** When this product wrote these records (after Salesforce answered): explains their LastModifiedDate. */
+  async recordOwnWrites(recordIds: string[], at: Date, tx: SqlExecutor = this.db): Promise<void> {
+    if (recordIds.length === 0) return;
+    await tx.query(`UPDATE sf_ac_links SET written_at = GREATEST(written_at, $2) WHERE sf_record_id = ANY($1::text[])`, [recordIds, at]);
+  }
+
+  /** The newest opt-out value and time observed per record, and our last write (records never observed are absent). */
+  async lastObserved(recordIds: string[], tx: SqlExecutor = this.db): Promise<Map<string, { optedOut: boolean | null; changedAt: Date | null; writtenAt: Date | null; streamSeenAt: Date | null }>> {
     if (recordIds.length === 0) return new Map();
-    const result = await tx.query(`SELECT sf_record_id, opted_out, opt_out_changed_at FROM sf_ac_links WHERE sf_record_id = ANY($1::text[])`, [recordIds]);
+    const result = await tx.query(`SELECT sf_record_id, opted_out, opt_out_changed_at, written_at, stream_seen_at FROM sf_ac_links WHERE sf_record_id = ANY($1::text[])`, [recordIds]);
     return new Map(
       result.rows.map((raw) => {
         const r = observedRow.parse(raw);
-        return [r.sf_record_id, { optedOut: r.opted_out, changedAt: r.opt_out_changed_at }];
+        return [r.sf_record_id, { optedOut: r.opted_out, changedAt: r.opt_out_changed_at, writtenAt: r.written_at, streamSeenAt: r.stream_seen_at }];
       }),
     );
   }

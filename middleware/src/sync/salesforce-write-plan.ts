@@ -9,8 +9,10 @@ export interface SalesforceRecordState {
   email: string;
   optedOut: boolean;
   hardBouncedFlag: boolean | null;
-  /** Newest moment the opt-out value changed in Salesforce, as far as we know (see recency in docs). */
+  /** Newest moment the opt-out value changed in Salesforce, as far as we know (sync/opt-out-recency.ts). */
   optOutChangedAt: Date | null;
+  /** The record was modified after everything we know of it, at this moment: the stream may still deliver why. */
+  unseenChangeAt?: Date | null;
 }
 
 export interface PlannedWrite {

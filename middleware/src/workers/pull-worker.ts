@@ -8,6 +8,7 @@ import type { Clock } from '../store/clock';
 import type { SalesforceRestClient, SaveResult } from '../salesforce/salesforce-rest';
 import { pullJobKind, type PullJobPayload } from '../sync/pull-job';
 import { planSalesforceWrites, type PlannedWrite, type SalesforceRecordState } from '../sync/salesforce-write-plan';
+import { awaitingStream } from '../sync/opt-out-recency';
 import type { Settings } from '../sync/settings';
 import type { SalesforceRecordReader } from './salesforce-records';
 import type { Metrics } from '../observability/metrics';
@@ -44,6 +45,8 @@ const COLLECTION_SIZE = 200;
 /** A partial call waits at most this many lingers for a burst to fill it. */
 const MAX_LINGER_FACTOR = 6;
 const LEASE_MS = 5 * 60_000;
+/** How often a job waiting for the stream looks again. */
+const STREAM_WAIT_RETRY_MS = 1_000;
 
 export class PullWorker {
   constructor(private readonly deps: PullWorkerDeps) {}
@@ -83,7 +86,8 @@ export class PullWorker {
     const customFields = await this.deps.customFields();
     const now = this.deps.clock();
     const byEmail = groupBy(records, (r) => r.email.toLowerCase());
-    const plans = jobs.map((job) => ({ job, plan: planSalesforceWrites(job.payload, byEmail.get(job.payload.email) ?? [], settings, { customFields, now }) }));
+    const ready = await this.waitForTheStream(jobs, byEmail, now);
+    const plans = ready.map((job) => ({ job, plan: planSalesforceWrites(job.payload, byEmail.get(job.payload.email) ?? [], settings, { customFields, now }) }));
 
     const results = await this.writeAll(plans.flatMap((p) => p.plan.writes));
     for (const { job, plan } of plans) {
@@ -120,6 +124,7 @@ export class PullWorker {
             .map((w) => ({ recordId: w.id, objectName: w.objectName, email: job.payload.email, optedOut: w.fields[settings.optOutField] === true, changedAt: new Date(job.payload.acEventAt) })),
           tx,
         );
+        await store.links.recordOwnWrites(written.map((w) => w.id), this.deps.clock(), tx);
         if (failures.length === 0) await store.jobs.complete(job.id, tx);
       });
       if (failures.length === 0) {
@@ -155,6 +160,26 @@ export class PullWorker {
       });
     }
     return kept;
+  }
+
+  /**
+   * A record modified after everything we know of it may carry an opt-out change the stream has not delivered yet;
+   * deciding now would compare the person's AC action with an older change (sync/opt-out-recency.ts). Such jobs
+   * go back to the queue, without using an attempt, until the stream catches up or STREAM_CATCH_UP_MS have passed.
+   */
+  private async waitForTheStream(jobs: ClaimedJob<PullJobPayload>[], byEmail: Map<string, SalesforceRecordState[]>, now: Date): Promise<ClaimedJob<PullJobPayload>[]> {
+    const ready: ClaimedJob<PullJobPayload>[] = [];
+    for (const job of jobs) {
+      const waitingFor = (byEmail.get(job.payload.email) ?? []).filter((r) => awaitingStream({ optOutChangedAt: r.optOutChangedAt, unseenChangeAt: r.unseenChangeAt ?? null }, now));
+      if (waitingFor.length === 0) {
+        ready.push(job);
+        continue;
+      }
+      const reason = `waiting for the stream to deliver a change of ${waitingFor.map((r) => `${r.id} (modified ${r.unseenChangeAt?.toISOString()})`).join(', ')}`;
+      await this.deps.store.jobs.requeue(pullJobKind, job, new Date(now.getTime() + STREAM_WAIT_RETRY_MS), reason, job.attempts - 1);
+      this.deps.logger.info({ email: emailHash(job.payload.email), job: job.id, records: waitingFor.map((r) => r.id) }, 'salesforce decision waits for the stream');
+    }
+    return ready;
   }
 
   private async writeAll(writes: PlannedWrite[]): Promise<Map<string, SaveResult>> {

@@ -54,6 +54,7 @@ export class SalesforceIntake {
     const settings = this.deps.settings();
     const rejected: { raw: unknown; replayId: string; reason: string }[] = [];
     const changes: OptOutChange[] = [];
+    const touched: { recordId: string; at: Date }[] = [];
     let echoes = 0;
     let gaps = 0;
     for (const { rawMessage, replayId } of messages) {
@@ -66,6 +67,7 @@ export class SalesforceIntake {
         continue;
       }
       echoes += result.echoes;
+      touched.push(...result.touched);
       gaps += result.gaps.length;
       changes.push(...result.changes, ...(await this.resolveGaps(result.gaps, channel)));
     }
@@ -81,6 +83,7 @@ export class SalesforceIntake {
     await store.db.transaction(async (tx) => {
       for (const bad of rejected) await store.quarantine.put(`cometd:${channel}`, bad.reason, bad.raw, tx);
       await this.queue(tx, await this.withoutRedeliveries(tx, complete), correlation);
+      await store.links.recordStreamProgress(touched, tx);
       await store.audit.record(outOfScope.map((c) => ({ direction: 'sf_to_ac' as const, email: c.email, recordId: c.recordId, decision: 'skip', reason: 'R7: the record is not in a scoped Campaign', result: 'out of scope', correlation: { channel, replayId: c.replayId || correlation.replayId } })), tx);
       if (echoes > 0) {
         await store.audit.record([{ direction: 'internal', email: null, decision: 'drop-echo', reason: 'R6: written by this product', result: `${echoes} record change(s) dropped`, correlation }], tx);

@@ -76,7 +76,11 @@ export class SalesforceReconciler {
           replayId: '',
           channel: 'reconcile',
         }));
-      await store.db.transaction((tx) => this.deps.intake.queue(tx, changes, { reconcile: reason }));
+      await store.db.transaction(async (tx) => {
+        await this.deps.intake.queue(tx, changes, { reconcile: reason });
+        // Every record read here is known up to its LastModifiedDate: the pull path need not wait for its events.
+        await store.links.recordStreamProgress(rows.map((r) => ({ recordId: r.Id, at: new Date(r.LastModifiedDate) })), tx);
+      });
       await store.audit.record([{ direction: 'internal', email: null, decision: 'reconcile', reason, result: `${objectName}: ${rows.length} changed since ${since.toISOString()}, ${changes.length} queued` }]);
       queued += changes.length;
     }

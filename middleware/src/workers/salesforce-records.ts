@@ -4,8 +4,8 @@ import type { SalesforceRestClient } from '../salesforce/salesforce-rest';
 import { syncStateFields, syncedObjects, type SyncedObject } from '../salesforce/package-names';
 import type { SalesforceRecordState } from '../sync/salesforce-write-plan';
 import type { Store } from '../store';
+import { optOutRecency } from '../sync/opt-out-recency';
 
-const linkRow = z.object({ sf_record_id: z.string(), opt_out_changed_at: z.coerce.date().nullable() });
 
 export interface SalesforceRecordReader {
   readByEmails(emails: string[]): Promise<SalesforceRecordState[]>;
@@ -37,11 +37,10 @@ export function createSalesforceRecordReader(deps: {
         const found = await deps.rest.findRecordsByEmails(objectName, emails, fields, schema);
         records.push(...found.map((r) => ({ ...r, objectName: objectName as SyncedObject, optOutChangedAt: null })));
       }
-      // Recency for R5: the commit time of the newest opt-out change we saw on the stream for the record; when we
-      // never saw one, the record's LastModifiedDate stands in (an over-estimate, so a doubtful subscribe loses).
-      const links = await deps.store.db.query(`SELECT sf_record_id, opt_out_changed_at FROM sf_ac_links WHERE sf_record_id = ANY($1::text[])`, [records.map((r) => r.id)]);
-      const seen = new Map(links.rows.map((row) => linkRow.parse(row)).map((l) => [l.sf_record_id, l.opt_out_changed_at]));
-      return records.map(({ lastModified, ...r }) => ({ ...r, optOutChangedAt: seen.get(r.id) ?? (r.optedOut ? lastModified : null) }));
+      // Recency for R3/R5: the commit time of the newest opt-out change the stream gave us, unless the record was
+      // modified since in a way nothing we know explains (sync/opt-out-recency.ts).
+      const known = await deps.store.links.lastObserved(records.map((r) => r.id));
+      return records.map(({ lastModified, ...r }) => ({ ...r, ...optOutRecency({ optedOut: r.optedOut, lastModified }, known.get(r.id)) }));
     },
   };
 }

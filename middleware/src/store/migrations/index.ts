@@ -165,4 +165,15 @@ CREATE TABLE kv_state (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'how far the stream and our own writes explain each Salesforce record',
+    sql: `
+-- The pull path compares a record's LastModifiedDate with everything we know of it: a modification newer than the
+-- last change the stream delivered for the record (any field) and than our own last write may carry an opt-out
+-- change the stream has not delivered yet.
+ALTER TABLE sf_ac_links ADD COLUMN written_at timestamptz;
+ALTER TABLE sf_ac_links ADD COLUMN stream_seen_at timestamptz;
+`,
+  },
 ];

@@ -1,0 +1,61 @@
+// When did a Salesforce record's opt-out take its current value? R3 and R5 compare that moment with the person's
+// action in ActiveCampaign (newest wins), so a wrong answer overwrites a newer choice of the person.
+//
+// We know the moment exactly only for changes the stream delivered (sf_ac_links). The pull path reads Salesforce
+// before the stream has necessarily delivered every change (CDC lags by seconds; after a failover or an expired
+// replay id, by as long as the gap takes to reconcile). Found by the chaos run: a re-subscribe older than a
+// Salesforce opt-out the stream had not delivered yet was compared with the record's previous, older opt-in, and
+// unchecked Email Opt Out over the person's newer opt-out. The record's LastModifiedDate gives the clue: a record
+// modified after everything we know of it (the stream's last change, our own last write) may carry a change we have
+// not seen.
+
+/** How long the pull path waits for the stream to deliver a record's unseen change before it decides without. */
+export const STREAM_CATCH_UP_MS = 60_000;
+
+/** Our own writes are stamped with our clock after Salesforce answered; its clock may be a little ahead of ours. */
+const OWN_WRITE_SKEW_MS = 2_000;
+
+export interface KnownOptOut {
+  /** The newest opt-out value the stream (or our own write) gave us, and when it changed. */
+  optedOut: boolean | null;
+  changedAt: Date | null;
+  /** When this product last wrote the record (its LastModifiedDate up to then is explained). */
+  writtenAt: Date | null;
+  /** The newest commit time the stream delivered for the record, whatever changed (up to it, nothing is unseen). */
+  streamSeenAt: Date | null;
+}
+
+export interface OptOutRecency {
+  /** The moment to compare with the person's ActiveCampaign action. */
+  optOutChangedAt: Date | null;
+  /**
+   * The record changed after everything we know of it, at this moment (its LastModifiedDate): the stream may not
+   * have delivered the change yet. Null when nothing is unexplained.
+   */
+  unseenChangeAt: Date | null;
+}
+
+const wholeSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
+
+export function optOutRecency(record: { optedOut: boolean; lastModified: Date }, known: KnownOptOut | undefined): OptOutRecency {
+  // Never seen on the stream (a record older than the install): LastModifiedDate over-estimates an opt-out's time,
+  // so a doubtful subscribe loses; an opt-in's time is unknown, so an unsubscribe wins.
+  if (known === undefined || known.changedAt === null) return { optOutChangedAt: record.optedOut ? record.lastModified : null, unseenChangeAt: null };
+  const streamCaughtUp = Math.max(known.changedAt.getTime(), known.streamSeenAt?.getTime() ?? 0);
+  const explainedByStream = wholeSeconds(record.lastModified) <= wholeSeconds(new Date(streamCaughtUp));
+  const explainedByOwnWrite = known.writtenAt !== null && record.lastModified.getTime() <= known.writtenAt.getTime() + OWN_WRITE_SKEW_MS;
+  const differs = known.optedOut !== record.optedOut;
+  // Once the stream has delivered the record's changes up to its LastModifiedDate, waiting longer shows nothing new.
+  const unseenChangeAt = explainedByStream || explainedByOwnWrite ? null : record.lastModified;
+  if (!differs) return { optOutChangedAt: known.changedAt, unseenChangeAt };
+  // The value changed and the stream has not told us when: after the last change we know, at LastModifiedDate at
+  // the latest. An opt-out takes the latest bound (a doubtful subscribe loses), an opt-in the earliest (a doubtful
+  // unsubscribe wins): either way the opt-out side of the doubt.
+  const latest = record.lastModified.getTime() > known.changedAt.getTime() ? record.lastModified : known.changedAt;
+  return { optOutChangedAt: record.optedOut ? latest : known.changedAt, unseenChangeAt };
+}
+
+/** Whether the pull path should still wait for the stream before deciding on this record. */
+export function awaitingStream(recency: OptOutRecency, now: Date): boolean {
+  return recency.unseenChangeAt !== null && now.getTime() - recency.unseenChangeAt.getTime() < STREAM_CATCH_UP_MS;
+}

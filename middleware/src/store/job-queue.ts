@@ -66,6 +66,14 @@ export function backoffDelayMs(attempt: number, policy: RetryPolicy, minimumMs =
 }
 
 export class JobQueue {
+  /**
+   * Jobs this process claimed and is still working on: only their leases are renewed. A round that died half-way
+   * (a dropped database connection in its error handling) lets its jobs go, and they return to the queue when the
+   * lease runs out. Renewing every job locked by this worker kept such a job running forever (found by the chaos
+   * run: an opt-out never reached ActiveCampaign).
+   */
+  private readonly held = new Set<string>();
+
   constructor(
     private readonly db: Database,
     private readonly clock: Clock,
@@ -138,6 +146,7 @@ export class JobQueue {
       const payload = kind.payload.safeParse(row.payload);
       if (payload.success) {
         jobs.push({ id: row.id, subject: row.subject, payload: payload.data, attempts: row.attempts });
+        this.held.add(row.id);
       } else {
         // A row this version cannot read (hand-edited, or written by a newer version) goes to the dead letters
         // with the reason instead of blocking the queue.
@@ -149,11 +158,27 @@ export class JobQueue {
 
   /** The job's work is done: it leaves the queue (the audit log keeps the history). */
   async complete(jobId: string, tx: SqlExecutor = this.db): Promise<void> {
-    await tx.query(`DELETE FROM jobs WHERE id = $1`, [jobId]);
+    try {
+      await tx.query(`DELETE FROM jobs WHERE id = $1`, [jobId]);
+    } finally {
+      this.held.delete(jobId);
+    }
   }
 
   async completeMany(jobIds: string[], tx: SqlExecutor = this.db): Promise<void> {
-    if (jobIds.length > 0) await tx.query(`DELETE FROM jobs WHERE id = ANY($1::bigint[])`, [jobIds]);
+    try {
+      if (jobIds.length > 0) await tx.query(`DELETE FROM jobs WHERE id = ANY($1::bigint[])`, [jobIds]);
+    } finally {
+      for (const id of jobIds) this.held.delete(id);
+    }
+  }
+
+  /**
+   * The worker stops working on these jobs without an outcome (its round failed): their leases are no longer
+   * renewed, so they return to the queue when they run out. A no-op for jobs already completed or requeued.
+   */
+  letGo(jobs: { id: string }[]): void {
+    for (const job of jobs) this.held.delete(job.id);
   }
 
   /** Schedules a retry after a back-off, or moves the job to the dead letters after its last attempt. */
@@ -172,6 +197,7 @@ export class JobQueue {
    * (the running one's obligations are kept) and the retry waits for the later of both times.
    */
   async requeue<P>(kind: JobKind<P>, job: ClaimedJob<P>, runAfter: Date, error: string | null, attemptsUsed = job.attempts): Promise<void> {
+    this.held.delete(job.id);
     await this.db.transaction(async (tx) => {
       const queued = await tx.query(
         `SELECT id, subject, payload FROM jobs WHERE kind = $1 AND subject = $2 AND state = 'queued' FOR UPDATE`,
@@ -200,7 +226,12 @@ export class JobQueue {
    * killed worker's jobs return to the queue within one lease rather than after a long fixed one.
    */
   async renewLeases(leaseMs: number): Promise<number> {
-    const result = await this.db.query(`UPDATE jobs SET locked_until = $1 WHERE state = 'running' AND locked_by = $2`, [new Date(this.clock().getTime() + leaseMs), this.workerId]);
+    if (this.held.size === 0) return 0;
+    const result = await this.db.query(`UPDATE jobs SET locked_until = $1 WHERE state = 'running' AND locked_by = $2 AND id = ANY($3::bigint[])`, [
+      new Date(this.clock().getTime() + leaseMs),
+      this.workerId,
+      [...this.held],
+    ]);
     return result.rowCount;
   }
 
@@ -225,6 +256,7 @@ export class JobQueue {
   }
 
   private async deadLetter(jobId: string, error: string): Promise<void> {
+    this.held.delete(jobId);
     await this.db.transaction(async (tx) => {
       await tx.query(
         `INSERT INTO dead_letters (job_id, kind, subject, payload, attempts, last_error, failed_at)

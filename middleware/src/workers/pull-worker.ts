@@ -72,6 +72,16 @@ export class PullWorker {
     }
     const claimed = await store.jobs.claim(pullJobKind, limit, this.deps.leaseMs ?? LEASE_MS);
     if (claimed.length === 0) return 0;
+    try {
+      return await this.handle(claimed);
+    } finally {
+      // Jobs left without an outcome (the round failed) return to the queue when their leases run out.
+      store.jobs.letGo(claimed);
+    }
+  }
+
+  private async handle(claimed: ClaimedJob<PullJobPayload>[]): Promise<number> {
+    const { store } = this.deps;
     const jobs = await this.dropOutOfScope(claimed);
     if (jobs.length === 0) return claimed.length;
     let records: SalesforceRecordState[];

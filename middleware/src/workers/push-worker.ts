@@ -91,7 +91,12 @@ export class PushWorker {
     if (ready > this.deps.bulkThreshold) this.inBacklog = true;
     if (this.inBacklog && this.deps.settings().scopeAcTag === null) return this.runBacklog(ready);
     const jobs = await this.deps.store.jobs.claim(pushJobKind, this.deps.concurrency ?? 4, this.deps.leaseMs ?? LEASE_MS);
-    await Promise.all(jobs.map((job) => this.runSingle(job)));
+    try {
+      await Promise.all(jobs.map((job) => this.runSingle(job)));
+    } finally {
+      // A job whose failure could not even be recorded (database gone) returns to the queue when its lease runs out.
+      this.deps.store.jobs.letGo(jobs);
+    }
     return jobs.length;
   }
 
@@ -129,6 +134,7 @@ export class PushWorker {
     const round: Promise<void> = this.runBulkRound(jobs)
       .catch((error: unknown) => this.deps.logger.error({ err: error instanceof Error ? error.message : String(error), jobs: jobs.length }, 'bulk round failed; its jobs return to the queue when their leases expire'))
       .finally(() => {
+        this.deps.store.jobs.letGo(jobs);
         this.contactsInFlight -= jobs.length;
         this.bulkRounds.delete(round);
       });

@@ -80,6 +80,22 @@ describe.each(engines)('store on %s', (engine) => {
     await store.jobs.complete(next!.id);
   });
 
+  test('when a worker lets a job go without an outcome (its round died), then its lease is no longer renewed and the job returns to the queue', async () => {
+    // Found by the chaos run: a push round whose error handling lost its database connection left its job running,
+    // and the live worker renewed every job it had locked, so the opt-out never reached ActiveCampaign.
+    await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, [{ subject: 'orphan@example.com', payload: { n: 1, keep: true } }]));
+    const [job] = await store.jobs.claim(counterKind, 10, 1000);
+    expect(await store.jobs.renewLeases(1000)).toBe(1);
+    store.jobs.letGo([job!]);
+    expect(await store.jobs.renewLeases(1000)).toBe(0);
+    now = new Date(now.getTime() + 1001);
+    expect(await store.jobs.recoverExpiredLeases(counterKind)).toBe(1);
+    const [again] = await store.jobs.claim(counterKind, 10, 1000);
+    expect(again).toMatchObject({ id: job!.id, subject: 'orphan@example.com', attempts: 2 });
+    await store.jobs.complete(again!.id);
+    expect(await store.jobs.renewLeases(1000)).toBe(0);
+  });
+
   test('when a job fails, then it is retried after a back-off, merged with newer work, and dead-lettered after its last attempt', async () => {
     const policy = { maxAttempts: 2, backoffBaseMs: 1000, random: () => 1 };
     await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, [{ subject: 'd@example.com', payload: { n: 1, keep: true } }]));

@@ -37,9 +37,11 @@ describe.each(engines)('scheduled polls during a push backlog on %s', (engine) =
     expect(imports.length).toBeGreaterThanOrEqual(3);
     const backlogFrom = Date.parse(imports[0]!.at);
     const backlogTo = Date.parse(imports[imports.length - 1]!.at);
-    // Polls were due every 300 ms over the whole backlog; one that had already started may finish its page.
+    // Polls were due every 300 ms over the whole backlog: none may start, and one that had already started may fetch
+    // at most one more page (the pause is checked between pages; on a loaded machine that page can come late).
     const pollsDuring = ac.requestLog.filter((r) => isPollPage(r.url) && Date.parse(r.at) > backlogFrom + 1000 && Date.parse(r.at) <= backlogTo);
-    expect(pollsDuring).toHaveLength(0);
+    expect(pollsDuring.filter((r) => !r.url.includes('id_greater'))).toHaveLength(0);
+    expect(pollsDuring.length).toBeLessThanOrEqual(1);
 
     await waitFor(() => ac.requestLog.some((r) => isPollPage(r.url) && Date.parse(r.at) > backlogTo), { what: 'a scheduled poll after the backlog', timeoutMs: 30_000 });
   }, 150_000);

@@ -309,7 +309,8 @@ describe('StreamingSubscriber against the emulator', () => {
     try {
       await subscribed(subscriber);
       await waitFor(() => consumer.gaps.some((g) => g.live), { what: 'a gap reported with the subscription live' });
-      expect(consumer.gaps.filter((g) => g.live).every((g) => g.since.getTime() <= madeAt)).toBe(true);
+      // Under load the -1 subscription can be cut and renewed as well, which reports a later window of its own.
+      expect(consumer.gaps.filter((g) => g.live).some((g) => g.since.getTime() <= madeAt)).toBe(true);
       // -1 does not replay it: the reconcile of that gap is the only way it gets handled.
       const after = newContact('afterFallbackLive');
       await waitFor(() => consumer.idsReceived().includes(after), { what: 'a later event' });

@@ -100,6 +100,7 @@ export class PullWorker {
     const plans = ready.map((job) => ({ job, plan: planSalesforceWrites(job.payload, byEmail.get(job.payload.email) ?? [], settings, { customFields, now }) }));
 
     const results = await this.writeAll(plans.flatMap((p) => p.plan.writes));
+    const writtenAt = this.deps.clock();
     for (const { job, plan } of plans) {
       const failures = plan.writes
         .map((w) => ({ write: w, result: results.get(w.id) }))
@@ -134,7 +135,6 @@ export class PullWorker {
             .map((w) => ({ recordId: w.id, objectName: w.objectName, email: job.payload.email, optedOut: w.fields[settings.optOutField] === true, changedAt: new Date(job.payload.acEventAt) })),
           tx,
         );
-        await store.links.recordOwnWrites(written.map((w) => w.id), this.deps.clock(), tx);
         if (failures.length === 0) await store.jobs.complete(job.id, tx);
       });
       if (failures.length === 0) {
@@ -144,6 +144,11 @@ export class PullWorker {
         await this.failJob(job, failures.map((f) => `${f.write.id}: ${describeSaveErrors(f.result)}`).join('; '));
       }
     }
+    // One statement for the round (a job's own transaction stays small): until the echo of our write arrives on the
+    // stream, this explains the records' new LastModifiedDate. Lost in a crash, a later decision waits at most
+    // STREAM_CATCH_UP_MS for that echo.
+    const ownWrites = [...results].filter(([, r]) => r.success).map(([id]) => id);
+    await store.links.recordOwnWrites(ownWrites, writtenAt);
     return claimed.length;
   }
 

@@ -83,6 +83,15 @@ export class AcResponseShapeError extends AcError {
 /** A request this client refuses to send, e.g. a bulk import with an invalid email (AC would reject it all). */
 export class AcInvalidRequestError extends AcError {}
 
+/**
+ * The same request will get the same answer however often it is sent: AC refused it (4xx other than 429), or this
+ * client refused to send it. Anything else, including errors that are not AC's at all (a database connection lost
+ * mid-job), may succeed on a later attempt.
+ */
+export function isPermanent(error: unknown): boolean {
+  return error instanceof AcClientError || error instanceof AcInvalidRequestError;
+}
+
 export function isRetryable(error: unknown): boolean {
   return (
     error instanceof AcRateLimitedError ||

@@ -11,7 +11,7 @@ import type { ActiveCampaignClient } from '../activecampaign/activecampaign-clie
 import { unsubscribeFromAllLists, type UnsubscribeProgress } from '../activecampaign/unsubscribe-from-all-lists';
 import { resubscribeLists } from '../activecampaign/resubscribe-lists';
 import { defaultImportCheckMs, ImportProcessingEstimate, unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
-import { isRetryable, AcRateLimitedError } from '../activecampaign/activecampaign-errors';
+import { isPermanent, AcRateLimitedError } from '../activecampaign/activecampaign-errors';
 import { pushJobKind, type PushJobPayload } from '../sync/push-job';
 import type { Settings } from '../sync/settings';
 import type { SalesforceRecordReader } from './salesforce-records';
@@ -318,7 +318,9 @@ export class PushWorker {
   private async failJob(job: ClaimedJob<PushJobPayload>, error: unknown): Promise<void> {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     const retryAfterMs = error instanceof AcRateLimitedError ? error.retryAfterMs : 0;
-    const policy = isRetryable(error) ? this.deps.retry : { ...this.deps.retry, maxAttempts: job.attempts };
+    // Only a refusal AC would repeat goes to the dead letters at once. Found by the chaos run: a database connection
+    // terminated mid-job was taken for permanent, and the opt-out was dead-lettered on its second attempt.
+    const policy = isPermanent(error) ? { ...this.deps.retry, maxAttempts: job.attempts } : this.deps.retry;
     const outcome = await this.deps.store.jobs.fail(pushJobKind, job, message, policy, retryAfterMs);
     this.deps.metrics.jobsFailed.inc({ kind: pushJobKind.name });
     if (outcome === 'dead') {

@@ -6,6 +6,9 @@ import {
   AcResponseShapeError,
   AcServerError,
   AcTimeoutError,
+  AcInvalidRequestError,
+  AcNotFoundError,
+  isPermanent,
   isRetryable,
   parseRetryAfterMs,
   retryDelayMs,
@@ -20,6 +23,17 @@ describe('isRetryable', () => {
     expect(isRetryable(new AcClientError(422, 'POST /x', 'Missing attribute'))).toBe(false);
     expect(isRetryable(new AcResponseShapeError('GET /x', ['contacts: expected array']))).toBe(false);
     expect(isRetryable(new Error('other'))).toBe(false);
+  });
+});
+
+describe('isPermanent', () => {
+  it('when AC refused the request or the client would not send it, then it is permanent; anything else may pass later', () => {
+    expect(isPermanent(new AcClientError(422, 'POST /x', 'Missing attribute'))).toBe(true);
+    expect(isPermanent(new AcNotFoundError(404, 'GET /x', ''))).toBe(true);
+    expect(isPermanent(new AcInvalidRequestError('bad email in import'))).toBe(true);
+    expect(isPermanent(new AcServerError(503, 'GET /x'))).toBe(false);
+    expect(isPermanent(new AcResponseShapeError('GET /x', ['contacts: expected array']))).toBe(false);
+    expect(isPermanent(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(false);
   });
 });
 

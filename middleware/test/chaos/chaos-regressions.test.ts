@@ -83,6 +83,37 @@ describe.each(engines)('chaos regressions on %s', (engine) => {
     expect(Object.values(ac.contactByEmail(email)!.lists)).toEqual([2, 2]);
   });
 
+  test('when an opt-out job fails with an error that is not AC refusing it (a terminated database connection), then it is retried instead of dead-lettered', async () => {
+    // Chaos seed 655713832: pg_terminate_backend hit a push job between its AC calls; anything not an AC error was
+    // taken for permanent and the opt-out went to the dead letters on its second attempt.
+    const news = ac.createList('Terminated');
+    const email = 'terminated@example.com';
+    ac.createContact(email, { lists: { [news.id]: 1 } });
+    const real = new ActiveCampaignClient({ apiUrl: ac.url, apiToken: ac.apiToken, rateLimiter: new TokenBucket({ ratePerSecond: 100 }), timeoutMs: 3000, logger: silent });
+    let posts = 0;
+    const client = {
+      findContactWithListsByEmail: real.findContactWithListsByEmail.bind(real),
+      findContactByEmail: real.findContactByEmail.bind(real),
+      bulkImportUnsubscribe: real.bulkImportUnsubscribe.bind(real),
+      getImportStatus: real.getImportStatus.bind(real),
+      setListStatus: async (...args: Parameters<ActiveCampaignClient['setListStatus']>) => {
+        posts++;
+        if (posts === 1) throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+        return real.setListStatus(...args);
+      },
+    };
+    const worker = new PushWorker({ store, ac: client, reader: { readByEmails: async () => [] }, settings: () => defaultSettings, bulkThreshold: 1000, retry: { maxAttempts: 5, backoffBaseMs: 1 }, clock: systemClock, logger: silent, metrics: createMetrics() });
+    await store.db.transaction((tx) => store.jobs.enqueue(tx, pushJobKind, [{ subject: email, payload: { email, optOutPending: true, latestOptedOut: true, latestChangedAt: new Date().toISOString(), recordIds: ['003000000000002AAA'], sources: ['CDC'] } }]));
+
+    await waitFor(async () => {
+      await worker.runOnce();
+      return (await store.jobs.counts()).every((c) => c.kind !== pushJobKind.name);
+    }, { what: 'the job finished' });
+
+    expect((await store.jobs.listDeadLetters()).filter((d) => d.subject === email)).toEqual([]);
+    expect(ac.contactByEmail(email)!.lists[news.id]).toBe(2);
+  });
+
   test('when the replay id expired, then the reconcile also finds a change committed in the second before the last checkpoint (in flight when the stream holder died)', async () => {
     const checkpoint = new Date('2026-11-23T07:31:38.208Z');
     // Salesforce stamps whole seconds: a change committed at 07:31:38.400 reads 07:31:38.000, before the checkpoint.

@@ -15,6 +15,8 @@ export type UnsubscribeResult =
       alreadyUnsubscribed: string[];
       /** Lists at status 3 (bounced): left alone, see shouldUnsubscribe. */
       leftBounced: string[];
+      /** Active lists the person joined after the opt-out (newest wins): left alone. */
+      joinedAfter: string[];
     };
 
 type Client = Pick<ActiveCampaignClient, 'findContactWithListsByEmail' | 'setListStatus'>;
@@ -47,7 +49,7 @@ export function shouldUnsubscribe(status: number): boolean {
  * Reads AC fresh (one GET with sideloaded lists) rather than trusting a stored snapshot: a stale snapshot could
  * skip a list the person joined since. Running it twice sends no POST the second time.
  */
-export async function unsubscribeFromAllLists(client: Client, email: string, progress?: UnsubscribeProgress): Promise<UnsubscribeResult> {
+export async function unsubscribeFromAllLists(client: Client, email: string, progress?: UnsubscribeProgress, optedOutAt?: Date): Promise<UnsubscribeResult> {
   const found = await client.findContactWithListsByEmail(email);
   if (found === null) return { kind: 'not-in-ac' };
 
@@ -58,8 +60,13 @@ export async function unsubscribeFromAllLists(client: Client, email: string, pro
   }
   const alreadyUnsubscribed: string[] = [];
   const leftBounced: string[] = [];
+  const joinedAfter: string[] = [];
   for (const membership of found.lists) {
-    if (membership.status === contactListStatus.unsubscribed) {
+    if (membership.status === contactListStatus.active && joinedAfterOptOut(membership.sdate, optedOutAt)) {
+      // The opt-out reached AC late (an outage, retries, a backlog) and the person subscribed to this list after it:
+      // newest wins, as R5 decides for Salesforce. Found by the chaos run under load.
+      joinedAfter.push(membership.listId);
+    } else if (membership.status === contactListStatus.unsubscribed) {
       alreadyUnsubscribed.push(membership.listId);
     } else if (membership.status === contactListStatus.bounced) {
       leftBounced.push(membership.listId);
@@ -79,5 +86,13 @@ export async function unsubscribeFromAllLists(client: Client, email: string, pro
     changed,
     alreadyUnsubscribed,
     leftBounced,
+    joinedAfter,
   };
+}
+
+/** AC stamps whole seconds: a subscribe in the opt-out's own second is not newer, and the opt-out wins. */
+function joinedAfterOptOut(sdate: string | null, optedOutAt: Date | undefined): boolean {
+  if (sdate === null || optedOutAt === undefined) return false;
+  const joined = Date.parse(sdate);
+  return Number.isFinite(joined) && Math.floor(joined / 1000) > Math.floor(optedOutAt.getTime() / 1000);
 }

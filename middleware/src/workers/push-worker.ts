@@ -161,7 +161,8 @@ export class PushWorker {
         if (p.optOutAt !== undefined && p.optOutAt !== null) await recordOptOutCauses(store, [{ email: p.email, at: p.optOutAt }]);
         const intents = new UnsubscribeIntents(store);
         const earlier = await intents.load(p.email);
-        const result = await unsubscribeFromAllLists(intents.recording(this.deps.ac, p.email, earlier), p.email, progress);
+        // The newest change of the job is at or after its last opt-out: lists joined after it are the person's newer choice.
+        const result = await unsubscribeFromAllLists(intents.recording(this.deps.ac, p.email, earlier), p.email, progress, new Date(p.latestChangedAt));
         if (result.kind === 'unsubscribed') result.changed.push(...UnsubscribeIntents.recovered(earlier, result.contactId, result.alreadyUnsubscribed));
         // No list changed: no R3 will come to consume the cause, and a stale one would misdate a later R3.
         causeToDrop = result.kind === 'not-in-ac' || result.changed.length === 0;
@@ -171,6 +172,9 @@ export class PushWorker {
           unsubscribed = { contactId: result.contactId, lists: result.changed };
           for (const change of result.changed) {
             audits.push({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, acContactId: result.contactId, oldValue: `list ${change.listId}: ${change.previousStatus}`, newValue: `list ${change.listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true', result: 'unsubscribed', correlation });
+          }
+          if (result.joinedAfter.length > 0) {
+            audits.push({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, acContactId: result.contactId, decision: 'skip', reason: 'R1: subscribed again after the opt-out (newest wins)', result: `kept lists ${result.joinedAfter.join(', ')}`, correlation });
           }
           if (result.changed.length === 0) {
             audits.push({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, acContactId: result.contactId, decision: 'unsubscribe-all-lists', reason: 'R1: Email Opt Out turned true', result: `already unsubscribed everywhere (${result.alreadyUnsubscribed.length} lists)`, correlation });

@@ -63,6 +63,24 @@ async function failureOf(promise: Promise<unknown>): Promise<AcError> {
 }
 
 describe('unsubscribeFromAllLists against the emulator', () => {
+  it('when the opt-out reaches AC after the person subscribed to a list again, then that list stays active (newest wins) and the others are unsubscribed', async () => {
+    // Found by the chaos run under load: an opt-out retried through an outage unsubscribed a list the person had
+    // joined after opting out.
+    const [older, newer] = [emulator.createList('Older'), emulator.createList('Newer')];
+    const email = uniqueEmail('joined.after');
+    emulator.createContact(email, { lists: { [older.id]: 1 } });
+    // AC stamps whole seconds: each step in a later second.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const optedOutAt = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    emulator.subscribe(email, newer.id);
+
+    const result = await unsubscribeFromAllLists(client, email, undefined, optedOutAt);
+
+    expect(result).toMatchObject({ kind: 'unsubscribed', changed: [{ listId: older.id, previousStatus: 1 }], joinedAfter: [newer.id] });
+    expect(emulator.contactByEmail(email)?.lists).toEqual({ [older.id]: 2, [newer.id]: 1 });
+  });
+
   it('when the contact is on 3 lists, one already unsubscribed, then all end at status 2 and previous statuses come back', async () => {
     const [a, b, c] = [emulator.createList('Newsletter'), emulator.createList('Offers'), emulator.createList('Events')];
     const email = uniqueEmail('three.lists');
@@ -81,6 +99,7 @@ describe('unsubscribeFromAllLists against the emulator', () => {
       ],
       alreadyUnsubscribed: [c.id],
       leftBounced: [],
+      joinedAfter: [],
     });
     expect(emulator.contactByEmail(email)?.lists).toEqual({
       [a.id]: 2,

@@ -56,6 +56,6 @@ export function optOutRecency(record: { optedOut: boolean; lastModified: Date },
 }
 
 /** Whether the pull path should still wait for the stream before deciding on this record. */
-export function awaitingStream(recency: OptOutRecency, now: Date): boolean {
-  return recency.unseenChangeAt !== null && now.getTime() - recency.unseenChangeAt.getTime() < STREAM_CATCH_UP_MS;
+export function awaitingStream(unseenChangeAt: Date | null, now: Date): boolean {
+  return unseenChangeAt !== null && now.getTime() - unseenChangeAt.getTime() < STREAM_CATCH_UP_MS;
 }

@@ -185,7 +185,7 @@ export class PullWorker {
   private async waitForTheStream(jobs: ClaimedJob<PullJobPayload>[], byEmail: Map<string, SalesforceRecordState[]>, now: Date): Promise<ClaimedJob<PullJobPayload>[]> {
     const ready: ClaimedJob<PullJobPayload>[] = [];
     for (const job of jobs) {
-      const waitingFor = (byEmail.get(job.payload.email) ?? []).filter((r) => awaitingStream({ optOutChangedAt: r.optOutChangedAt, unseenChangeAt: r.unseenChangeAt ?? null }, now));
+      const waitingFor = (byEmail.get(job.payload.email) ?? []).filter((r) => awaitingStream(r.unseenChangeAt ?? null, now));
       if (waitingFor.length === 0) {
         ready.push(job);
         continue;

@@ -37,14 +37,10 @@ describe.each(engines)('chaos regressions on %s', (engine) => {
     await database?.drop();
   });
 
-  test('when an opt-out fails part-way (the second list answers 503), then the list already unsubscribed is audited and remembered, and the retry audits the other one', async () => {
-    const news = ac.createList('News');
-    const offers = ac.createList('Offers');
-    const email = 'partial@example.com';
-    ac.createContact(email, { lists: { [news.id]: 1, [offers.id]: 1 } });
+  /** A push worker on the real AC client whose list POST number `failOn` throws `error` instead of reaching AC. */
+  function pushWorkerFailingOnPost(failOn: number, error: Error): PushWorker {
     const real = new ActiveCampaignClient({ apiUrl: ac.url, apiToken: ac.apiToken, rateLimiter: new TokenBucket({ ratePerSecond: 100 }), timeoutMs: 3000, logger: silent });
     let posts = 0;
-    // The chaos run met this with a 503 outage or a 429 storm starting between two POSTs of one job.
     const client = {
       findContactWithListsByEmail: real.findContactWithListsByEmail.bind(real),
       findContactByEmail: real.findContactByEmail.bind(real),
@@ -52,22 +48,24 @@ describe.each(engines)('chaos regressions on %s', (engine) => {
       getImportStatus: real.getImportStatus.bind(real),
       setListStatus: async (...args: Parameters<ActiveCampaignClient['setListStatus']>) => {
         posts++;
-        if (posts === 2) throw new AcServerError(503, 'POST /contactLists');
+        if (posts === failOn) throw error;
         return real.setListStatus(...args);
       },
     };
-    const worker = new PushWorker({
-      store,
-      ac: client,
-      reader: { readByEmails: async () => [] },
-      settings: () => defaultSettings,
-      bulkThreshold: 1000,
-      retry: { maxAttempts: 5, backoffBaseMs: 1 },
-      clock: systemClock,
-      logger: silent,
-      metrics: createMetrics(),
-    });
-    await store.db.transaction((tx) => store.jobs.enqueue(tx, pushJobKind, [{ subject: email, payload: { email, optOutPending: true, latestOptedOut: true, latestChangedAt: new Date().toISOString(), recordIds: ['003000000000001AAA'], sources: ['CDC'] } }]));
+    return new PushWorker({ store, ac: client, reader: { readByEmails: async () => [] }, settings: () => defaultSettings, bulkThreshold: 1000, retry: { maxAttempts: 5, backoffBaseMs: 1 }, clock: systemClock, logger: silent, metrics: createMetrics() });
+  }
+
+  const enqueueOptOut = (email: string, recordId: string) =>
+    store.db.transaction((tx) => store.jobs.enqueue(tx, pushJobKind, [{ subject: email, payload: { email, optOutPending: true, latestOptedOut: true, latestChangedAt: new Date().toISOString(), recordIds: [recordId], sources: ['CDC'] } }]));
+
+  test('when an opt-out fails part-way (the second list answers 503), then the list already unsubscribed is audited and remembered, and the retry audits the other one', async () => {
+    const news = ac.createList('News');
+    const offers = ac.createList('Offers');
+    const email = 'partial@example.com';
+    ac.createContact(email, { lists: { [news.id]: 1, [offers.id]: 1 } });
+    // The chaos run met this with a 503 outage or a 429 storm starting between two POSTs of one job.
+    const worker = pushWorkerFailingOnPost(2, new AcServerError(503, 'POST /contactLists'));
+    await enqueueOptOut(email, '003000000000001AAA');
 
     await worker.runOnce();
     await waitFor(async () => {
@@ -89,21 +87,8 @@ describe.each(engines)('chaos regressions on %s', (engine) => {
     const news = ac.createList('Terminated');
     const email = 'terminated@example.com';
     ac.createContact(email, { lists: { [news.id]: 1 } });
-    const real = new ActiveCampaignClient({ apiUrl: ac.url, apiToken: ac.apiToken, rateLimiter: new TokenBucket({ ratePerSecond: 100 }), timeoutMs: 3000, logger: silent });
-    let posts = 0;
-    const client = {
-      findContactWithListsByEmail: real.findContactWithListsByEmail.bind(real),
-      findContactByEmail: real.findContactByEmail.bind(real),
-      bulkImportUnsubscribe: real.bulkImportUnsubscribe.bind(real),
-      getImportStatus: real.getImportStatus.bind(real),
-      setListStatus: async (...args: Parameters<ActiveCampaignClient['setListStatus']>) => {
-        posts++;
-        if (posts === 1) throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
-        return real.setListStatus(...args);
-      },
-    };
-    const worker = new PushWorker({ store, ac: client, reader: { readByEmails: async () => [] }, settings: () => defaultSettings, bulkThreshold: 1000, retry: { maxAttempts: 5, backoffBaseMs: 1 }, clock: systemClock, logger: silent, metrics: createMetrics() });
-    await store.db.transaction((tx) => store.jobs.enqueue(tx, pushJobKind, [{ subject: email, payload: { email, optOutPending: true, latestOptedOut: true, latestChangedAt: new Date().toISOString(), recordIds: ['003000000000002AAA'], sources: ['CDC'] } }]));
+    const worker = pushWorkerFailingOnPost(1, Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
+    await enqueueOptOut(email, '003000000000002AAA');
 
     await waitFor(async () => {
       await worker.runOnce();

@@ -47,7 +47,7 @@ describe('optOutRecency', () => {
 
   test('when the unseen change is older than the catch-up time, then the decision stops waiting', () => {
     const r = optOutRecency({ optedOut: true, lastModified: at('09.000') }, { optedOut: false, changedAt: at('02.300'), writtenAt: null, streamSeenAt: null });
-    expect(awaitingStream(r, new Date(at('09.000').getTime() + STREAM_CATCH_UP_MS - 1))).toBe(true);
-    expect(awaitingStream(r, new Date(at('09.000').getTime() + STREAM_CATCH_UP_MS))).toBe(false);
+    expect(awaitingStream(r.unseenChangeAt, new Date(at('09.000').getTime() + STREAM_CATCH_UP_MS - 1))).toBe(true);
+    expect(awaitingStream(r.unseenChangeAt, new Date(at('09.000').getTime() + STREAM_CATCH_UP_MS))).toBe(false);
   });
 });

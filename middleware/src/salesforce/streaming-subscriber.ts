@@ -505,6 +505,8 @@ export class StreamingSubscriber {
     channel: ChannelRuntime,
     failure: Extract<BayeuxFailure, { kind: 'replay-invalid' }>,
   ): Promise<void> {
+    // The unreplayable window opens when the expiry is seen, not when the caller has finished recording it.
+    const detectedAt = this.clock.now();
     const lost = channel.subscribedFrom ?? failure.replayId;
     if (lost === null || lost === '-1' || lost === '-2') {
       this.fail(`subscribe to ${name} refused: ${failure.detail}`, { refreshToken: false });
@@ -523,7 +525,7 @@ export class StreamingSubscriber {
       return;
     }
     channel.expiredReplayId = lost;
-    channel.expiredAt ??= this.clock.now();
+    channel.expiredAt ??= detectedAt;
     if (context === this.context)
       this.scheduleRestart(`replay id expired on ${name}`, { delayMs: 0, refreshToken: false });
   }

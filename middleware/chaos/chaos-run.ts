@@ -55,6 +55,8 @@ export interface ChaosResult {
   crashes: string[];
   /** The generated actions on each email that ended differently from the model, for a post-mortem. */
   historyOfDifferences: string[];
+  /** What the queue still held for those emails (jobs and dead letters) when the run ended. */
+  queueOfDifferences: string[];
 }
 
 const ADMIN_TOKEN = 'chaos-admin-token-0123456789abcdef';
@@ -472,8 +474,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const historyOfDifferences = history
       .filter((a) => differing.has(a.kind === 'sf-set-opt-out' ? emailKey(world.records.find((r) => r.id === a.recordId)?.email ?? '') : emailKey(a.email)))
       .map((a) => `${new Date(a.at).toISOString()} ${JSON.stringify(a)}`);
+    const queueOfDifferences = differing.size === 0 ? [] : await queueRowsFor(judgeDb, [...differing]);
     return {
       historyOfDifferences,
+      queueOfDifferences,
       crashes,
       figures,
       faults: [...faults],
@@ -497,6 +501,17 @@ export interface AuditRow {
   new_value: string | null;
   decision: string;
   result: string;
+}
+
+/** The queue's rows for these emails: a job that ended nowhere (not done, not dead) is visible only here. */
+async function queueRowsFor(db: pg.Client, emails: string[]): Promise<string[]> {
+  const jobs = await db.query(
+    `SELECT 'job' AS what, id, kind, subject, state, attempts, locked_by, locked_until, run_after, last_error, payload FROM jobs WHERE lower(subject) = ANY($1)
+     UNION ALL SELECT 'dead letter', id, kind, subject, 'dead', attempts, NULL, NULL, failed_at, last_error, payload FROM dead_letters WHERE lower(subject) = ANY($1)`,
+    [emails],
+  );
+  const rows = jobs.rows.map((r: Record<string, unknown>) => `queue: ${JSON.stringify(r)}`);
+  return rows.length > 0 ? rows : [`queue: nothing left for ${emails.join(', ')}`];
 }
 
 function sorted(record: Record<string, number>): [string, number][] {

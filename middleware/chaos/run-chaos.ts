@@ -110,6 +110,7 @@ async function main(): Promise<void> {
   for (const u of result.figures.unaudited.slice(0, 20)) print(`unaudited: ${u}`);
   for (const c of result.crashes) print(`crash: ${c}`);
   for (const h of result.historyOfDifferences.slice(0, 60)) print(`history: ${h}`);
+  for (const q of result.queueOfDifferences.slice(0, 40)) print(q);
   print(`busiest AC second (ms offsets): ${result.figures.busiestWindow.join(', ')}`);
   print(table(result, fuzz));
   print(finalLine(result, fuzz));

@@ -65,6 +65,9 @@ export function backoffDelayMs(attempt: number, policy: RetryPolicy, minimumMs =
   return Math.max(minimumMs, Math.round(random() * ceiling));
 }
 
+/** How long a recovering instance holds the expired jobs it took over while it requeues them. */
+const RECOVERY_LEASE_MS = 60_000;
+
 export class JobQueue {
   /**
    * Jobs this process claimed and is still working on: only their leases are renewed. A round that died half-way
@@ -156,10 +159,13 @@ export class JobQueue {
     return jobs;
   }
 
-  /** The job's work is done: it leaves the queue (the audit log keeps the history). */
+  /**
+   * The job's work is done: it leaves the queue (the audit log keeps the history). Only while this worker still
+   * holds it: a job whose lease another instance took back may have merged newer work since, which must run.
+   */
   async complete(jobId: string, tx: SqlExecutor = this.db): Promise<void> {
     try {
-      await tx.query(`DELETE FROM jobs WHERE id = $1`, [jobId]);
+      await tx.query(`DELETE FROM jobs WHERE id = $1 AND state = 'running' AND locked_by = $2`, [jobId, this.workerId]);
     } finally {
       this.held.delete(jobId);
     }
@@ -167,7 +173,7 @@ export class JobQueue {
 
   async completeMany(jobIds: string[], tx: SqlExecutor = this.db): Promise<void> {
     try {
-      if (jobIds.length > 0) await tx.query(`DELETE FROM jobs WHERE id = ANY($1::bigint[])`, [jobIds]);
+      if (jobIds.length > 0) await tx.query(`DELETE FROM jobs WHERE id = ANY($1::bigint[]) AND state = 'running' AND locked_by = $2`, [jobIds, this.workerId]);
     } finally {
       for (const id of jobIds) this.held.delete(id);
     }
@@ -194,14 +200,16 @@ export class JobQueue {
 
   /**
    * Puts a running job back in the queue. If a newer job for the subject was queued meanwhile, the two merge
-   * (the running one's obligations are kept) and the retry waits for the later of both times.
+   * (the running one's obligations are kept) and the retry waits for the later of both times. A no-op when this
+   * worker no longer holds the job (its lease was taken back): whoever holds it now decides its fate.
    */
   async requeue<P>(kind: JobKind<P>, job: ClaimedJob<P>, runAfter: Date, error: string | null, attemptsUsed = job.attempts): Promise<void> {
     this.held.delete(job.id);
     await this.db.transaction(async (tx) => {
+      if (!(await this.stillHolds(tx, job.id))) return;
       const queued = await tx.query(
-        `SELECT id, subject, payload FROM jobs WHERE kind = $1 AND subject = $2 AND state = 'queued' FOR UPDATE`,
-        [kind.name, job.subject],
+        `SELECT id, subject, payload FROM jobs WHERE kind = $1 AND subject = $2 AND state = 'queued' AND id <> $3 FOR UPDATE`,
+        [kind.name, job.subject, job.id],
       );
       const row = queued.rows[0] === undefined ? undefined : queuedRow.parse(queued.rows[0]);
       if (row === undefined) {
@@ -235,11 +243,18 @@ export class JobQueue {
     return result.rowCount;
   }
 
-  /** Jobs whose lease ran out belong to a dead worker (SIGKILL, lost connection): back to the queue. */
+  /**
+   * Jobs whose lease ran out belong to a dead worker (SIGKILL, lost connection): back to the queue. Every live
+   * instance does this, so the expired jobs are first taken over in one statement (a concurrent recovery re-checks
+   * the lease and skips them): two instances requeueing the same job lost it once (found by the chaos run).
+   */
   async recoverExpiredLeases<P>(kind: JobKind<P>): Promise<number> {
+    const now = this.clock();
     const expired = await this.db.query(
-      `SELECT id, subject, payload, attempts FROM jobs WHERE kind = $1 AND state = 'running' AND locked_until < $2`,
-      [kind.name, this.clock()],
+      `UPDATE jobs SET locked_by = $3, locked_until = $4
+        WHERE id IN (SELECT id FROM jobs WHERE kind = $1 AND state = 'running' AND locked_until < $2 FOR UPDATE SKIP LOCKED)
+        RETURNING id, subject, payload, attempts`,
+      [kind.name, now, this.workerId, new Date(now.getTime() + RECOVERY_LEASE_MS)],
     );
     let recovered = 0;
     for (const raw of expired.rows) {
@@ -258,6 +273,7 @@ export class JobQueue {
   private async deadLetter(jobId: string, error: string): Promise<void> {
     this.held.delete(jobId);
     await this.db.transaction(async (tx) => {
+      if (!(await this.stillHolds(tx, jobId))) return;
       await tx.query(
         `INSERT INTO dead_letters (job_id, kind, subject, payload, attempts, last_error, failed_at)
            SELECT id, kind, subject, payload, attempts, $2, $3 FROM jobs WHERE id = $1`,
@@ -265,6 +281,12 @@ export class JobQueue {
       );
       await tx.query(`DELETE FROM jobs WHERE id = $1`, [jobId]);
     });
+  }
+
+  /** Locks the job if this worker still holds it (running under its lock); false when its lease was taken back. */
+  private async stillHolds(tx: SqlExecutor, jobId: string): Promise<boolean> {
+    const mine = await tx.query(`SELECT id FROM jobs WHERE id = $1 AND state = 'running' AND locked_by = $2 FOR UPDATE`, [jobId, this.workerId]);
+    return mine.rows.length > 0;
   }
 
   async listDeadLetters(options: { includeRetried?: boolean; limit?: number } = {}): Promise<DeadLetter[]> {

@@ -12,7 +12,7 @@ const seed = process.env.CHAOS_SEED !== undefined ? Number(process.env.CHAOS_SEE
 test(`when two instances sync 200 changes through a kill, an outage, 429s, revoked tokens, CometD expiry, an expired replay id and dropped database connections (seed ${seed}), then both systems equal the model, no opt-out is lost, no write is a no-op and every decision is audited`, async () => {
   const timeline: string[] = [];
   const result = await runChaos({ ...shortRun, seed, log: (line) => timeline.push(line) });
-  const report = [`seed ${seed}`, ...timeline, ...result.differences.map((d) => `difference: ${d.email} ${d.what}: expected ${d.expected}, actual ${d.actual}`), ...result.figures.unaudited.map((u) => `unaudited: ${u}`), ...result.crashes.map((c) => `crash: ${c}`), ...result.historyOfDifferences.map((h) => `history: ${h}`), table(result), finalLine(result)].join('\n');
+  const report = [`seed ${seed}`, ...timeline, ...result.differences.map((d) => `difference: ${d.email} ${d.what}: expected ${d.expected}, actual ${d.actual}`), ...result.figures.unaudited.map((u) => `unaudited: ${u}`), ...result.crashes.map((c) => `crash: ${c}`), ...result.historyOfDifferences.map((h) => `history: ${h}`), ...result.queueOfDifferences, table(result), finalLine(result)].join('\n');
   console.log(report);
 
   expect({ seed, modelViolations: result.figures.modelViolations, lost: result.figures.lost, noopWrites: result.figures.noopWrites, unauditedDecisions: result.figures.unauditedDecisions }).toEqual({ seed, modelViolations: 0, lost: 0, noopWrites: 0, unauditedDecisions: 0 });

@@ -37,8 +37,12 @@ describe.each(engines)('bursts on %s', (engine) => {
     const writesBefore = salesforceWriteCalls(sandbox);
     for (const person of crowd) sandbox.ac.unsubscribe(person.email, 'all');
     await waitFor(() => crowd.every((p) => isOptedOut(sandbox, 'Contact', p.contactId)), { what: 'every record opted out', timeoutMs: 60_000 });
-    // 200 + 200 + 50: the remainder waited for the burst to end instead of going out in pieces as jobs arrived.
-    expect(salesforceWriteCalls(sandbox) - writesBefore).toBe(3);
+    // 200 + 200 + 50: the remainder waited for the burst to end instead of going out in pieces as jobs arrived. A
+    // loaded machine may pause the arriving deliveries for longer than the linger once (a CI run saw 4 calls); without
+    // the linger the jobs go out in a piece per round as they arrive, far more than 4.
+    const calls = salesforceWriteCalls(sandbox) - writesBefore;
+    expect(calls).toBeGreaterThanOrEqual(3);
+    expect(calls).toBeLessThanOrEqual(4);
   });
 
   test('when five people unsubscribe within a moment, then one or two ActiveCampaign reads confirm all their deliveries, not one per person', async () => {

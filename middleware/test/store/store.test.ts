@@ -127,6 +127,42 @@ describe.each(engines)('store on %s', (engine) => {
     await store.jobs.complete(again!.id);
   });
 
+  test('when two instances take back the same expired jobs at once, then every job is queued exactly once', async () => {
+    // Found by the chaos run: after an instance was killed holding an opt-out, the survivor and the restarted
+    // instance both saw its lease expire; the second requeue found the job already queued by the first, "merged"
+    // it into itself and deleted it. The opt-out never reached ActiveCampaign.
+    const dead = await createStore(testDb.db, clock, 'worker-killed');
+    const other = await createStore(testDb.db, clock, 'worker-b');
+    const items = Array.from({ length: 20 }, (_, i) => ({ subject: `takeover${i}@example.com`, payload: { n: 1, keep: true } }));
+    await testDb.db.transaction((tx) => dead.jobs.enqueue(tx, counterKind, items));
+    expect(await dead.jobs.claim(counterKind, 20, 1000)).toHaveLength(20);
+    now = new Date(now.getTime() + 1001);
+    const [a, b] = await Promise.all([store.jobs.recoverExpiredLeases(counterKind), other.jobs.recoverExpiredLeases(counterKind)]);
+    expect(a + b).toBe(20);
+    const again = await store.jobs.claim(counterKind, 100, 1000);
+    expect(again.map((j) => j.subject).sort()).toEqual(items.map((i) => i.subject).sort());
+    expect(again.every((j) => j.payload.n === 1 && j.payload.keep)).toBe(true);
+    await store.jobs.completeMany(again.map((j) => j.id));
+  });
+
+  test('when a slow worker finishes a job another instance already took back, then newer work queued meanwhile is kept', async () => {
+    const slow = await createStore(testDb.db, clock, 'worker-slow');
+    const other = await createStore(testDb.db, clock, 'worker-b');
+    await testDb.db.transaction((tx) => slow.jobs.enqueue(tx, counterKind, [{ subject: 'slow@example.com', payload: { n: 1, keep: false } }]));
+    const [held] = await slow.jobs.claim(counterKind, 10, 1000);
+    now = new Date(now.getTime() + 1001);
+    expect(await other.jobs.recoverExpiredLeases(counterKind)).toBe(1);
+    await testDb.db.transaction((tx) => other.jobs.enqueue(tx, counterKind, [{ subject: 'slow@example.com', payload: { n: 2, keep: true } }]));
+    // The slow worker's outcomes for the job it no longer holds change nothing.
+    await slow.jobs.complete(held!.id);
+    await slow.jobs.requeue(counterKind, held!, now, 'late retry');
+    expect(await slow.jobs.fail(counterKind, { ...held!, attempts: 99 }, 'late failure', { maxAttempts: 1, backoffBaseMs: 1 })).toBe('dead');
+    expect((await slow.jobs.listDeadLetters()).filter((l) => l.subject === 'slow@example.com')).toEqual([]);
+    const [next] = await other.jobs.claim(counterKind, 10, 1000);
+    expect(next).toMatchObject({ subject: 'slow@example.com', payload: { n: 3, keep: true } });
+    await other.jobs.complete(next!.id);
+  });
+
   test('when 10,000 subjects are queued in one transaction, then all are claimable', async () => {
     const items = Array.from({ length: 10_000 }, (_, i) => ({ subject: `bulk${i}@example.com`, payload: { n: 1, keep: false } }));
     await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, items));

@@ -169,6 +169,22 @@ export class SalesforceRestClient {
     return results;
   }
 
+  /**
+   * Updates one record through sObject Rows unless it was modified after `since` (If-Unmodified-Since: Salesforce
+   * compares it with LastModifiedDate, in whole seconds). 'modified' when Salesforce refused with 412 Precondition
+   * Failed. sObject Collections has no such condition, hence one call per record.
+   */
+  async updateRecordUnlessModifiedSince(object: string, id: string, fields: Record<string, unknown>, since: Date): Promise<'updated' | 'modified'> {
+    const path = `/sobjects/${assertApiName(object, 'object')}/${encodeURIComponent(id)}`;
+    try {
+      await this.request('PATCH', path, fields, { 'If-Unmodified-Since': since.toUTCString() });
+      return 'updated';
+    } catch (error) {
+      if (error instanceof SalesforceApiError && error.httpStatus === 412) return 'modified';
+      throw error;
+    }
+  }
+
   async describeFieldNames(object: string): Promise<Set<string>> {
     const body = parseAnswer(describeSchema, await this.request('GET', `/sobjects/${assertApiName(object, 'object')}/describe`), 'describe');
     return new Set(body.fields.map((field) => field.name));
@@ -188,15 +204,16 @@ export class SalesforceRestClient {
    * One REST call. `pathOrUrl` is relative to /services/data/vXX.X, or an absolute path such as nextRecordsUrl.
    * INVALID_SESSION_ID re-authenticates once (SalesforceSession.withToken); a second one is an error.
    */
-  async request(method: 'GET' | 'PATCH' | 'POST' | 'DELETE', pathOrUrl: string, body?: unknown): Promise<unknown> {
-    return this.session.withToken((token) => this.send(token, method, pathOrUrl, body));
+  async request(method: 'GET' | 'PATCH' | 'POST' | 'DELETE', pathOrUrl: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<unknown> {
+    return this.session.withToken((token) => this.send(token, method, pathOrUrl, body, extraHeaders));
   }
 
-  private async send(token: SalesforceToken, method: string, pathOrUrl: string, body: unknown): Promise<unknown> {
+  private async send(token: SalesforceToken, method: string, pathOrUrl: string, body: unknown, extraHeaders: Record<string, string>): Promise<unknown> {
     const url = pathOrUrl.startsWith('/services/')
       ? `${token.instanceUrl}${pathOrUrl}`
       : `${token.instanceUrl}/services/data/v${this.session.apiVersion}${pathOrUrl}`;
     const headers: Record<string, string> = {
+      ...extraHeaders,
       Authorization: `Bearer ${token.accessToken}`,
       Accept: 'application/json',
       // Documented to tag the change's origin (REST API "Call Options Header"); CDC then shows client=<id>.

@@ -13,12 +13,20 @@ export interface SalesforceRecordState {
   optOutChangedAt: Date | null;
   /** The record was modified after everything we know of it, at this moment: the stream may still deliver why. */
   unseenChangeAt?: Date | null;
+  /** LastModifiedDate as read: an opt-in is written only if the record was not modified since. */
+  lastModified?: Date;
 }
 
 export interface PlannedWrite {
   objectName: 'Contact' | 'Lead';
   id: string;
   fields: Record<string, string | boolean | null>;
+  /**
+   * Write only if Salesforce did not modify the record after this moment. Set on R5's opt-ins: a person's opt-out
+   * committed between our read and our write must not be overwritten (the unsafe direction). Opt-outs need no
+   * condition: overwriting an opt-in made in that moment errs on the side of the opt-out, and the stream brings it.
+   */
+  unlessModifiedSince?: Date;
 }
 
 export interface PlannedDecision {
@@ -89,7 +97,8 @@ export function planSalesforceWrites(
       continue;
     }
     if (options.customFields) fields[syncStateFields.lastSyncedAt] = options.now.toISOString();
-    writes.push({ objectName: record.objectName, id: record.id, fields });
+    const optIn = fields[settings.optOutField] === false;
+    writes.push({ objectName: record.objectName, id: record.id, fields, ...(optIn && record.lastModified !== undefined ? { unlessModifiedSince: record.lastModified } : {}) });
     decisions.push({
       recordId: record.id,
       oldValue: String(record.optedOut),

@@ -16,7 +16,7 @@ import { emailHash } from '../observability/logger';
 
 export interface PullWorkerDeps {
   store: Store;
-  rest: Pick<SalesforceRestClient, 'updateRecords'>;
+  rest: Pick<SalesforceRestClient, 'updateRecords' | 'updateRecordUnlessModifiedSince'>;
   reader: SalesforceRecordReader;
   settings: () => Settings;
   customFields: () => Promise<boolean>;
@@ -47,6 +47,8 @@ const MAX_LINGER_FACTOR = 6;
 const LEASE_MS = 5 * 60_000;
 /** How often a job waiting for the stream looks again. */
 const STREAM_WAIT_RETRY_MS = 1_000;
+/** The result of a conditional write Salesforce refused (412): the record changed after we read it. */
+const MODIFIED_SINCE_READ = 'MODIFIED_SINCE_READ';
 
 export class PullWorker {
   constructor(private readonly deps: PullWorkerDeps) {}
@@ -137,7 +139,12 @@ export class PullWorker {
         );
         if (failures.length === 0) await store.jobs.complete(job.id, tx);
       });
-      if (failures.length === 0) {
+      if (failures.length > 0 && failures.every((f) => f.result?.errors[0]?.statusCode === MODIFIED_SINCE_READ)) {
+        // Someone changed the record between our read and our write: decide again on what Salesforce holds now
+        // (not a failure, so no attempt is used; the change's own event is on its way).
+        await store.jobs.requeue(pullJobKind, job, new Date(this.deps.clock().getTime() + STREAM_WAIT_RETRY_MS), 'a record changed in Salesforce after it was read', job.attempts - 1);
+        this.deps.logger.info({ email: emailHash(job.payload.email), job: job.id, records: failures.map((f) => f.write.id) }, 'salesforce record changed after it was read; deciding again');
+      } else if (failures.length === 0) {
         this.deps.metrics.jobsSucceeded.inc({ kind: pullJobKind.name });
         this.deps.logger.info({ email: emailHash(job.payload.email), rule: job.payload.rule, written: written.length, job: job.id }, 'salesforce records brought in line');
       } else {
@@ -199,8 +206,24 @@ export class PullWorker {
 
   private async writeAll(writes: PlannedWrite[]): Promise<Map<string, SaveResult>> {
     const results = new Map<string, SaveResult>();
+    // Conditional writes (R5's opt-ins) go one record a call: sObject Collections takes no condition. They are rare:
+    // a person subscribing again in ActiveCampaign after opting out.
+    for (const write of writes) {
+      if (write.unlessModifiedSince === undefined) continue;
+      try {
+        const outcome = await this.deps.rest.updateRecordUnlessModifiedSince(write.objectName, write.id, write.fields, write.unlessModifiedSince);
+        results.set(
+          write.id,
+          outcome === 'updated'
+            ? { id: write.id, success: true, errors: [] }
+            : { id: write.id, success: false, errors: [{ statusCode: MODIFIED_SINCE_READ, message: `modified in Salesforce after ${write.unlessModifiedSince.toISOString()}`, fields: [] }] },
+        );
+      } catch (error) {
+        this.deps.logger.warn({ err: messageOf(error), objectName: write.objectName }, 'salesforce conditional update failed');
+      }
+    }
     for (const objectName of ['Contact', 'Lead'] as const) {
-      const batch = writes.filter((w) => w.objectName === objectName);
+      const batch = writes.filter((w) => w.objectName === objectName && w.unlessModifiedSince === undefined);
       if (batch.length === 0) continue;
       try {
         const saved = await this.deps.rest.updateRecords(objectName, batch.map((w) => ({ Id: w.id, ...w.fields })));

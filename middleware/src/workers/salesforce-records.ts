@@ -40,7 +40,7 @@ export function createSalesforceRecordReader(deps: {
       // Recency for R3/R5: the commit time of the newest opt-out change the stream gave us, unless the record was
       // modified since in a way nothing we know explains (sync/opt-out-recency.ts).
       const known = await deps.store.links.lastObserved(records.map((r) => r.id));
-      return records.map(({ lastModified, ...r }) => ({ ...r, ...optOutRecency({ optedOut: r.optedOut, lastModified }, known.get(r.id)) }));
+      return records.map((r) => ({ ...r, ...optOutRecency({ optedOut: r.optedOut, lastModified: r.lastModified }, known.get(r.id)) }));
     },
   };
 }

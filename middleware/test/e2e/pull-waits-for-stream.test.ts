@@ -47,4 +47,34 @@ describe.each(engines)('the pull path and a lagging stream on %s', (engine) => {
     await waitFor(async () => (await sandbox.app!.store.audit.historyForEmail('lagging@example.com')).some((a) => a.reason.startsWith('R5 refused')), { what: 'R5 refused' });
     expect(isOptedOut(sandbox, 'Contact', contact)).toBe(true);
   });
+
+  test('when the person opts in and out again in Salesforce between the pull path\'s read and its opt-in write, then the write is refused and the opt-out stays', async () => {
+    const offers = sandbox.ac.createList('Offers');
+    sandbox.ac.createContact('between@example.com', { lists: { [offers.id]: 1 } });
+    const contact = String(sandbox.sf.insert('Contact', { LastName: 'Person', Email: 'between@example.com', HasOptedOutOfEmail: false }).Id);
+    await sandbox.app!.pollNow();
+    sandbox.ac.unsubscribe('between@example.com', 'all');
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact), { what: 'R3 opted the record out' });
+    await sleep(1100);
+    // R5 reads the opted-out record and decides to uncheck it; before its write arrives, the person (in a later
+    // second than the subscribe) opts in and out again: Salesforce now holds an opt-out newer than the subscribe.
+    // The write is refused (412); deciding again, the newer opt-out wins (R1 unsubscribes the list, whose echo ends
+    // the pull job as R3 "already holds it").
+    sandbox.sf.beforeNextRequest(
+      (r) => r.method === 'PATCH' && r.path.includes(`/sobjects/Contact/${contact.slice(0, 15)}`),
+      async () => {
+        await sleep(1100);
+        sandbox.sf.update('Contact', contact, { HasOptedOutOfEmail: false }, { asUserId: sandbox.sf.users.admin.id });
+        sandbox.sf.update('Contact', contact, { HasOptedOutOfEmail: true }, { asUserId: sandbox.sf.users.admin.id });
+      },
+    );
+    sandbox.ac.subscribe('between@example.com', offers.id);
+
+    await waitFor(() => sandbox.ac.contactByEmail('between@example.com')!.lists[offers.id] === 2, { what: 'R1 unsubscribed the list joined before the newer opt-out', timeoutMs: 30_000 });
+    await waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((c) => c.n === 0 || c.state === 'dead'), { what: 'every job done' });
+    expect(sandbox.sf.requestLog.some((r) => r.method === 'PATCH' && r.path.includes(`/sobjects/Contact/${contact.slice(0, 15)}`) && r.status === 412)).toBe(true);
+    expect(isOptedOut(sandbox, 'Contact', contact)).toBe(true);
+    const history = await sandbox.app!.store.audit.historyForEmail('between@example.com');
+    expect(history.some((a) => a.reason.startsWith('R5') && a.result.startsWith('failed: MODIFIED_SINCE_READ'))).toBe(true);
+  });
 });

@@ -1,9 +1,10 @@
 // Observations on the emulators that tests assert on.
 import type { Sandbox } from './sandbox-harness';
 
-/** Collections PATCH calls the middleware made to Salesforce so far. */
+/** Record write calls (PATCH) the middleware made to Salesforce so far. */
 export function salesforceWriteCalls(sandbox: Sandbox): number {
-  return sandbox.sf.requestLog.filter((r) => r.method === 'PATCH' && r.path.includes('/composite/sobjects')).length;
+  // sObject Collections (batches) and sObject Rows (the conditional opt-in writes).
+  return sandbox.sf.requestLog.filter((r) => r.method === 'PATCH' && /\/sobjects(\/|$|\?)/.test(r.path)).length;
 }
 
 /** Calls that change ActiveCampaign state (list status changes and imports). */

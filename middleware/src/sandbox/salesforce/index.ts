@@ -129,6 +129,11 @@ export interface SalesforceEmulator {
   addCustomField(type: string, spec: CustomFieldSpec): void;
   failNextWrites(recordId: string, errorCode: string, times?: number): void;
   injectBusy(times: number): void;
+  /**
+   * Runs `happen` (a change someone else makes in the org) just before the next request that `matches` is served:
+   * puts a concurrent edit between a client's read and its write, deterministically.
+   */
+  beforeNextRequest(matches: (request: { method: string; path: string }) => boolean, happen: () => void | Promise<void>): void;
   setLatency(ms: number): void;
   setCometdTimeouts(t: { connectTimeoutMs?: number; clientExpiryMs?: number }): void;
   apiCallCount(): number;
@@ -252,6 +257,12 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
 
   const app = express();
   app.disable('x-powered-by');
+  const interleaved: { matches: (request: { method: string; path: string }) => boolean; happen: () => void | Promise<void> }[] = [];
+  app.use((req, _res, next) => {
+    const due = interleaved.findIndex((i) => i.matches({ method: req.method, path: req.originalUrl }));
+    if (due < 0) return next();
+    Promise.resolve(interleaved.splice(due, 1)[0]!.happen()).then(() => next(), next);
+  });
   app.use((req, res, next) => {
     const started = Date.now();
     res.on('finish', () => {
@@ -353,6 +364,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     addCustomField: (type, spec) => org.addCustomField(type, spec),
     failNextWrites: (recordId, errorCode, times = 1) => org.failNextWrites(recordId, errorCode, times),
     injectBusy: (times) => bayeux.injectBusy(times),
+    beforeNextRequest: (matches, happen) => void interleaved.push({ matches, happen }),
     setLatency: (ms) => {
       latencyMs = ms;
     },

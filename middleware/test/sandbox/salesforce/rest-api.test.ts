@@ -187,6 +187,30 @@ describe('Salesforce emulator REST API', () => {
     expect(sf.get('Contact', c)?.FirstName).toBeNull();
   });
 
+  it('when a PATCH carries If-Unmodified-Since, then it is applied only if LastModifiedDate is not later (whole seconds); 412 otherwise, 400 for a bad date', async () => {
+    const contact = sf.insert('Contact', { LastName: 'Conditional', Email: 'conditional@example.com', HasOptedOutOfEmail: true });
+    const id = String(contact.Id);
+    const lastModified = new Date(String(sf.get('Contact', id)!.LastModifiedDate));
+    const patch = (since: string, fields: Record<string, unknown>) =>
+      fetch(`${sf.url}/services/data/v${sf.apiVersion}/sobjects/Contact/${id}`, {
+        method: 'PATCH',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'If-Unmodified-Since': since },
+        body: JSON.stringify(fields),
+      });
+
+    const refused = await patch(new Date(lastModified.getTime() - 1000).toUTCString(), { HasOptedOutOfEmail: false });
+    expect(refused.status).toBe(412);
+    expect(sf.get('Contact', id)!.HasOptedOutOfEmail).toBe(true);
+
+    const bad = await patch('yesterday-ish', { HasOptedOutOfEmail: false });
+    expect(bad.status).toBe(400);
+    expect(sf.get('Contact', id)!.HasOptedOutOfEmail).toBe(true);
+
+    const applied = await patch(lastModified.toUTCString(), { HasOptedOutOfEmail: false });
+    expect(applied.status).toBe(204);
+    expect(sf.get('Contact', id)!.HasOptedOutOfEmail).toBe(false);
+  });
+
   it('when a collections call carries more than 200 records, then EXCEEDED_ID_LIMIT', async () => {
     const records = Array.from({ length: 201 }, () => ({
       attributes: { type: 'Contact' },

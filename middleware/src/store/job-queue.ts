@@ -65,8 +65,12 @@ export function backoffDelayMs(attempt: number, policy: RetryPolicy, minimumMs =
   return Math.max(minimumMs, Math.round(random() * ceiling));
 }
 
-/** How long a recovering instance holds the expired jobs it took over while it requeues them. */
-const RECOVERY_LEASE_MS = 60_000;
+/**
+ * How long a recovering instance holds the expired jobs it took over while it requeues them (milliseconds each).
+ * Short: if it dies or loses the database meanwhile, another instance takes them over again, and a requeue by an
+ * instance that no longer holds a job changes nothing.
+ */
+const RECOVERY_LEASE_MS = 10_000;
 
 export class JobQueue {
   /**

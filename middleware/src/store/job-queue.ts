@@ -191,15 +191,14 @@ export class JobQueue {
     for (const job of jobs) this.held.delete(job.id);
   }
 
-  /** Schedules a retry after a back-off, or moves the job to the dead letters after its last attempt. */
-  async fail<P>(kind: JobKind<P>, job: ClaimedJob<P>, error: string, policy: RetryPolicy, minimumDelayMs = 0): Promise<'retry' | 'dead'> {
-    if (job.attempts >= policy.maxAttempts) {
-      await this.deadLetter(job.id, error);
-      return 'dead';
-    }
+  /**
+   * Schedules a retry after a back-off, or moves the job to the dead letters after its last attempt. 'not held' when
+   * another instance took the job back meanwhile (its lease ran out): nothing changed, and the job runs again there.
+   */
+  async fail<P>(kind: JobKind<P>, job: ClaimedJob<P>, error: string, policy: RetryPolicy, minimumDelayMs = 0): Promise<'retry' | 'dead' | 'not held'> {
+    if (job.attempts >= policy.maxAttempts) return (await this.deadLetter(job.id, error)) ? 'dead' : 'not held';
     const runAfter = new Date(this.clock().getTime() + backoffDelayMs(job.attempts, policy, minimumDelayMs));
-    await this.requeue(kind, job, runAfter, error);
-    return 'retry';
+    return (await this.requeue(kind, job, runAfter, error)) ? 'retry' : 'not held';
   }
 
   /**
@@ -207,10 +206,10 @@ export class JobQueue {
    * (the running one's obligations are kept) and the retry waits for the later of both times. A no-op when this
    * worker no longer holds the job (its lease was taken back): whoever holds it now decides its fate.
    */
-  async requeue<P>(kind: JobKind<P>, job: ClaimedJob<P>, runAfter: Date, error: string | null, attemptsUsed = job.attempts): Promise<void> {
+  async requeue<P>(kind: JobKind<P>, job: ClaimedJob<P>, runAfter: Date, error: string | null, attemptsUsed = job.attempts): Promise<boolean> {
     this.held.delete(job.id);
-    await this.db.transaction(async (tx) => {
-      if (!(await this.stillHolds(tx, job.id))) return;
+    return this.db.transaction(async (tx) => {
+      if (!(await this.stillHolds(tx, job.id))) return false;
       const queued = await tx.query(
         `SELECT id, subject, payload FROM jobs WHERE kind = $1 AND subject = $2 AND state = 'queued' AND id <> $3 FOR UPDATE`,
         [kind.name, job.subject, job.id],
@@ -222,7 +221,7 @@ export class JobQueue {
                   locked_until = NULL, updated_at = $5 WHERE id = $1`,
           [job.id, runAfter, error, attemptsUsed, this.clock()],
         );
-        return;
+        return true;
       }
       const merged = kind.merge(job.payload, kind.payload.parse(row.payload));
       await tx.query(
@@ -230,6 +229,7 @@ export class JobQueue {
         [row.id, JSON.stringify(merged), runAfter, error, attemptsUsed, this.clock()],
       );
       await tx.query(`DELETE FROM jobs WHERE id = $1`, [job.id]);
+      return true;
     });
   }
 
@@ -274,16 +274,17 @@ export class JobQueue {
     return recovered;
   }
 
-  private async deadLetter(jobId: string, error: string): Promise<void> {
+  private async deadLetter(jobId: string, error: string): Promise<boolean> {
     this.held.delete(jobId);
-    await this.db.transaction(async (tx) => {
-      if (!(await this.stillHolds(tx, jobId))) return;
+    return this.db.transaction(async (tx) => {
+      if (!(await this.stillHolds(tx, jobId))) return false;
       await tx.query(
         `INSERT INTO dead_letters (job_id, kind, subject, payload, attempts, last_error, failed_at)
            SELECT id, kind, subject, payload, attempts, $2, $3 FROM jobs WHERE id = $1`,
         [jobId, error, this.clock()],
       );
       await tx.query(`DELETE FROM jobs WHERE id = $1`, [jobId]);
+      return true;
     });
   }
 

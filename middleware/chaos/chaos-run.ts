@@ -358,9 +358,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const done = new Set<string>();
       if (keys.length === 0) return done;
       const { records, contacts } = await observe(keys);
-      const open = new Set((await judgeDb.query(`SELECT DISTINCT subject FROM jobs WHERE state <> 'done'`)).rows.map((r: { subject: string }) => r.subject.toLowerCase()));
-      const snaps = new Map((await judgeDb.query(`SELECT email_norm, list_statuses, hard_bounced FROM ac_contact_snapshots WHERE email_norm = ANY($1)`, [keys])).rows.map((r: { email_norm: string; list_statuses: Record<string, number>; hard_bounced: boolean }) => [r.email_norm, r]));
-      const links = new Map((await judgeDb.query(`SELECT sf_record_id, opted_out FROM sf_ac_links WHERE email_norm = ANY($1)`, [keys])).rows.map((r: { sf_record_id: string; opted_out: boolean | null }) => [r.sf_record_id.slice(0, 15), r.opted_out]));
+      // One snapshot of the middleware's state: the intake queues a job and records the link in one transaction, and
+      // a check that read the queue before it and the links after it took a change in flight for settled (seed
+      // 1825835080 then issued the next action on that email 109 ms after the previous one).
+      await judgeDb.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      let open: Set<string>;
+      let snaps: Map<string, { email_norm: string; list_statuses: Record<string, number>; hard_bounced: boolean }>;
+      let links: Map<string, boolean | null>;
+      try {
+        open = new Set((await judgeDb.query(`SELECT DISTINCT subject FROM jobs WHERE state <> 'done'`)).rows.map((r: { subject: string }) => r.subject.toLowerCase()));
+        snaps = new Map((await judgeDb.query(`SELECT email_norm, list_statuses, hard_bounced FROM ac_contact_snapshots WHERE email_norm = ANY($1)`, [keys])).rows.map((r: { email_norm: string; list_statuses: Record<string, number>; hard_bounced: boolean }) => [r.email_norm, r]));
+        links = new Map((await judgeDb.query(`SELECT sf_record_id, opted_out FROM sf_ac_links WHERE email_norm = ANY($1)`, [keys])).rows.map((r: { sf_record_id: string; opted_out: boolean | null }) => [r.sf_record_id.slice(0, 15), r.opted_out]));
+      } finally {
+        await judgeDb.query('COMMIT');
+      }
       for (const key of keys) {
         if (open.has(key)) continue;
         const contact = contacts.get(key) ?? null;

@@ -8,6 +8,13 @@ export interface OptOutObservation {
   email: string;
   optedOut: boolean;
   changedAt: Date;
+  /**
+   * Set when the observation is our own write (after Salesforce answered): stamped in the same statement that may
+   * create the record's row. A stream event processed before the row existed recorded no progress for it, and a
+   * separate stamp could be lost (found by the chaos run: a dropped connection left the record "modified after
+   * everything we know", and the next decision waited 60 s).
+   */
+  writtenAt?: Date;
 }
 
 const observedRow = z.object({ sf_record_id: z.string(), opted_out: z.boolean().nullable(), opt_out_changed_at: z.coerce.date().nullable(), written_at: z.coerce.date().nullable(), stream_seen_at: z.coerce.date().nullable() });
@@ -20,11 +27,12 @@ export class SfLinkStore {
     if (observations.length === 0) return;
     // Out-of-order delivery (replays, relay and CDC both on) must not let an older value overwrite a newer one.
     await tx.query(
-      `INSERT INTO sf_ac_links (sf_record_id, sf_object, email_norm, opted_out, opt_out_changed_at, updated_at)
-         SELECT DISTINCT ON (r) r, o, e, v, c, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::timestamptz[]) AS t(r, o, e, v, c)
+      `INSERT INTO sf_ac_links (sf_record_id, sf_object, email_norm, opted_out, opt_out_changed_at, written_at, updated_at)
+         SELECT DISTINCT ON (r) r, o, e, v, c, w, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::timestamptz[], $6::timestamptz[]) AS t(r, o, e, v, c, w)
          ORDER BY r, c DESC
        ON CONFLICT (sf_record_id) DO UPDATE SET sf_object = EXCLUDED.sf_object, email_norm = EXCLUDED.email_norm,
-         opted_out = EXCLUDED.opted_out, opt_out_changed_at = EXCLUDED.opt_out_changed_at, updated_at = EXCLUDED.updated_at
+         opted_out = EXCLUDED.opted_out, opt_out_changed_at = EXCLUDED.opt_out_changed_at, updated_at = EXCLUDED.updated_at,
+         written_at = GREATEST(sf_ac_links.written_at, EXCLUDED.written_at)
        WHERE sf_ac_links.opt_out_changed_at IS NULL OR sf_ac_links.opt_out_changed_at <= EXCLUDED.opt_out_changed_at`,
       [
         observations.map((o) => o.recordId),
@@ -32,6 +40,7 @@ export class SfLinkStore {
         observations.map((o) => o.email.toLowerCase()),
         observations.map((o) => o.optedOut),
         observations.map((o) => o.changedAt),
+        observations.map((o) => o.writtenAt ?? null),
         this.clock(),
       ],
     );

@@ -134,7 +134,7 @@ export class PullWorker {
             .filter((w) => settings.optOutField in w.fields)
             // The opt-out changed when the person acted in AC, not when we wrote it: R5 compares the next subscribe
             // with this moment.
-            .map((w) => ({ recordId: w.id, objectName: w.objectName, email: job.payload.email, optedOut: w.fields[settings.optOutField] === true, changedAt: new Date(job.payload.acEventAt) })),
+            .map((w) => ({ recordId: w.id, objectName: w.objectName, email: job.payload.email, optedOut: w.fields[settings.optOutField] === true, changedAt: new Date(job.payload.acEventAt), writtenAt })),
           tx,
         );
         if (failures.length === 0) await store.jobs.complete(job.id, tx);
@@ -151,9 +151,9 @@ export class PullWorker {
         await this.failJob(job, failures.map((f) => `${f.write.id}: ${describeSaveErrors(f.result)}`).join('; '));
       }
     }
-    // One statement for the round (a job's own transaction stays small): until the echo of our write arrives on the
-    // stream, this explains the records' new LastModifiedDate. Lost in a crash, a later decision waits at most
-    // STREAM_CATCH_UP_MS for that echo.
+    // Writes of the opt-out field were stamped with their job (recordObservations above); this one statement for the
+    // round stamps the rest (sync-state fields only). Until the echo of our write arrives on the stream, the stamp
+    // explains the records' new LastModifiedDate; lost in a crash, a later decision waits at most STREAM_CATCH_UP_MS.
     const ownWrites = [...results].filter(([, r]) => r.success).map(([id]) => id);
     await store.links.recordOwnWrites(ownWrites, writtenAt);
     return claimed.length;

@@ -238,6 +238,19 @@ describe.each(engines)('store on %s', (engine) => {
     expect(await store.webhookInbox.pending(10)).toEqual([]);
   });
 
+  test('when the echo of our write is processed before the write is recorded, then the write still explains the record\'s LastModifiedDate', async () => {
+    // Found by the chaos run: the echo's stream progress found no row to update, the round's separate own-write stamp
+    // was lost to a dropped connection, and the next decision on the record waited 60 s for an echo already handled.
+    const id = '003Rj0000H0009ZIQQ';
+    const wroteAt = new Date(now.getTime() + 500);
+    await store.links.recordStreamProgress([{ recordId: id, at: new Date(now.getTime() + 400) }]);
+    await testDb.db.transaction((tx) => store.links.recordObservations([{ recordId: id, objectName: 'Contact', email: 'Echo@Example.com', optedOut: true, changedAt: new Date(now.getTime() - 60_000), writtenAt: wroteAt }], tx));
+    expect((await store.links.lastObserved([id])).get(id)).toEqual({ optedOut: true, changedAt: new Date(now.getTime() - 60_000), writtenAt: wroteAt, streamSeenAt: null });
+    // A later observation of someone else's change keeps the stamp.
+    await store.links.recordObservations([{ recordId: id, objectName: 'Contact', email: 'echo@example.com', optedOut: false, changedAt: new Date(now.getTime() + 5000) }]);
+    expect((await store.links.lastObserved([id])).get(id)?.writtenAt).toEqual(wroteAt);
+  });
+
   test('when snapshots, cursors and remembered lists are written, then they read back as written', async () => {
     await store.snapshots.upsertMany([{ acContactId: '42', email: 'S@x.io', listStatuses: { '1': 1, '2': 2 }, hardBounced: false, acUpdatedAt: now }]);
     expect((await store.snapshots.findByEmail('s@x.io'))?.listStatuses).toEqual({ '1': 1, '2': 2 });

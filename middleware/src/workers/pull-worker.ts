@@ -127,7 +127,9 @@ export class PullWorker {
         audits.push({ direction: 'ac_to_sf', email: job.payload.email, acContactId: job.payload.acContactId, decision: 'skip', reason: `${job.payload.rule}: no Salesforce record has this email`, result: 'nothing to do', correlation: { job: job.id } });
       }
       const written = plan.writes.filter((w) => results.get(w.id)?.success === true);
-      await store.db.transaction(async (tx) => {
+      // The Salesforce writes have happened: a dropped database connection must not lose their audit (a retry of the
+      // job would find nothing left to do and audit a skip). Found by the chaos run's pg_terminate_backend.
+      await outlivingDroppedConnections(() => store.db.transaction(async (tx) => {
         await store.audit.record(audits, tx);
         await store.links.recordObservations(
           written
@@ -138,7 +140,7 @@ export class PullWorker {
           tx,
         );
         if (failures.length === 0) await store.jobs.complete(job.id, tx);
-      });
+      }));
       if (failures.length > 0 && failures.every((f) => f.result?.errors[0]?.statusCode === MODIFIED_SINCE_READ)) {
         // Someone changed the record between our read and our write: decide again on what Salesforce holds now
         // (not a failure, so no attempt is used; the change's own event is on its way).
@@ -248,6 +250,18 @@ export class PullWorker {
       ]);
     }
     this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, attempt: job.attempts, outcome, error }, 'salesforce update failed');
+  }
+}
+
+/** Runs a transaction again (on a new connection) when it fails, twice at most, a moment apart. */
+async function outlivingDroppedConnections<T>(transaction: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transaction();
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
   }
 }
 

@@ -35,6 +35,29 @@ describe.each(engines)('ActiveCampaign -> Salesforce on %s', (engine) => {
     expect(sandbox.sf.get('Contact', contact!.id)?.Opt_Out_Source__c).toBe('ActiveCampaign Unsubscribe');
   });
 
+  // PostgreSQL only: the fault is a server terminating the connection (the chaos run's pg_terminate_backend).
+  (engine === 'postgres' ? test : test.skip)('when the database connection drops while the audit of a Salesforce write is recorded, then the write is still audited', async () => {
+    const [contact] = await person('dropped@example.com', { [news.id]: 1 });
+    // The first audit of a Salesforce write terminates its own connection, once (a sequence outlives the rollback).
+    await sandbox.app!.store.db.exec(`
+      CREATE SEQUENCE audit_fault_once;
+      CREATE FUNCTION audit_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('audit_fault_once') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER audit_fault BEFORE INSERT ON audit_log FOR EACH ROW WHEN (NEW.decision = 'update-salesforce' AND NEW.email_norm = 'dropped@example.com') EXECUTE FUNCTION audit_fault();`);
+    try {
+      sandbox.ac.unsubscribe('dropped@example.com', 'all');
+      await waitFor(() => isOptedOut(sandbox, 'Contact', contact!.id), { what: 'record opted out' });
+      await waitFor(async () => (await sandbox.app!.store.audit.historyForEmail('dropped@example.com')).some((a) => a.decision === 'update-salesforce' && a.result === 'written'), { what: 'the write audited' });
+      const faults = await sandbox.app!.store.db.query(`SELECT last_value, is_called FROM audit_fault_once`);
+      expect(faults.rows[0]).toMatchObject({ is_called: true });
+    } finally {
+      await sandbox.app!.store.db.exec(`DROP TRIGGER audit_fault ON audit_log; DROP FUNCTION audit_fault(); DROP SEQUENCE audit_fault_once;`);
+    }
+  });
+
   test('when the contact unsubscribes from one of two lists, then nothing changes in Salesforce', async () => {
     const [contact] = await person('one@example.com', { [news.id]: 1, [offers.id]: 1 });
     const writesBefore = salesforceWriteCalls(sandbox);

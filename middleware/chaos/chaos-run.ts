@@ -73,7 +73,7 @@ const timing = {
   fullPassEveryMs: 24 * 3600_000,
   acTimeoutMs: 5000,
   bulkPollIntervalMs: 500,
-  // A killed instance's claimed jobs are taken over after this (production: 5 minutes).
+  // A killed instance's claimed jobs are taken over after this (production default: 30 s).
   jobLeaseMs: 20_000,
 };
 

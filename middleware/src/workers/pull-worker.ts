@@ -153,8 +153,8 @@ export class PullWorker {
         await this.failJob(job, failures.map((f) => `${f.write.id}: ${describeSaveErrors(f.result)}`).join('; '));
       }
     }
-    // Writes of the opt-out field were stamped with their job (recordObservations above); this one statement for the
-    // round stamps the rest (sync-state fields only). Until the echo of our write arrives on the stream, the stamp
+    // Writes of the opt-out field were stamped with their job (recordObservations above, which may create the row);
+    // this one statement for the round covers every write, including those of sync-state fields only. Until the echo of our write arrives on the stream, the stamp
     // explains the records' new LastModifiedDate; lost in a crash, a later decision waits at most STREAM_CATCH_UP_MS.
     const ownWrites = [...results].filter(([, r]) => r.success).map(([id]) => id);
     await store.links.recordOwnWrites(ownWrites, writtenAt);

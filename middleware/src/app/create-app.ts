@@ -32,6 +32,7 @@ import { PullWorker } from '../workers/pull-worker';
 import { WebhookProcessor } from '../workers/webhook-processor';
 import { AcPoller } from '../workers/ac-poller';
 import { createHttpApp } from '../server/http-app';
+import { ConsentHealth, type ConsentHealthReport } from '../workers/consent-health';
 import { pushJobKind } from '../sync/push-job';
 import { pullJobKind } from '../sync/pull-job';
 
@@ -60,6 +61,10 @@ export interface AppTiming {
   pullLingerMs: number;
   /** How long webhook deliveries wait for others to share one confirming AC read (see WebhookProcessor.lingerMs). */
   webhookLingerMs: number;
+  /** Vendor circuits (workers/vendor-circuit.ts): consecutive failures that open one, and the probes' spacing. */
+  circuitFailureThreshold: number;
+  circuitFirstProbeMs: number;
+  circuitMaxProbeMs: number;
 }
 
 export const defaultTiming: AppTiming = {
@@ -77,6 +82,9 @@ export const defaultTiming: AppTiming = {
   // Longer than the webhook linger: deliveries confirmed in rounds of up to 2 s still count as one burst here.
   pullLingerMs: 5000,
   webhookLingerMs: 2000,
+  circuitFailureThreshold: 3,
+  circuitFirstProbeMs: 2000,
+  circuitMaxProbeMs: 60_000,
 };
 
 const LEADER_LEASE = 'stream-and-poll';
@@ -84,6 +92,8 @@ const LEADER_LEASE = 'stream-and-poll';
 const MAX_POLL_DEFERRAL_MS = 10 * 60_000;
 /** How often an embedded store is vacuumed and analyzed (PGlite has no autovacuum). */
 const STORE_MAINTENANCE_EVERY_MS = 15 * 60_000;
+/** How often the consent-health gauges (oldest pending opt-out, circuits) are brought up to date. */
+const HEALTH_REFRESH_EVERY_MS = 5_000;
 
 export interface RunningApp {
   url: string;
@@ -108,6 +118,8 @@ export interface AppStatus {
   queue: { kind: string; state: string; n: number }[];
   acReachable: AcReachability;
   lastPollAt: string | null;
+  /** Opt-outs waiting on a failing vendor: the status page's banner. */
+  health: ConsentHealthReport;
 }
 
 export async function startApp(config: AppConfig, options: AppOptions = {}): Promise<RunningApp> {
@@ -153,7 +165,8 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   const acForOptOuts = acClient('urgent');
   // One cheap page of "contacts updated since now" (usually empty), sent only when no real traffic proved AC is up.
   const acReadiness = new AcReadiness({ usage: metrics.acUsage, probe: () => ac.listContactsUpdatedSince({ updatedAfter: clock(), limit: 1 }), now: () => clock().getTime() });
-  const retry = { maxAttempts: config.jobs.maxAttempts, backoffBaseMs: config.jobs.backoffBaseMs };
+  const retry = { maxAttempts: config.jobs.maxAttempts, backoffBaseMs: config.jobs.backoffBaseMs, backoffCapMs: config.jobs.backoffCapMs, retryWindowMs: config.jobs.retryWindowMs };
+  const health = new ConsentHealth({ store, clock, metrics, circuitOptions: { failureThreshold: timing.circuitFailureThreshold, firstProbeDelayMs: timing.circuitFirstProbeMs, maxProbeDelayMs: timing.circuitMaxProbeMs } });
   const reader = createSalesforceRecordReader({ rest, store, optOutField: () => settings.get().optOutField, customFields });
 
   const scope = createSyncScope({ rest, ac, settings: () => settings.get() });
@@ -196,7 +209,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   });
   reconciler = new SalesforceReconciler({ store, rest, intake, settings: () => settings.get(), clock, logger });
 
-  const push = new PushWorker({ store, ac: acForOptOuts, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, clock, logger, metrics });
+  const push = new PushWorker({ store, ac: acForOptOuts, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, circuit: health.activeCampaign, clock, logger, metrics });
   const pull = new PullWorker({
     store,
     rest,
@@ -212,6 +225,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     leaseMs: timing.jobLeaseMs,
     lingerMs: timing.pullLingerMs,
     retry,
+    circuit: health.salesforce,
     clock,
     logger,
     metrics,
@@ -355,6 +369,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     queue: await store.jobs.counts(),
     acReachable: acReadiness.known(),
     lastPollAt: lastPollAt?.toISOString() ?? null,
+    health: await health.report(),
   });
 
   const resync = createResyncRequests({ store, reader, readRecords, intake, clock, onQueued: () => pushLoop?.poke() });
@@ -369,7 +384,8 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     ready: async () => {
       await store.db.query('SELECT 1');
       const s = subscriber?.state();
-      return { database: true, stream: leader ? s?.connected === true : 'standby', leader, ac: await acReadiness.check() };
+      const report = await health.report();
+      return { database: true, stream: leader ? s?.connected === true : 'standby', leader, ac: await acReadiness.check(), degraded: report.reasons };
     },
     resyncEmail: resync.resyncEmail,
     resyncRecord: resync.resyncRecord,
@@ -393,6 +409,11 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     db.maintain().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'store maintenance (VACUUM ANALYZE) failed'));
   }, STORE_MAINTENANCE_EVERY_MS);
   maintenanceTimer.unref();
+  // The oldest-pending-opt-out gauge moves with time, not with events: refreshed between scrapes.
+  const healthTimer = setInterval(() => {
+    health.report().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'consent health check failed'));
+  }, HEALTH_REFRESH_EVERY_MS);
+  healthTimer.unref();
   const leadershipTimer = setInterval(() => {
     void checkLeadership();
     // A missed renewal only risks a second run of a job by another instance, which is idempotent.
@@ -422,6 +443,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     async stop() {
       clearInterval(leadershipTimer);
       clearInterval(maintenanceTimer);
+      clearInterval(healthTimer);
       settingsTask.stop();
       if (leader) await loseLeadership();
       await store.leases.release(LEADER_LEASE).catch(() => undefined);

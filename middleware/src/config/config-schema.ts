@@ -30,8 +30,10 @@ export const configEntries = {
   HTTP_PORT: { schema: z.coerce.number().int().min(0).max(65535).default(8080), doc: 'Port of /healthz, /readyz, /metrics, the webhook receiver, the admin API and the status page.' },
   ADMIN_TOKEN: { schema: z.string().min(16, 'must be at least 16 characters'), secret: true, doc: 'Bearer token for the admin API.' },
   WEBHOOK_SECRET: { schema: z.string().min(16, 'must be at least 16 characters'), secret: true, doc: 'Secret carried in the webhook URL path (AC signs nothing).' },
-  JOB_MAX_ATTEMPTS: { schema: positiveInt.default(8), doc: 'Attempts before a job moves to the dead-letter table.' },
-  JOB_BACKOFF_BASE_MS: { schema: positiveInt.default(1000), doc: 'First retry delay; doubles per attempt with full jitter, capped at 5 minutes.' },
+  JOB_MAX_ATTEMPTS: { schema: positiveInt.default(8), doc: 'Attempts before work that is not an opt-out (an R5 opt-in, an R2 re-subscribe) may be dead-lettered for a transient cause, once JOB_RETRY_WINDOW_HOURS have passed too. Opt-outs never are: only a permanent refusal of one record ends them.' },
+  JOB_BACKOFF_BASE_MS: { schema: positiveInt.default(1000), doc: 'First retry delay; doubles per attempt with full jitter, capped at JOB_BACKOFF_CAP_SECONDS.' },
+  JOB_BACKOFF_CAP_SECONDS: { schema: positiveInt.default(300), doc: 'Longest delay between two retries of a job (an opt-out retries at least this often for as long as the outage lasts).' },
+  JOB_RETRY_WINDOW_HOURS: { schema: positiveInt.default(168), doc: 'How long work that is not an opt-out keeps retrying transient and credential failures before it may be dead-lettered (7 days).' },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), doc: 'pino log level.' },
 } as const;
 

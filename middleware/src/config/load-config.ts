@@ -28,7 +28,7 @@ export interface AppConfig {
   };
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
   http: { host: string; port: number; adminToken: string; webhookSecret: string };
-  jobs: { maxAttempts: number; backoffBaseMs: number };
+  jobs: { maxAttempts: number; backoffBaseMs: number; backoffCapMs: number; retryWindowMs: number };
   logLevel: Env['LOG_LEVEL'];
   /** Every secret value, so that the logger can redact them wherever they appear. */
   secrets: string[];
@@ -84,7 +84,7 @@ export function parseConfig(source: Record<string, string | undefined>): AppConf
     },
     database: env.DATABASE_URL !== undefined ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dataDir: env.PGLITE_DATA_DIR },
     http: { host: env.HTTP_HOST, port: env.HTTP_PORT, adminToken: env.ADMIN_TOKEN, webhookSecret: env.WEBHOOK_SECRET },
-    jobs: { maxAttempts: env.JOB_MAX_ATTEMPTS, backoffBaseMs: env.JOB_BACKOFF_BASE_MS },
+    jobs: { maxAttempts: env.JOB_MAX_ATTEMPTS, backoffBaseMs: env.JOB_BACKOFF_BASE_MS, backoffCapMs: env.JOB_BACKOFF_CAP_SECONDS * 1000, retryWindowMs: env.JOB_RETRY_WINDOW_HOURS * 3600_000 },
     logLevel: env.LOG_LEVEL,
     secrets,
   };

@@ -20,6 +20,9 @@ export function createMetrics(options: { now?: () => number } = {}) {
     sfApiCalls: new Counter({ name: 'optout_sf_api_calls_total', help: 'Salesforce REST calls, by kind', labelNames: ['kind'], registers: [registry] }),
     replayLagSeconds: new Gauge({ name: 'optout_replay_lag_seconds', help: 'Now minus the commit time of the last event handled, by channel', labelNames: ['channel'], registers: [registry] }),
     pollDuration: new Histogram({ name: 'optout_poll_duration_seconds', help: 'Duration of one ActiveCampaign poll', buckets: [0.1, 0.5, 1, 5, 15, 60, 300], registers: [registry] }),
+    // Set by the consent-health check (workers/consent-health.ts) before every scrape and status read.
+    oldestPendingOptOutAge: new Gauge({ name: 'optout_oldest_pending_optout_age_seconds', help: 'Age of the oldest opt-out still waiting to reach the other side (push or pull), 0 when none waits', registers: [registry] }),
+    vendorCircuitOpen: new Gauge({ name: 'optout_vendor_circuit_open', help: '1 while the circuit of a vendor is open (it keeps failing; work waits and one probe at a time goes through)', labelNames: ['vendor'], registers: [registry] }),
     pushLatency: new Histogram({ name: 'optout_push_latency_seconds', help: 'Salesforce commit to all lists unsubscribed', buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30], registers: [registry] }),
     /** Minute buckets of AC use and the last AC answer, for readiness and the status page's chart. */
     acUsage: new AcUsage(options.now),

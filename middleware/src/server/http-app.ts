@@ -15,6 +15,8 @@ export interface Readiness {
   stream: boolean | 'standby';
   leader: boolean;
   ac: AcReachability;
+  /** Why opt-outs are waiting (a vendor's circuit is open, an opt-out is old); empty when all is well. */
+  degraded: string[];
 }
 
 export interface HttpAppDeps extends Omit<AdminDeps, 'acUsage'> {
@@ -37,9 +39,12 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   app.get('/readyz', async (_req, res) => {
     try {
       const r = await deps.ready();
-      // An instance that cannot reach AC still accepts webhooks durably, but it cannot do its work: not ready.
-      const ok = r.database && r.stream !== false && r.ac !== 'unreachable';
-      res.status(ok ? 200 : 503).json({ ok, ...r });
+      // Only what stops this instance from keeping work durably makes it unready: its database, or the stream it
+      // leads. A vendor outage makes it degraded, not unready: its opt-outs wait safely in the queue, and taking it
+      // out of a load balancer would lose the webhooks AC sends meanwhile (AC never retries a delivery).
+      const ok = r.database && r.stream !== false;
+      const degraded = r.ac === 'unreachable' ? ['ActiveCampaign is unreachable', ...r.degraded] : r.degraded;
+      res.status(ok ? 200 : 503).json({ ok, status: !ok ? 'unready' : degraded.length > 0 ? 'degraded' : 'ready', ...r, degraded });
     } catch {
       res.status(503).json({ ok: false, database: false });
     }

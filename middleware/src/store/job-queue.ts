@@ -20,6 +20,8 @@ export interface ClaimedJob<P> {
   subject: string;
   payload: P;
   attempts: number;
+  /** When the work was first queued (kept through merges and retries): how long it has been waiting. */
+  createdAt: Date;
 }
 
 export interface DeadLetter {
@@ -34,7 +36,7 @@ export interface DeadLetter {
   retriedAt: Date | null;
 }
 
-const claimedRow = z.object({ id: z.coerce.string(), subject: z.string(), payload: z.unknown(), attempts: z.coerce.number() });
+const claimedRow = z.object({ id: z.coerce.string(), subject: z.string(), payload: z.unknown(), attempts: z.coerce.number(), created_at: z.coerce.date() });
 const queuedRow = z.object({ id: z.coerce.string(), subject: z.string(), payload: z.unknown() });
 const deadLetterRow = z.object({
   id: z.coerce.string(),
@@ -50,12 +52,30 @@ const deadLetterRow = z.object({
 const countRow = z.object({ kind: z.string(), state: z.string(), n: z.coerce.number() });
 
 export interface RetryPolicy {
+  /** Attempts before work that may die (not an opt-out) is dead-lettered for a transient cause, once retryWindowMs has passed too. */
   maxAttempts: number;
   backoffBaseMs: number;
   /** Upper bound of one delay. */
   backoffCapMs?: number;
+  /** How long work that may die keeps retrying transient and credential failures (default 7 days). */
+  retryWindowMs?: number;
   random?: () => number;
 }
+
+/** What a failed attempt was, as far as the queue must know to decide between a retry and a dead letter. */
+export interface FailureOutcome {
+  /** transient and credentials retry; permanent (this record or request will always fail) is dead-lettered at once. */
+  failureClass: 'transient' | 'credentials' | 'permanent';
+  /**
+   * The job carries an opt-out (an R1 push, an R3/R4 write): it never dies of a transient or credential cause,
+   * however long the outage. Its retries are capped at backoffCapMs apart and go on until the vendor answers.
+   */
+  keepsOptOut: boolean;
+  /** The vendor asked for at least this delay (Retry-After). */
+  minimumDelayMs?: number;
+}
+
+export const DEFAULT_RETRY_WINDOW_MS = 7 * 24 * 3600_000;
 
 /** Exponential back-off with full jitter (AWS architecture blog): spreads retries of many workers apart. */
 export function backoffDelayMs(attempt: number, policy: RetryPolicy, minimumMs = 0): number {
@@ -144,7 +164,7 @@ export class JobQueue {
            ORDER BY j.run_after, j.id
            LIMIT $2
            FOR UPDATE SKIP LOCKED)
-        RETURNING id, subject, payload, attempts`,
+        RETURNING id, subject, payload, attempts, created_at`,
       [kind.name, limit, this.workerId, new Date(now.getTime() + leaseMs), now],
     );
     const jobs: ClaimedJob<P>[] = [];
@@ -152,7 +172,7 @@ export class JobQueue {
       const row = claimedRow.parse(raw);
       const payload = kind.payload.safeParse(row.payload);
       if (payload.success) {
-        jobs.push({ id: row.id, subject: row.subject, payload: payload.data, attempts: row.attempts });
+        jobs.push({ id: row.id, subject: row.subject, payload: payload.data, attempts: row.attempts, createdAt: row.created_at });
         this.held.add(row.id);
       } else {
         // A row this version cannot read (hand-edited, or written by a newer version) goes to the dead letters
@@ -192,13 +212,15 @@ export class JobQueue {
   }
 
   /**
-   * Schedules a retry after a back-off, or moves the job to the dead letters after its last attempt. 'not held' when
-   * another instance took the job back meanwhile (its lease ran out): nothing changed, and the job runs again there.
+   * Schedules a retry after a back-off, or moves the job to the dead letters. Only a permanent failure, or work that
+   * may die (not an opt-out) still failing after maxAttempts and the retry window, is dead-lettered: an outage or a
+   * rotated token of any length costs opt-outs a delay, never their delivery. 'not held' when another instance took
+   * the job back meanwhile (its lease ran out): nothing changed, and the job runs again there.
    */
-  async fail<P>(kind: JobKind<P>, job: ClaimedJob<P>, error: string, policy: RetryPolicy, minimumDelayMs = 0): Promise<'retry' | 'dead' | 'not held'> {
-    if (job.attempts >= policy.maxAttempts) return (await this.deadLetter(job.id, error)) ? 'dead' : 'not held';
-    const runAfter = new Date(this.clock().getTime() + backoffDelayMs(job.attempts, policy, minimumDelayMs));
-    return (await this.requeue(kind, job, runAfter, error)) ? 'retry' : 'not held';
+  async fail<P>(kind: JobKind<P>, job: ClaimedJob<P>, error: string, policy: RetryPolicy, outcome: FailureOutcome): Promise<'retry' | 'dead' | 'not held'> {
+    if (shouldDeadLetter(job, policy, outcome, this.clock())) return (await this.deadLetter(job.id, `${outcome.failureClass}: ${error}`)) ? 'dead' : 'not held';
+    const runAfter = new Date(this.clock().getTime() + backoffDelayMs(job.attempts, policy, outcome.minimumDelayMs ?? 0));
+    return (await this.requeue(kind, job, runAfter, `${outcome.failureClass}: ${error}`)) ? 'retry' : 'not held';
   }
 
   /**
@@ -225,8 +247,9 @@ export class JobQueue {
       }
       const merged = kind.merge(job.payload, kind.payload.parse(row.payload));
       await tx.query(
-        `UPDATE jobs SET payload = $2, run_after = GREATEST(run_after, $3), last_error = $4, attempts = $5, updated_at = $6 WHERE id = $1`,
-        [row.id, JSON.stringify(merged), runAfter, error, attemptsUsed, this.clock()],
+        `UPDATE jobs SET payload = $2, run_after = GREATEST(run_after, $3), last_error = $4, attempts = $5, updated_at = $6,
+                created_at = LEAST(created_at, (SELECT created_at FROM jobs WHERE id = $7)) WHERE id = $1`,
+        [row.id, JSON.stringify(merged), runAfter, error, attemptsUsed, this.clock(), job.id],
       );
       await tx.query(`DELETE FROM jobs WHERE id = $1`, [job.id]);
       return true;
@@ -257,7 +280,7 @@ export class JobQueue {
     const expired = await this.db.query(
       `UPDATE jobs SET locked_by = $3, locked_until = $4
         WHERE id IN (SELECT id FROM jobs WHERE kind = $1 AND state = 'running' AND locked_until < $2 FOR UPDATE SKIP LOCKED)
-        RETURNING id, subject, payload, attempts`,
+        RETURNING id, subject, payload, attempts, created_at`,
       [kind.name, now, this.workerId, new Date(now.getTime() + RECOVERY_LEASE_MS)],
     );
     let recovered = 0;
@@ -268,7 +291,7 @@ export class JobQueue {
         await this.deadLetter(row.id, `unreadable payload: ${z.prettifyError(payload.error)}`);
         continue;
       }
-      await this.requeue(kind, { ...row, payload: payload.data }, this.clock(), 'lease expired (worker stopped)');
+      await this.requeue(kind, { id: row.id, subject: row.subject, attempts: row.attempts, createdAt: row.created_at, payload: payload.data }, this.clock(), 'lease expired (worker stopped)');
       recovered++;
     }
     return recovered;
@@ -333,10 +356,27 @@ export class JobQueue {
     return { count: row.n, oldestQueuedAt: row.oldest, newestQueuedAt: row.newest };
   }
 
+  /**
+   * When the oldest job of a kind whose boolean payload field is true was first queued (running or waiting), or
+   * null: e.g. the oldest opt-out not yet carried to the other side.
+   */
+  async oldestWhere(kindName: string, booleanField: string): Promise<Date | null> {
+    const result = await this.db.query(`SELECT min(created_at) AS oldest FROM jobs WHERE kind = $1 AND (payload ->> $2) = 'true'`, [kindName, booleanField]);
+    return z.object({ oldest: z.coerce.date().nullable() }).parse(result.rows[0]).oldest;
+  }
+
   async readyCount(kindName: string): Promise<number> {
     const result = await this.db.query(`SELECT count(*) AS n FROM jobs WHERE kind = $1 AND state = 'queued' AND run_after <= $2`, [kindName, this.clock()]);
     return z.object({ n: z.coerce.number() }).parse(result.rows[0]).n;
   }
+}
+
+/** Whether a failed attempt ends the job (see JobQueue.fail). */
+export function shouldDeadLetter(job: { attempts: number; createdAt: Date }, policy: RetryPolicy, outcome: FailureOutcome, now: Date): boolean {
+  if (outcome.failureClass === 'permanent') return true;
+  if (outcome.keepsOptOut) return false;
+  const waited = now.getTime() - job.createdAt.getTime();
+  return job.attempts >= policy.maxAttempts && waited >= (policy.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS);
 }
 
 function mergeBySubject<P>(kind: JobKind<P>, items: { subject: string; payload: P }[]): Map<string, P> {

@@ -7,7 +7,8 @@ export interface OptOutObservation {
   objectName: string;
   email: string;
   optedOut: boolean;
-  changedAt: Date;
+  /** When the value changed; null when unknown (a read of a record whose history we never saw). */
+  changedAt: Date | null;
   /**
    * Set when the observation is our own write (after Salesforce answered): stamped in the same statement that may
    * create the record's row. A stream event processed before the row existed recorded no progress for it, and a
@@ -29,7 +30,7 @@ export class SfLinkStore {
     await tx.query(
       `INSERT INTO sf_ac_links (sf_record_id, sf_object, email_norm, opted_out, opt_out_changed_at, written_at, updated_at)
          SELECT DISTINCT ON (r) r, o, e, v, c, w, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::timestamptz[], $6::timestamptz[]) AS t(r, o, e, v, c, w)
-         ORDER BY r, c DESC
+         ORDER BY r, c DESC NULLS LAST
        ON CONFLICT (sf_record_id) DO UPDATE SET sf_object = EXCLUDED.sf_object, email_norm = EXCLUDED.email_norm,
          opted_out = EXCLUDED.opted_out, opt_out_changed_at = EXCLUDED.opt_out_changed_at, updated_at = EXCLUDED.updated_at,
          written_at = GREATEST(sf_ac_links.written_at, EXCLUDED.written_at)

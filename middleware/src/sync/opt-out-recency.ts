@@ -59,3 +59,23 @@ export function optOutRecency(record: { optedOut: boolean; lastModified: Date },
 export function awaitingStream(unseenChangeAt: Date | null, now: Date): boolean {
   return unseenChangeAt !== null && now.getTime() - unseenChangeAt.getTime() < STREAM_CATCH_UP_MS;
 }
+
+/** The moment that stands for "unknown, and old": an opt-in with no known change time loses every comparison. */
+export const UNKNOWN_AND_OLD = new Date(0);
+
+/**
+ * Dates a value that was read (a resync, a gap or reconcile re-read, a Flow action, a Platform Event that rang the
+ * bell), not delivered as a change: a read says what a record holds, never when it changed. So an unchanged value
+ * keeps the time of its real change, and a value that changed without the stream telling us takes the bound that
+ * favours the opt-out: an opt-out the latest (LastModifiedDate: a doubtful subscribe loses), an opt-in the earliest
+ * (the last change we know, or unknown-and-old: a doubtful unsubscribe wins). Stamping "now" on an unchanged
+ * opt-in once made R3 refuse a real AC unsubscribe made a moment before the resync.
+ *
+ * `changed: false` means there is nothing new to record about the record's history.
+ */
+export function dateReadValue(read: { optedOut: boolean; lastModified: Date }, known: { optedOut: boolean | null; changedAt: Date | null } | undefined): { changedAt: Date | null; changed: boolean } {
+  if (known !== undefined && known.optedOut === read.optedOut && known.changedAt !== null) return { changedAt: known.changedAt, changed: false };
+  const knownAt = known?.changedAt ?? null;
+  if (read.optedOut) return { changedAt: knownAt !== null && knownAt.getTime() > read.lastModified.getTime() ? knownAt : read.lastModified, changed: true };
+  return { changedAt: knownAt, changed: true };
+}

@@ -13,6 +13,8 @@ import type { Settings } from '../sync/settings';
 import type { SalesforceRecordReader } from './salesforce-records';
 import type { Metrics } from '../observability/metrics';
 import { emailHash } from '../observability/logger';
+import { classifyFailure, isRetryableRecordError, type ClassifiedFailure } from './failure-class';
+import type { VendorCircuit } from './vendor-circuit';
 
 export interface PullWorkerDeps {
   store: Store;
@@ -33,6 +35,8 @@ export interface PullWorkerDeps {
    */
   lingerMs?: number;
   retry: RetryPolicy;
+  /** Salesforce's circuit: while it is open, one job at a time probes and the rest wait without using attempts. */
+  circuit?: VendorCircuit;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -56,6 +60,22 @@ export class PullWorker {
   /** Handles one batch of ready jobs; returns how many it took. */
   async runOnce(limit = BATCH): Promise<number> {
     const { store } = this.deps;
+    const gate = this.deps.circuit?.gate() ?? 'closed';
+    if (gate === 'open') return 0;
+    if (gate === 'probe') {
+      // Salesforce has been failing: one job tells whether it answers again.
+      try {
+        const probe = await store.jobs.claim(pullJobKind, 1, this.deps.leaseMs ?? LEASE_MS);
+        if (probe.length === 0) return 0;
+        try {
+          return await this.handle(probe);
+        } finally {
+          store.jobs.letGo(probe);
+        }
+      } finally {
+        this.deps.circuit?.probeUnused();
+      }
+    }
     const lingerMs = this.deps.lingerMs ?? 0;
     if (lingerMs > 0) {
       const ready = await store.jobs.readySummary(pullJobKind.name);
@@ -91,9 +111,11 @@ export class PullWorker {
       records = await this.deps.reader.readByEmails(jobs.map((j) => j.payload.email));
       if (this.deps.recordsInScope !== undefined) records = await this.deps.recordsInScope(records);
     } catch (error) {
-      await Promise.all(jobs.map((job) => this.failJob(job, `reading Salesforce records failed: ${messageOf(error)}`)));
+      const failure = this.noteVendorFailure(error);
+      await Promise.all(jobs.map((job) => this.failJob(job, `reading Salesforce records failed: ${messageOf(error)}`, failure)));
       return claimed.length;
     }
+    this.deps.circuit?.succeeded();
     const settings = this.deps.settings();
     const customFields = await this.deps.customFields();
     const now = this.deps.clock();
@@ -101,7 +123,7 @@ export class PullWorker {
     const ready = await this.waitForTheStream(jobs, byEmail, now);
     const plans = ready.map((job) => ({ job, plan: planSalesforceWrites(job.payload, byEmail.get(job.payload.email) ?? [], settings, { customFields, now }) }));
 
-    const results = await this.writeAll(plans.flatMap((p) => p.plan.writes));
+    const { results, callErrors } = await this.writeAll(plans.flatMap((p) => p.plan.writes));
     const writtenAt = this.deps.clock();
     for (const { job, plan } of plans) {
       const failures = plan.writes
@@ -150,7 +172,7 @@ export class PullWorker {
         this.deps.metrics.jobsSucceeded.inc({ kind: pullJobKind.name });
         this.deps.logger.info({ email: emailHash(job.payload.email), rule: job.payload.rule, written: written.length, job: job.id }, 'salesforce records brought in line');
       } else {
-        await this.failJob(job, failures.map((f) => `${f.write.id}: ${describeSaveErrors(f.result)}`).join('; '));
+        await this.failJob(job, failures.map((f) => `${f.write.id}: ${describeSaveErrors(f.result)}`).join('; '), this.classifyWriteFailures(failures, callErrors));
       }
     }
     // Writes of the opt-out field were stamped with their job (recordObservations above, which may create the row);
@@ -171,7 +193,7 @@ export class PullWorker {
       try {
         inScope = await check(job.payload.acContactId);
       } catch (error) {
-        await this.failJob(job, `checking the scope tag failed: ${messageOf(error)}`);
+        await this.failJob(job, `checking the scope tag failed: ${messageOf(error)}`, classifyFailure(error));
         continue;
       }
       if (inScope) {
@@ -206,8 +228,10 @@ export class PullWorker {
     return ready;
   }
 
-  private async writeAll(writes: PlannedWrite[]): Promise<Map<string, SaveResult>> {
+  private async writeAll(writes: PlannedWrite[]): Promise<{ results: Map<string, SaveResult>; callErrors: Map<string, unknown> }> {
     const results = new Map<string, SaveResult>();
+    // Calls that failed as a whole, by the record ids they carried: their failure class decides the jobs' fate.
+    const callErrors = new Map<string, unknown>();
     // Conditional writes (R5's opt-ins) go one record a call: sObject Collections takes no condition. They are rare:
     // a person subscribing again in ActiveCampaign after opting out.
     for (const write of writes) {
@@ -221,6 +245,8 @@ export class PullWorker {
             : { id: write.id, success: false, errors: [{ statusCode: MODIFIED_SINCE_READ, message: `modified in Salesforce after ${write.unlessModifiedSince.toISOString()}`, fields: [] }] },
         );
       } catch (error) {
+        callErrors.set(write.id, error);
+        this.noteVendorFailure(error);
         this.deps.logger.warn({ err: messageOf(error), objectName: write.objectName }, 'salesforce conditional update failed');
       }
     }
@@ -234,22 +260,47 @@ export class PullWorker {
           if (result !== undefined) results.set(w.id, result);
         });
       } catch (error) {
+        for (const w of batch) callErrors.set(w.id, error);
+        this.noteVendorFailure(error);
         this.deps.logger.warn({ err: messageOf(error), objectName, records: batch.length }, 'salesforce collections update failed');
       }
     }
-    return results;
+    if (writes.length > 0 && callErrors.size === 0) this.deps.circuit?.succeeded();
+    return { results, callErrors };
   }
 
-  private async failJob(job: ClaimedJob<PullJobPayload>, error: string): Promise<void> {
-    const outcome = await this.deps.store.jobs.fail(pullJobKind, job, error, this.deps.retry);
+  /**
+   * A job's failed writes: a call that failed as a whole is the vendor's state (outage, session, limit, the org's
+   * configuration) and waits; a record Salesforce refused for a lock is retried; any other record error is that
+   * record's own and permanent.
+   */
+  private classifyWriteFailures(failures: { write: PlannedWrite; result: SaveResult | undefined }[], callErrors: Map<string, unknown>): ClassifiedFailure {
+    const callError = failures.map((f) => callErrors.get(f.write.id)).find((e) => e !== undefined);
+    if (callError !== undefined || failures.some((f) => f.result === undefined)) return classifyFailure(callError ?? new Error('no result for a written record'));
+    const codes = failures.flatMap((f) => f.result?.errors.map((e) => e.statusCode) ?? []);
+    const message = failures.map((f) => `${f.write.id}: ${describeSaveErrors(f.result)}`).join('; ');
+    return { failureClass: codes.every(isRetryableRecordError) ? 'transient' : 'permanent', vendor: 'salesforce', retryAfterMs: 0, message };
+  }
+
+  /** Salesforce's answer (or silence) moves its circuit; returns the failure's class. */
+  private noteVendorFailure(error: unknown): ClassifiedFailure {
+    const failure = classifyFailure(error);
+    if (failure.vendor === 'salesforce' && failure.failureClass !== 'permanent') this.deps.circuit?.failed(failure.failureClass, failure.message);
+    return failure;
+  }
+
+  private async failJob(job: ClaimedJob<PullJobPayload>, error: string, failure: ClassifiedFailure): Promise<void> {
+    // An opt-out for Salesforce (R3, R4) never dies of an outage, a session or a limit; an opt-in (R5) may, after
+    // the retry window, and reconciliation looks at it again.
+    const outcome = await this.deps.store.jobs.fail(pullJobKind, job, error, this.deps.retry, { failureClass: failure.failureClass, keepsOptOut: job.payload.optOut, minimumDelayMs: failure.retryAfterMs });
     this.deps.metrics.jobsFailed.inc({ kind: pullJobKind.name });
     if (outcome === 'dead') {
       this.deps.metrics.jobsDead.inc({ kind: pullJobKind.name });
       await this.deps.store.audit.record([
-        { direction: 'ac_to_sf', email: job.payload.email, acContactId: job.payload.acContactId, decision: 'dead-letter', reason: `${job.payload.rule}: gave up after ${job.attempts} attempts`, result: error.slice(0, 500) },
+        { direction: 'ac_to_sf', email: job.payload.email, acContactId: job.payload.acContactId, decision: 'dead-letter', reason: `${job.payload.rule}: gave up after ${job.attempts} attempts (${failure.failureClass})`, result: error.slice(0, 500) },
       ]);
     }
-    this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, attempt: job.attempts, outcome, error }, 'salesforce update failed');
+    this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, attempt: job.attempts, outcome, failureClass: failure.failureClass, error }, 'salesforce update failed');
   }
 }
 

@@ -11,7 +11,9 @@ import type { ActiveCampaignClient } from '../activecampaign/activecampaign-clie
 import { unsubscribeFromAllLists, type UnsubscribeProgress } from '../activecampaign/unsubscribe-from-all-lists';
 import { resubscribeLists } from '../activecampaign/resubscribe-lists';
 import { defaultImportCheckMs, ImportProcessingEstimate, unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
-import { isPermanent, AcRateLimitedError } from '../activecampaign/activecampaign-errors';
+import { classifyFailure } from './failure-class';
+import { UNKNOWN_AND_OLD } from '../sync/opt-out-recency';
+import type { VendorCircuit } from './vendor-circuit';
 import { pushJobKind, type PushJobPayload } from '../sync/push-job';
 import type { Settings } from '../sync/settings';
 import type { SalesforceRecordReader } from './salesforce-records';
@@ -36,6 +38,8 @@ export interface PushWorkerDeps {
   /** How long a claimed job stays locked: after a crash its jobs wait this long before another instance takes them. */
   leaseMs?: number;
   retry: RetryPolicy;
+  /** ActiveCampaign's circuit: while it is open, one job at a time probes and the rest wait without using attempts. */
+  circuit?: VendorCircuit;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -81,6 +85,9 @@ export class PushWorker {
 
   /** Handles one round of ready jobs; returns how many it took. */
   async runOnce(): Promise<number> {
+    const gate = this.deps.circuit?.gate() ?? 'closed';
+    if (gate === 'open') return 0;
+    if (gate === 'probe') return this.runProbe();
     const ready = await this.deps.store.jobs.readyCount(pushJobKind.name);
     if (ready === 0) {
       if (this.bulkRounds.size === 0) this.inBacklog = false;
@@ -98,6 +105,24 @@ export class PushWorker {
       this.deps.store.jobs.letGo(jobs);
     }
     return jobs.length;
+  }
+
+  /** AC has been failing: one job, through the single path, tells whether it answers again. */
+  private async runProbe(): Promise<number> {
+    let jobs: ClaimedJob<PushJobPayload>[] = [];
+    try {
+      jobs = await this.deps.store.jobs.claim(pushJobKind, 1, this.deps.leaseMs ?? LEASE_MS);
+      if (jobs.length === 0) {
+        this.deps.circuit?.probeUnused();
+        return 0;
+      }
+      await Promise.all(jobs.map((job) => this.runSingle(job)));
+      return jobs.length;
+    } finally {
+      this.deps.store.jobs.letGo(jobs);
+      // A probe that ended without telling (our own database failed) lets the next round probe again.
+      this.deps.circuit?.probeUnused();
+    }
   }
 
   /**
@@ -189,6 +214,7 @@ export class PushWorker {
         await store.audit.record(audits, tx);
         await store.jobs.complete(job.id, tx);
       });
+      this.deps.circuit?.succeeded();
       this.deps.metrics.jobsSucceeded.inc({ kind: pushJobKind.name });
       this.observeLatency(p);
       this.deps.logger.info({ email: emailHash(p.email), job: job.id, decisions: audits.map((a) => a.result) }, 'activecampaign brought in line');
@@ -281,9 +307,22 @@ export class PushWorker {
         { ...this.deps.bulkOptions, processing: this.importProcessing },
       );
     } catch (error) {
-      await Promise.all(toImport.map((c) => this.failJob(c.job, error)));
+      this.noteVendorFailure(error);
+      const failure = classifyFailure(error);
+      if (failure.failureClass === 'permanent') {
+        await Promise.all(toImport.map((c) => this.failJob(c.job, error, false)));
+        return;
+      }
+      // An outage or a refused token: the round confirmed nothing. Its jobs go back without using an attempt, so
+      // that they stay "pure" and drain through bulk import once AC answers again (a retried job takes the single
+      // path, and 10,000 of them would take 10,000 reads). Sending an import twice changes nothing in AC.
+      const runAfter = new Date(this.deps.clock().getTime() + Math.max(failure.retryAfterMs, this.deps.retry.backoffBaseMs));
+      await Promise.all(toImport.map((c) => store.jobs.requeue(pushJobKind, c.job, runAfter, `${failure.failureClass}: ${failure.message}`, c.job.attempts - 1)));
+      this.deps.metrics.jobsFailed.inc({ kind: pushJobKind.name }, toImport.length);
+      this.deps.logger.warn({ contacts: toImport.length, failureClass: failure.failureClass, error: failure.message }, 'bulk import round failed; its jobs wait for ActiveCampaign');
       return;
     }
+    this.deps.circuit?.succeeded();
     const outcomeByEmail = new Map(report.outcomes.map((o) => [o.email, o.outcome]));
     const confirmed: { c: (typeof toImport)[number]; lists: { listId: string; previousStatus: number }[] }[] = [];
     for (const c of toImport) {
@@ -315,23 +354,38 @@ export class PushWorker {
   }
 
   private observeLatency(p: PushJobPayload): void {
+    // A read of unknown time (a resync of an opt-in) is no change and has no latency.
+    if (Date.parse(p.latestChangedAt) <= UNKNOWN_AND_OLD.getTime()) return;
     const seconds = (this.deps.clock().getTime() - Date.parse(p.latestChangedAt)) / 1000;
     if (seconds >= 0) this.deps.metrics.pushLatency.observe(seconds);
   }
 
-  private async failJob(job: ClaimedJob<PushJobPayload>, error: unknown): Promise<void> {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    const retryAfterMs = error instanceof AcRateLimitedError ? error.retryAfterMs : 0;
-    // Only a refusal AC would repeat goes to the dead letters at once. Found by the chaos run: a database connection
-    // terminated mid-job was taken for permanent, and the opt-out was dead-lettered on its second attempt.
-    const policy = isPermanent(error) ? { ...this.deps.retry, maxAttempts: job.attempts } : this.deps.retry;
-    const outcome = await this.deps.store.jobs.fail(pushJobKind, job, message, policy, retryAfterMs);
+  /** AC's answer (or silence) moves its circuit: an outage or a refused token opens it, any answer closes it. */
+  private noteVendorFailure(error: unknown): void {
+    const failure = classifyFailure(error);
+    if (failure.vendor !== 'activecampaign') return;
+    if (failure.failureClass === 'permanent') this.deps.circuit?.succeeded();
+    else this.deps.circuit?.failed(failure.failureClass, failure.message);
+  }
+
+  private async failJob(job: ClaimedJob<PushJobPayload>, error: unknown, noteVendor = true): Promise<void> {
+    const failure = classifyFailure(error);
+    if (noteVendor) this.noteVendorFailure(error);
+    // Only a refusal AC would repeat for this contact goes to the dead letters. An outage, a throttle, a rotated
+    // token or our own database (found by the chaos run: a terminated connection once dead-lettered an opt-out)
+    // makes an opt-out wait, however long, never die.
+    const outcome = await this.deps.store.jobs.fail(pushJobKind, job, failure.message, this.deps.retry, {
+      failureClass: failure.failureClass,
+      keepsOptOut: job.payload.optOutPending,
+      minimumDelayMs: failure.retryAfterMs,
+    });
     this.deps.metrics.jobsFailed.inc({ kind: pushJobKind.name });
     if (outcome === 'dead') {
       this.deps.metrics.jobsDead.inc({ kind: pushJobKind.name });
-      await this.deps.store.audit.record([{ direction: 'sf_to_ac', email: job.payload.email, recordId: job.payload.recordIds[0] ?? null, decision: 'dead-letter', reason: `gave up after ${job.attempts} attempts`, result: message.slice(0, 500) }]);
+      const why = failure.failureClass === 'permanent' ? 'ActiveCampaign refused this contact for good' : `gave up after ${job.attempts} attempts`;
+      await this.deps.store.audit.record([{ direction: 'sf_to_ac', email: job.payload.email, recordId: job.payload.recordIds[0] ?? null, decision: 'dead-letter', reason: `${why} (${failure.failureClass})`, result: failure.message.slice(0, 500) }]);
     }
-    this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, attempt: job.attempts, outcome, error: message }, 'activecampaign update failed');
+    this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, attempt: job.attempts, outcome, failureClass: failure.failureClass, error: failure.message }, 'activecampaign update failed');
   }
 }
 

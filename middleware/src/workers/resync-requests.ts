@@ -20,12 +20,15 @@ export interface ResyncDeps {
 }
 
 export function createResyncRequests(deps: ResyncDeps) {
-  const asChange = (r: { recordId: string; objectName: 'Contact' | 'Lead'; email: string | null; optedOut: boolean }): OptOutChange => ({
+  // A resync reads the record: its changedAt is the record's LastModifiedDate, and the intake dates the value from
+  // what it knew (a resync is a doorbell, never a change: "now" stamped on an unchanged opt-in once erased the
+  // time of a real change and made R3 refuse an AC unsubscribe-all made a moment before).
+  const asChange = (r: { recordId: string; objectName: 'Contact' | 'Lead'; email: string | null; optedOut: boolean; lastModified: Date }): OptOutChange => ({
     recordId: r.recordId,
     objectName: r.objectName,
     email: r.email,
     optedOut: r.optedOut,
-    changedAt: deps.clock(),
+    changedAt: r.lastModified,
     changedBy: null,
     changeOrigin: '',
     source: 'RESYNC',
@@ -41,7 +44,7 @@ export function createResyncRequests(deps: ResyncDeps) {
     /** Queues every Contact and Lead carrying the email with its current opt-out value. */
     async resyncEmail(email: string): Promise<{ records: number }> {
       const records = await deps.reader.readByEmails([email]);
-      await queue(records.map((r) => asChange({ recordId: r.id, objectName: r.objectName, email: r.email, optedOut: r.optedOut })), { resync: 'email' });
+      await queue(records.map((r) => asChange({ recordId: r.id, objectName: r.objectName, email: r.email, optedOut: r.optedOut, lastModified: r.lastModified ?? deps.clock() })), { resync: 'email' });
       return { records: records.length };
     },
     /** Queues one record; false when it is not a Contact or Lead Salesforce knows. */

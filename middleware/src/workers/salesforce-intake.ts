@@ -8,10 +8,17 @@ import { normaliseMessage, type OptOutChange, type ChangeGap } from '../salesfor
 import { MessageRejectedError } from '../salesforce/salesforce-errors';
 import { pushJobKind, pushPayloadFromChange } from '../sync/push-job';
 import { normaliseEmail } from '../sync/opt-out-change';
+import { dateReadValue, UNKNOWN_AND_OLD } from '../sync/opt-out-recency';
 import type { Settings } from '../sync/settings';
 import type { Metrics } from '../observability/metrics';
 import type { StreamMessage } from '../salesforce/streaming-subscriber';
 import { emailHash } from '../observability/logger';
+
+/**
+ * Sources whose value was read from the record rather than delivered as a change, so whose `changedAt` is the
+ * record's LastModifiedDate, not the moment of an opt-out change: they are dated by dateReadValue.
+ */
+const READ_SOURCES: ReadonlySet<OptOutChange['source']> = new Set(['RESYNC', 'GAP', 'FLOW']);
 
 export interface RecordSnapshot {
   recordId: string;
@@ -71,6 +78,9 @@ export class SalesforceIntake {
       gaps += result.gaps.length;
       changes.push(...result.changes, ...(await this.resolveGaps(result.gaps, channel)));
     }
+    const checked = await this.answerDoorbells(changes);
+    changes.length = 0;
+    changes.push(...checked);
     // Lag = now minus the newest commit time in the batch: how far behind Salesforce the push path runs.
     const newest = Math.max(...changes.filter((c) => c.source !== 'GAP').map((c) => c.changedAt.getTime()));
     if (Number.isFinite(newest)) metrics.replayLagSeconds.set({ channel }, Math.max(0, (Date.now() - newest) / 1000));
@@ -111,15 +121,53 @@ export class SalesforceIntake {
     if (complete.length > 0) this.deps.onQueued?.();
   }
 
+  /**
+   * A Platform Event (the relay, a Flow, a Resync action) rings the bell; the record's current value decides. The
+   * event's fields come from inside the org (any user with create permission on the event can publish one), so the
+   * record is read: a relayed change whose value the record still holds keeps its time (never later than the
+   * record's LastModifiedDate), anything else becomes a read of the record. A record that cannot be read (deleted,
+   * not visible) keeps an opt-out (in doubt, the opt-out wins) and drops an opt-in.
+   */
+  private async answerDoorbells(changes: OptOutChange[]): Promise<OptOutChange[]> {
+    const rings = changes.filter((c) => c.source === 'CDC_RELAY' || c.source === 'FLOW' || c.source === 'RESYNC');
+    if (rings.length === 0) return changes;
+    const current = new Map<string, RecordSnapshot>();
+    for (const objectName of ['Contact', 'Lead'] as const) {
+      const ids = [...new Set(rings.filter((c) => c.objectName === objectName).map((c) => c.recordId))];
+      if (ids.length > 0) for (const r of await this.deps.readRecords(objectName, ids)) current.set(r.recordId, r);
+    }
+    const out: OptOutChange[] = [];
+    for (const c of changes) {
+      if (!rings.includes(c)) {
+        out.push(c);
+        continue;
+      }
+      const record = current.get(c.recordId) ?? current.get(c.recordId.slice(0, 15)) ?? [...current.values()].find((r) => r.recordId.slice(0, 15) === c.recordId.slice(0, 15));
+      if (record === undefined) {
+        if (c.optedOut) out.push(c);
+        continue;
+      }
+      if (c.source === 'CDC_RELAY' && record.optedOut === c.optedOut) {
+        out.push({ ...c, email: record.email ?? c.email, changedAt: c.changedAt.getTime() > record.lastModified.getTime() ? record.lastModified : c.changedAt });
+        continue;
+      }
+      // What the event claimed is not what the record holds (or the event only asks for a look): a read.
+      out.push({ ...c, recordId: record.recordId, email: record.email, optedOut: record.optedOut, changedAt: record.lastModified, source: c.source === 'CDC_RELAY' ? 'GAP' : c.source });
+    }
+    return out;
+  }
+
   /** Queues changes (from the stream or a reconcile) in the caller's transaction. */
-  async queue(tx: SqlExecutor, changes: OptOutChange[], correlation: Record<string, string>): Promise<void> {
+  async queue(tx: SqlExecutor, incoming: OptOutChange[], correlation: Record<string, string>): Promise<void> {
     const { store } = this.deps;
-    const withEmail = changes.filter((c): c is OptOutChange & { email: string } => c.email !== null && c.email.trim() !== '');
+    const changes = await this.dateReads(tx, incoming);
+    const withEmail = changes.filter((c): c is OptOutChange & { email: string; historyChanged: boolean; knownAt: Date | null } => c.email !== null && c.email.trim() !== '');
     const audits: AuditEntry[] = changes
       .filter((c) => c.email === null || c.email.trim() === '')
       .map((c) => ({ direction: 'sf_to_ac', email: null, recordId: c.recordId, decision: 'skip', reason: 'the record has no email', result: 'nothing to do', correlation }));
+    // A read that found the value we already knew records nothing: its history did not change.
     await store.links.recordObservations(
-      withEmail.map((c) => ({ recordId: c.recordId, objectName: c.objectName, email: normaliseEmail(c.email), optedOut: c.optedOut, changedAt: c.changedAt })),
+      withEmail.filter((c) => c.historyChanged).map((c) => ({ recordId: c.recordId, objectName: c.objectName, email: normaliseEmail(c.email), optedOut: c.optedOut, changedAt: c.knownAt })),
       tx,
     );
     if (withEmail.length > 0) {
@@ -131,6 +179,21 @@ export class SalesforceIntake {
       this.deps.metrics.jobsQueued.inc({ kind: pushJobKind.name }, withEmail.length);
     }
     await store.audit.record(audits, tx);
+  }
+
+  /**
+   * Values read rather than delivered (READ_SOURCES) take the time of their last real change, or the bound that
+   * favours the opt-out (sync/opt-out-recency.ts dateReadValue); an opt-in of unknown time is unknown-and-old.
+   */
+  private async dateReads(tx: SqlExecutor, changes: OptOutChange[]): Promise<(OptOutChange & { historyChanged: boolean; knownAt: Date | null })[]> {
+    const reads = changes.filter((c) => READ_SOURCES.has(c.source));
+    const known = reads.length === 0 ? new Map() : await this.deps.store.links.lastObserved([...new Set(reads.map((c) => c.recordId))], tx);
+    return changes.map((c) => {
+      if (!READ_SOURCES.has(c.source)) return { ...c, historyChanged: true, knownAt: c.changedAt };
+      const dated = dateReadValue({ optedOut: c.optedOut, lastModified: c.changedAt }, known.get(c.recordId));
+      // The job needs a moment to order merges by; the record's history keeps "unknown" as unknown.
+      return { ...c, changedAt: dated.changedAt ?? UNKNOWN_AND_OLD, historyChanged: dated.changed, knownAt: dated.changedAt };
+    });
   }
 
   /**

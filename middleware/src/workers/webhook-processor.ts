@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Store } from '../store';
 import type { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
 import { webhookPayloadSchema, type WebhookPayload } from '../activecampaign/webhook-payload';
+import { AcRateLimitedError } from '../activecampaign/activecampaign-errors';
 import { toAcContactState } from './ac-contact-state';
 import { detectAndQueue } from './ac-change-detector';
 import type { AcContactState } from '../sync/ac-transitions';
@@ -22,7 +23,15 @@ function contactIdOf(payload: unknown): string {
   return parsed.success ? String(parsed.data.contact.id) : '';
 }
 
+/** Back-off of the confirming read after AC failed it: doubles from 1 s up to 2 minutes, like the job queue's. */
+const READ_BACKOFF_BASE_MS = 1_000;
+const READ_BACKOFF_CAP_MS = 120_000;
+
 export class WebhookProcessor {
+  /** Consecutive failed confirming reads, and when the next may be tried (deliveries stay pending meanwhile). */
+  private failedReads = 0;
+  private nextReadAt = 0;
+
   constructor(
     private readonly deps: {
       store: Store;
@@ -39,11 +48,15 @@ export class WebhookProcessor {
        * read would spend the account's 5 requests/s on what one read of 100 does.
        */
       lingerMs?: number;
+      random?: () => number;
     },
   ) {}
 
   async runOnce(limit = 1000): Promise<number> {
     const { store } = this.deps;
+    // After AC failed a read, wait out the back-off: the deliveries are stored, and asking again every round
+    // during an outage spent the account's budget (one pending delivery made 58 calls in a 15 s outage).
+    if (this.deps.clock().getTime() < this.nextReadAt) return 0;
     const pending = await store.webhookInbox.pending(limit);
     if (pending.length === 0) return 0;
     const lingerMs = this.deps.lingerMs ?? 0;
@@ -76,10 +89,16 @@ export class WebhookProcessor {
       try {
         found = new Map((await this.deps.ac.getContactsWithLists(chunk)).map((read) => [read.contact.id, toAcContactState(read)]));
       } catch (error) {
-        // AC unreachable or throttled: the deliveries stay pending and are tried again on the next round.
-        this.deps.logger.warn({ contacts: chunk.length, err: error instanceof Error ? error.message : String(error) }, 'webhook contact read failed; will retry');
-        continue;
+        // AC unreachable or throttled: the deliveries stay pending and are tried again after a back-off.
+        this.failedReads++;
+        const ceiling = Math.min(READ_BACKOFF_CAP_MS, READ_BACKOFF_BASE_MS * 2 ** (this.failedReads - 1));
+        const retryAfterMs = error instanceof AcRateLimitedError ? error.retryAfterMs : 0;
+        this.nextReadAt = this.deps.clock().getTime() + Math.max(retryAfterMs, Math.round(ceiling / 2 + (this.deps.random ?? Math.random)() * (ceiling / 2)));
+        this.deps.logger.warn({ contacts: chunk.length, failedReads: this.failedReads, err: error instanceof Error ? error.message : String(error) }, 'webhook contact read failed; will retry after a back-off');
+        break;
       }
+      this.failedReads = 0;
+      this.nextReadAt = 0;
       await store.db.transaction(async (tx) => {
         const snapshots = await store.snapshots.getMany(chunk, tx);
         const observations: AcContactState[] = [];

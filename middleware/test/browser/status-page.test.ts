@@ -84,19 +84,19 @@ describe.each(engines)('status page in Chromium on %s', (engine) => {
     expect(await page.locator('#ac-chart svg line.limit-line').count()).toBe(1);
   });
 
-  test('when a Salesforce write fails until its job is dead, then Retry in the page sends it back and it succeeds', async () => {
+  test('when Salesforce refuses a write for good (a validation rule), then the job is dead and Retry in the page sends it back and it succeeds', async () => {
     const { sf, ac } = sandbox;
     const list = ac.createList('Browser Offers');
     ac.createContact('browser.pull@example.com', { lists: { [list.id]: 1 } });
     const contact = String(sf.insert('Contact', { LastName: 'Pull', Email: 'browser.pull@example.com', HasOptedOutOfEmail: false }).Id);
     await sandbox.app!.pollNow();
-    sf.failNextWrites(contact, 'UNABLE_TO_LOCK_ROW', sandbox.config.jobs.maxAttempts);
+    sf.failNextWrites(contact, 'FIELD_CUSTOM_VALIDATION_EXCEPTION', 1);
     ac.unsubscribe('browser.pull@example.com', 'all');
 
     const deadRow = page.locator('#dead-letter-rows tr').filter({ hasText: 'browser.pull@example.com' });
     await deadRow.waitFor({ timeout: 20_000 });
     expect(isOptedOut(sandbox, 'Contact', contact)).toBe(false);
-    expect(await deadRow.textContent()).toContain('UNABLE_TO_LOCK_ROW');
+    expect(await deadRow.textContent()).toContain('FIELD_CUSTOM_VALIDATION_EXCEPTION');
 
     await deadRow.getByRole('button', { name: 'Retry' }).click();
     await page.locator('#dead-letter-message').filter({ hasText: 'sent back to the queue' }).waitFor();

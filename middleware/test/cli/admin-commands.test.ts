@@ -20,12 +20,12 @@ describe.each(engines)('optout-sync admin commands against a running middleware 
     await sandbox?.close();
   });
 
-  test('when a pull job fails every attempt, then dead-letters list shows it and retry sends it back until it succeeds', async () => {
+  test('when Salesforce refuses a pull job\'s record for good, then dead-letters list shows it and retry sends it back until it succeeds', async () => {
     const email = `dead-${engine}@example.com`;
     sandbox.ac.createContact(email, { lists: { [list.id]: 1 } });
     const contactId = String(sandbox.sf.insert('Contact', { LastName: 'Dead', Email: email, HasOptedOutOfEmail: false }).Id);
     await sandbox.app!.pollNow();
-    sandbox.sf.failNextWrites(contactId, 'UNABLE_TO_LOCK_ROW', 4);
+    sandbox.sf.failNextWrites(contactId, 'FIELD_CUSTOM_VALIDATION_EXCEPTION', 1);
     sandbox.ac.unsubscribe(email, 'all');
     const [letter] = await waitFor(async () => {
       const letters = await sandbox.app!.store.jobs.listDeadLetters();
@@ -34,7 +34,7 @@ describe.each(engines)('optout-sync admin commands against a running middleware 
 
     const listed = await runCli(['dead-letters', 'list', ...admin]);
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`^${letter!.id} +pull-email +${email} +4 +`, 'm'));
+    expect(listed.stdout).toMatch(new RegExp(`^${letter!.id} +pull-email +${email} +1 +`, 'm'));
 
     const retried = await runCli(['dead-letters', 'retry', letter!.id, ...admin]);
     expect(retried.stdout).toContain(`Dead letter ${letter!.id} is back in the queue`);

@@ -145,12 +145,21 @@ describe.each(engines)('ActiveCampaign -> Salesforce on %s', (engine) => {
     expect(history.filter((a) => a.result.startsWith('failed: UNABLE_TO_LOCK_ROW'))).toHaveLength(2);
   });
 
-  test('when Salesforce keeps refusing a record, then the job is dead-lettered and can be retried from the admin API', async () => {
+  test('when a record stays locked for longer than the retry budget, then the opt-out waits instead of dying and is written once the lock is gone', async () => {
+    const [contact] = await person('stuck@example.com', { [news.id]: 1 });
+    sandbox.sf.failNextWrites(contact!.id, 'UNABLE_TO_LOCK_ROW', sandbox.config.jobs.maxAttempts + 2);
+    sandbox.ac.unsubscribe('stuck@example.com', 'all');
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact!.id), { what: 'written once the lock is gone', timeoutMs: 30_000 });
+    expect((await sandbox.app!.store.jobs.listDeadLetters()).filter((d) => d.subject === 'stuck@example.com')).toEqual([]);
+  });
+
+  test('when Salesforce refuses a record for good (a validation rule), then the job is dead-lettered with the reason at once and can be retried from the admin API', async () => {
     const [contact] = await person('dead@example.com', { [news.id]: 1 });
-    sandbox.sf.failNextWrites(contact!.id, 'UNABLE_TO_LOCK_ROW', 4);
+    sandbox.sf.failNextWrites(contact!.id, 'FIELD_CUSTOM_VALIDATION_EXCEPTION', 1);
     sandbox.ac.unsubscribe('dead@example.com', 'all');
     const letter = await waitFor(async () => (await sandbox.app!.store.jobs.listDeadLetters()).find((d) => d.subject === 'dead@example.com'), { what: 'dead letter' });
-    expect(letter.lastError).toContain('UNABLE_TO_LOCK_ROW');
+    expect(letter.lastError).toContain('permanent');
+    expect(letter.lastError).toContain('FIELD_CUSTOM_VALIDATION_EXCEPTION');
     expect(isOptedOut(sandbox, 'Contact', contact!.id)).toBe(false);
     const retry = await fetch(`${sandbox.app!.url}/admin/dead-letters/${letter.id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${testSecrets.adminToken}` } });
     expect(retry.status).toBe(202);

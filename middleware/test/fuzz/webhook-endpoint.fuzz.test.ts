@@ -130,7 +130,7 @@ describe('fuzzing the webhook endpoint over HTTP on pglite', () => {
       onWebhookAccepted: () => undefined,
       acRateLimitPerSecond: 5,
       status: async () => ({}),
-      ready: async () => ({ database: true, stream: true, leader: true, ac: 'reachable' as const }),
+      ready: async () => ({ database: true, stream: true, leader: true, ac: 'reachable' as const, degraded: [] }),
       resyncEmail: async () => undefined,
       resyncRecord: async () => false,
       reconcile: async () => 0,

@@ -52,4 +52,30 @@ describe.each(engines)('admin resync on %s', (engine) => {
     const response = await post('/admin/resync-record', { recordId: '003000000000000AAA' });
     expect(response.status).toBe(404);
   });
+
+  test('when an unchanged opt-in is resynced, then an AC unsubscribe-all made a moment before the resync still opts the record out (a resync is no change)', async () => {
+    const { sf, ac } = sandbox;
+    const list = ac.createList('Resync recency');
+    ac.createContact('recency@example.com', { lists: { [list.id]: 1 } });
+    const id = String(sf.insert('Contact', { LastName: 'Recency', Email: 'recency@example.com', HasOptedOutOfEmail: false }).Id);
+    await sandbox.app!.pollNow();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // The resync reads the unchanged opt-in ...
+    expect((await post('/admin/resync', { email: 'recency@example.com' })).status).toBe(202);
+    // ... and the person's unsubscribe-all in AC happened a second before it (AC's clock says so).
+    sandbox.acClock.offsetMs = -1200;
+    try {
+      ac.unsubscribe('recency@example.com', 'all');
+      await waitFor(() => sf.get('Contact', id)?.HasOptedOutOfEmail === true, { what: 'R3 opted the record out', timeoutMs: 20_000 });
+    } finally {
+      sandbox.acClock.offsetMs = 0;
+    }
+    // The audit is committed just after the Salesforce write.
+    const written = await waitFor(async () => {
+      const history = await sandbox.app!.store.audit.historyForEmail('recency@example.com');
+      const updates = history.filter((h) => h.decision === 'update-salesforce');
+      return updates.length > 0 ? updates : undefined;
+    }, { what: 'the audit of the write' });
+    expect(written.map((h) => h.reason)).toEqual([expect.stringMatching(/^R3/)]);
+  }, 40_000);
 });

@@ -62,7 +62,7 @@ describe.each(engines)('HTTP surface on %s', (engine) => {
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   beforeEach(() => {
-    readiness = async () => ({ database: true, stream: true, leader: true, ac: 'reachable' });
+    readiness = async () => ({ database: true, stream: true, leader: true, ac: 'reachable', degraded: [] });
     status = async () => ({ instanceId: 'test', leader: true });
   });
   afterAll(async () => {
@@ -138,18 +138,25 @@ describe.each(engines)('HTTP surface on %s', (engine) => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ ok: true, database: true, stream: true, leader: true, ac: 'reachable' });
+    expect(await ready.json()).toEqual({ ok: true, status: 'ready', database: true, stream: true, leader: true, ac: 'reachable', degraded: [] });
   });
 
   test('when the instance is a standby, then it is ready without a stream', async () => {
-    readiness = async () => ({ database: true, stream: 'standby', leader: false, ac: 'unknown' });
+    readiness = async () => ({ database: true, stream: 'standby', leader: false, ac: 'unknown', degraded: [] });
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
   });
 
-  test('when ActiveCampaign is unreachable, the stream is down or the database fails, then /readyz answers 503', async () => {
-    readiness = async () => ({ database: true, stream: true, leader: true, ac: 'unreachable' });
-    expect((await fetch(`${base}/readyz`)).status).toBe(503);
-    readiness = async () => ({ database: true, stream: false, leader: true, ac: 'reachable' });
+  test('when ActiveCampaign is unreachable or a vendor keeps failing, then /readyz stays 200 (webhooks are still kept) and says degraded and why', async () => {
+    readiness = async () => ({ database: true, stream: true, leader: true, ac: 'unreachable', degraded: [] });
+    const unreachable = await fetch(`${base}/readyz`);
+    expect(unreachable.status).toBe(200);
+    expect(await unreachable.json()).toMatchObject({ ok: true, status: 'degraded', degraded: ['ActiveCampaign is unreachable'] });
+    readiness = async () => ({ database: true, stream: true, leader: true, ac: 'reachable', degraded: ['ActiveCampaign refuses our credentials or permissions since 2026-12-04T10:00:00.000Z'] });
+    expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({ status: 'degraded', degraded: [expect.stringContaining('refuses our credentials')] });
+  });
+
+  test('when the stream is down or the database fails, then /readyz answers 503', async () => {
+    readiness = async () => ({ database: true, stream: false, leader: true, ac: 'reachable', degraded: [] });
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
     readiness = async () => {
       throw new Error('connection refused');

@@ -97,23 +97,52 @@ describe.each(engines)('store on %s', (engine) => {
   });
 
   test('when a job fails, then it is retried after a back-off, merged with newer work, and dead-lettered after its last attempt', async () => {
-    const policy = { maxAttempts: 2, backoffBaseMs: 1000, random: () => 1 };
+    const policy = { maxAttempts: 2, backoffBaseMs: 1000, retryWindowMs: 0, random: () => 1 };
+    const transient = { failureClass: 'transient' as const, keepsOptOut: false };
     await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, [{ subject: 'd@example.com', payload: { n: 1, keep: true } }]));
     const [first] = await store.jobs.claim(counterKind, 10, 60_000);
     await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, [{ subject: 'd@example.com', payload: { n: 2, keep: false } }]));
-    expect(await store.jobs.fail(counterKind, first!, 'AC answered 503', policy)).toBe('retry');
+    expect(await store.jobs.fail(counterKind, first!, 'AC answered 503', policy, transient)).toBe('retry');
     expect(await store.jobs.claim(counterKind, 10, 60_000)).toEqual([]);
     now = new Date(now.getTime() + 1000);
     const [second] = await store.jobs.claim(counterKind, 10, 60_000);
     expect(second?.payload).toEqual({ n: 3, keep: true });
-    expect(await store.jobs.fail(counterKind, second!, 'AC answered 503 again', policy)).toBe('dead');
+    expect(await store.jobs.fail(counterKind, second!, 'AC answered 503 again', policy, transient)).toBe('dead');
     const letters = await store.jobs.listDeadLetters();
-    expect(letters[0]).toMatchObject({ subject: 'd@example.com', lastError: 'AC answered 503 again', payload: { n: 3, keep: true } });
+    expect(letters[0]).toMatchObject({ subject: 'd@example.com', lastError: 'transient: AC answered 503 again', payload: { n: 3, keep: true } });
     expect(await store.jobs.retryDeadLetter(counterKind, letters[0]!.id)).toBe(true);
     expect(await store.jobs.retryDeadLetter(counterKind, letters[0]!.id)).toBe(false);
     const [replayed] = await store.jobs.claim(counterKind, 10, 60_000);
     expect(replayed).toMatchObject({ subject: 'd@example.com', payload: { n: 3, keep: true }, attempts: 1 });
     await store.jobs.complete(replayed!.id);
+  });
+
+  test('when opt-out work keeps failing for a transient or credential cause for over a week, then it is never dead-lettered; a permanent refusal is, at once', async () => {
+    const policy = { maxAttempts: 8, backoffBaseMs: 1000, backoffCapMs: 300_000, random: () => 1 };
+    await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, [{ subject: 'outage@example.com', payload: { n: 1, keep: true } }]));
+    const start = now.getTime();
+    let attempts = 0;
+    // Eight days of an AC outage, then a rotated token: every attempt fails, capped at 5 minutes apart.
+    while (now.getTime() - start < 8 * 24 * 3600_000) {
+      const [job] = await store.jobs.claim(counterKind, 10, 60_000);
+      expect(job).toBeDefined();
+      attempts++;
+      const failureClass = now.getTime() - start < 7 * 24 * 3600_000 ? 'transient' : 'credentials';
+      expect(await store.jobs.fail(counterKind, job!, 'AC answered 503', policy, { failureClass, keepsOptOut: true })).toBe('retry');
+      now = new Date(now.getTime() + 300_000);
+      if (attempts > 3000) break;
+    }
+    expect(attempts).toBeGreaterThan(2000);
+    expect((await store.jobs.listDeadLetters()).filter((l) => l.subject === 'outage@example.com')).toEqual([]);
+    // Work that is not an opt-out (an R5 opt-in) still waits out the retry window before it may die.
+    await testDb.db.transaction((tx) => store.jobs.enqueue(tx, counterKind, [{ subject: 'optin@example.com', payload: { n: 1, keep: false } }]));
+    const claimed = await store.jobs.claim(counterKind, 10, 60_000);
+    const optIn = claimed.find((j) => j.subject === 'optin@example.com');
+    expect(await store.jobs.fail(counterKind, { ...optIn!, attempts: 99 }, 'SF 503', policy, { failureClass: 'transient', keepsOptOut: false })).toBe('retry');
+    // A permanent refusal of this one contact ends the job at once, with the reason.
+    const again = claimed.find((j) => j.subject === 'outage@example.com');
+    expect(await store.jobs.fail(counterKind, again!, 'AC 422: invalid email', policy, { failureClass: 'permanent', keepsOptOut: true })).toBe('dead');
+    expect((await store.jobs.listDeadLetters()).find((l) => l.subject === 'outage@example.com')?.lastError).toBe('permanent: AC 422: invalid email');
   });
 
   test('when a worker dies holding a job, then the job returns to the queue once its lease expires', async () => {
@@ -156,8 +185,8 @@ describe.each(engines)('store on %s', (engine) => {
     // The slow worker's outcomes for the job it no longer holds change nothing.
     await slow.jobs.complete(held!.id);
     await slow.jobs.requeue(counterKind, held!, now, 'late retry');
-    expect(await slow.jobs.fail(counterKind, held!, 'late failure', { maxAttempts: 5, backoffBaseMs: 1 })).toBe('not held');
-    expect(await slow.jobs.fail(counterKind, { ...held!, attempts: 99 }, 'late failure', { maxAttempts: 1, backoffBaseMs: 1 })).toBe('not held');
+    expect(await slow.jobs.fail(counterKind, held!, 'late failure', { maxAttempts: 5, backoffBaseMs: 1 }, { failureClass: 'transient', keepsOptOut: false })).toBe('not held');
+    expect(await slow.jobs.fail(counterKind, { ...held!, attempts: 99 }, 'late failure', { maxAttempts: 1, backoffBaseMs: 1 }, { failureClass: 'permanent', keepsOptOut: false })).toBe('not held');
     expect((await slow.jobs.listDeadLetters()).filter((l) => l.subject === 'slow@example.com')).toEqual([]);
     const [next] = await other.jobs.claim(counterKind, 10, 1000);
     expect(next).toMatchObject({ subject: 'slow@example.com', payload: { n: 3, keep: true } });

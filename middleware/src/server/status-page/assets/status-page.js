@@ -76,6 +76,9 @@
 
   function renderStatus(status) {
     var stream = status.stream;
+    var health = status.health || { degraded: false, reasons: [] };
+    $('degraded-banner').hidden = !health.degraded;
+    $('degraded-reasons').replaceChildren.apply($('degraded-reasons'), health.reasons.map(function (reason) { return el('li', reason); }));
     $('summary').textContent = status.instanceId + (status.leader ? ' · leader' : ' · standby') + ' · settings from ' + status.settingsSource + ' · updated ' + new Date().toLocaleTimeString();
     var dl = $('stream-state');
     dl.replaceChildren();

@@ -10,6 +10,7 @@ import { AcRateLimitedError } from '../activecampaign/activecampaign-errors';
 import { toAcContactState } from './ac-contact-state';
 import { detectAndQueue } from './ac-change-detector';
 import type { AcContactState } from '../sync/ac-transitions';
+import type { AuditEntry } from '../store/audit-log';
 import type { Clock } from '../store/clock';
 import type { Metrics } from '../observability/metrics';
 import { pullJobKind } from '../sync/pull-job';
@@ -103,6 +104,7 @@ export class WebhookProcessor {
         const snapshots = await store.snapshots.getMany(chunk, tx);
         const observations: AcContactState[] = [];
         const gone: string[] = [];
+        const unconfirmed: AuditEntry[] = [];
         for (const contactId of chunk) {
           const state = found.get(contactId);
           if (state === undefined) {
@@ -110,15 +112,19 @@ export class WebhookProcessor {
             continue;
           }
           const snapshot = snapshots.get(contactId);
-          const steps = replayDeliveries(snapshot === undefined ? null : { ...state, listStatuses: snapshot.listStatuses, hardBounced: snapshot.hardBounced }, byContact.get(contactId)?.payloads ?? []);
-          // The fresh read may already show changes whose deliveries are still on their way; applied now, it would
-          // hide the states in between. It counts only when it agrees with the replayed deliveries (or when there
-          // is nothing to replay); otherwise the later deliveries, or the poller, bring the rest.
-          const end = steps[steps.length - 1];
-          observations.push(...(end === undefined || sameLists(end.listStatuses, state.listStatuses) ? [...steps, state] : steps));
+          // A delivery is a doorbell: only what AC's records confirm (list statuses with their sdate/udate, the bounce
+          // counter) counts, dated by those records, never by the delivery's date_time. Anyone who can list the
+          // account's webhooks knows the URL's secret; a forged or stale delivery must change nothing.
+          const { steps, rejected } = replayConfirmedDeliveries(snapshot === undefined ? null : { ...state, listStatuses: snapshot.listStatuses, hardBounced: snapshot.hardBounced, acUpdatedAt: snapshot.acUpdatedAt }, byContact.get(contactId)?.payloads ?? [], state);
+          for (const payload of rejected) {
+            unconfirmed.push({ direction: 'ac_to_sf', email: state.email.toLowerCase(), acContactId: contactId, decision: 'skip', reason: `webhook ${payload.type} not confirmed by ActiveCampaign's records (a doorbell, not a fact)`, result: 'unconfirmed', newValue: describeDelivery(payload) });
+          }
+          // AC's current records are the last word on where the contact stands.
+          observations.push(...steps, state);
         }
         const summary = await detectAndQueue(store, tx, observations, { observedAt: this.deps.clock(), via: 'webhook', baseline, inScope: this.deps.inScope });
         queued += summary.queued;
+        await store.audit.record(unconfirmed, tx);
         await store.audit.record(gone.map((contactId) => ({ direction: 'ac_to_sf' as const, email: null, acContactId: contactId, decision: 'skip', reason: 'webhook for a contact that no longer exists', result: 'nothing to do' })), tx);
         await store.webhookInbox.markProcessed(chunk.flatMap((id) => byContact.get(id)?.inboxIds ?? []), tx);
       });
@@ -132,28 +138,67 @@ export class WebhookProcessor {
 }
 
 /**
- * The states a contact went through according to its deliveries, starting from the last snapshot. A delivery
- * names one list's change; the fresh read that follows them is the authority on the final state.
+ * The states a contact went through according to its deliveries, starting from the last snapshot, keeping only
+ * the deliveries AC's current records confirm happened since that snapshot:
+ * - an unsubscribe from list L: L shows an unsubscribe date (udate) after the snapshot, whether L is still
+ *   unsubscribed or was joined again since (then its sdate is later than its udate);
+ * - a subscribe to list L: L shows a subscribe date (sdate) after the snapshot;
+ * - a hard bounce: the contact's hard-bounce counter is above zero.
+ * Each step is dated by AC's record (udate, sdate, the contact's udate), never by the delivery's date_time. A state
+ * that lasted a moment still yields its transitions when AC's dates show it (left every list, then joined one
+ * again); one that no record shows is not an event. Rejected deliveries are returned for the audit.
  */
-export function replayDeliveries(start: AcContactState | null, payloads: WebhookPayload[]): AcContactState[] {
-  if (start === null) return [];
+export function replayConfirmedDeliveries(start: AcContactState | null, payloads: WebhookPayload[], read: AcContactState): { steps: AcContactState[]; rejected: WebhookPayload[] } {
+  if (start === null) return { steps: [], rejected: [] };
+  const since = start.acUpdatedAt?.getTime() ?? Number.NEGATIVE_INFINITY;
   const steps: AcContactState[] = [];
+  const rejected: WebhookPayload[] = [];
   let current = start;
   for (const payload of payloads) {
     const listId = deliveredListId(payload.list);
-    const at = new Date(payload.date_time);
-    const when = Number.isNaN(at.getTime()) ? current.acUpdatedAt : at;
-    const next: AcContactState = { ...current, listStatuses: { ...current.listStatuses }, subscribedAt: { ...current.subscribedAt }, acUpdatedAt: when };
-    if (payload.type === 'unsubscribe' && listId !== null) next.listStatuses[listId] = 2;
-    else if (payload.type === 'subscribe' && listId !== null) {
+    const next: AcContactState = { ...current, listStatuses: { ...current.listStatuses }, subscribedAt: { ...read.subscribedAt }, unsubscribedAt: { ...read.unsubscribedAt } };
+    if (payload.type === 'unsubscribe' && listId !== null) {
+      const status = read.listStatuses[listId];
+      const udate = read.unsubscribedAt?.[listId];
+      const sdate = read.subscribedAt[listId];
+      // Still unsubscribed, or left and joined again since the snapshot (AC's dates show both).
+      const confirmed = status === 2 || ((status === 0 || status === 1) && udate !== undefined && udate.getTime() > since && sdate !== undefined && sdate.getTime() >= udate.getTime());
+      if (!confirmed) {
+        rejected.push(payload);
+        continue;
+      }
+      next.listStatuses[listId] = 2;
+      next.acUpdatedAt = udate ?? read.acUpdatedAt;
+    } else if (payload.type === 'subscribe' && listId !== null) {
+      const status = read.listStatuses[listId];
+      const udate = read.unsubscribedAt?.[listId];
+      const sdate = read.subscribedAt[listId];
+      // Still on the list, or joined and left again since the snapshot. AC stamps whole seconds, so a subscribe
+      // in the snapshot's own second is not taken for one that came after it.
+      const confirmed = ((status === 0 || status === 1) && sdate !== undefined) || (status === 2 && sdate !== undefined && sdate.getTime() > since && udate !== undefined && udate.getTime() >= sdate.getTime());
+      if (!confirmed) {
+        rejected.push(payload);
+        continue;
+      }
       next.listStatuses[listId] = 1;
-      if (when !== null) next.subscribedAt[listId] = when;
-    } else if (payload.type === 'bounce' && bounceType(payload) === 'hard') next.hardBounced = true;
-    else continue;
+      next.acUpdatedAt = sdate;
+    } else if (payload.type === 'bounce' && bounceType(payload) === 'hard') {
+      if (!read.hardBounced) {
+        rejected.push(payload);
+        continue;
+      }
+      next.hardBounced = true;
+      next.acUpdatedAt = read.acUpdatedAt;
+    } else continue;
     steps.push(next);
     current = next;
   }
-  return steps;
+  return { steps, rejected };
+}
+
+function describeDelivery(payload: WebhookPayload): string {
+  const listId = deliveredListId(payload.list);
+  return `${payload.type}${listId === null ? '' : ` list ${listId}`}`;
 }
 
 /** AC sends `list` and `list[][id]`; a qs parser merges them into ["1", {id: "1"}]. */
@@ -173,8 +218,3 @@ function bounceType(payload: WebhookPayload): string | null {
   return null;
 }
 
-function sameLists(a: Record<string, number>, b: Record<string, number>): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  for (const key of keys) if (a[key] !== b[key]) return false;
-  return true;
-}

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { optOutEvent, syncedObjects, type SyncedObject } from './package-names';
 import { MessageRejectedError } from './salesforce-errors';
 
-export type OptOutChangeSource = 'CDC' | 'CDC_RELAY' | 'FLOW' | 'RESYNC' | 'GAP';
+/** EMAIL_CHANGE: a record's Email changed; if it is opted out, its new address must be unsubscribed too (R1). */
+export type OptOutChangeSource = 'CDC' | 'CDC_RELAY' | 'FLOW' | 'RESYNC' | 'GAP' | 'EMAIL_CHANGE';
 
 export type OptOutChange = {
   recordId: string;
@@ -36,6 +37,11 @@ export type NormaliseResult = {
    * other fields too): how far the stream has caught up with each record (sync/opt-out-recency.ts).
    */
   touched: { recordId: string; at: Date }[];
+  /**
+   * Records whose Email changed without an opt-out change: if they are opted out, R1 applies to the new address
+   * (the intake reads their opt-out value; an UPDATE carries only the fields that changed).
+   */
+  emailChanges?: { objectName: SyncedObject; recordIds: string[]; email: string; at: Date }[];
 };
 
 export type NormaliseOptions = {
@@ -143,7 +149,7 @@ function asSyncedObject(name: string): SyncedObject | null {
 }
 
 function emptyResult(): NormaliseResult {
-  return { changes: [], gaps: [], echoes: 0, ignored: 0, touched: [] };
+  return { changes: [], gaps: [], echoes: 0, ignored: 0, touched: [], emailChanges: [] };
 }
 
 function normaliseChangeEvent(
@@ -193,6 +199,11 @@ function normaliseChangeEvent(
   // Updates carry only changed fields; creates and undeletes carry every non-empty field and an empty changedFields.
   const relevant = header.changeType === 'UPDATE' ? (header.changedFields ?? []).includes(field) : raw === true;
   if (!relevant) {
+    const newEmail = header.changeType === 'UPDATE' && (header.changedFields ?? []).includes('Email') && !isEcho(header.changeOrigin, header.commitUser, options) ? checkedEmail(payload.Email, 'data.payload.Email') : undefined;
+    if (newEmail !== undefined && newEmail !== null && newEmail.trim() !== '') {
+      result.emailChanges?.push({ objectName, recordIds, email: newEmail, at: new Date(header.commitTimestamp) });
+      return result;
+    }
     result.ignored += recordIds.length;
     return result;
   }

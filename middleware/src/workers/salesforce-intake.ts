@@ -76,15 +76,13 @@ export class SalesforceIntake {
       echoes += result.echoes;
       touched.push(...result.touched);
       gaps += result.gaps.length;
-      changes.push(...result.changes, ...(await this.resolveGaps(result.gaps, channel)));
+      changes.push(...result.changes, ...(await this.resolveGaps(result.gaps, channel)), ...(await this.optedOutWithNewEmail(result.emailChanges ?? [], channel, replayId)));
     }
     const checked = await this.answerDoorbells(changes);
-    changes.length = 0;
-    changes.push(...checked);
     // Lag = now minus the newest commit time in the batch: how far behind Salesforce the push path runs.
-    const newest = Math.max(...changes.filter((c) => c.source !== 'GAP').map((c) => c.changedAt.getTime()));
+    const newest = Math.max(...checked.filter((c) => c.source !== 'GAP').map((c) => c.changedAt.getTime()));
     if (Number.isFinite(newest)) metrics.replayLagSeconds.set({ channel }, Math.max(0, (Date.now() - newest) / 1000));
-    const filled = await this.fillMissingEmails(changes);
+    const filled = await this.fillMissingEmails(checked);
     const inScope = this.deps.recordsInScope === undefined ? null : await this.deps.recordsInScope(filled.map((c) => c.recordId));
     const complete = inScope === null ? filled : filled.filter((c) => inScope.has(c.recordId));
     const outOfScope = inScope === null ? [] : filled.filter((c) => !inScope.has(c.recordId));
@@ -119,6 +117,22 @@ export class SalesforceIntake {
       'salesforce change queued',
     );
     if (complete.length > 0) this.deps.onQueued?.();
+  }
+
+  /**
+   * An opted-out record that gets a new email address: R1 applies to the record's current email, so the new address
+   * is unsubscribed everywhere (the old one is left as it is: R2). The change is dated by the Email change's commit:
+   * lists the new address joins after that are the person's newer choice. Its opt-out history does not move.
+   */
+  private async optedOutWithNewEmail(emailChanges: NonNullable<ReturnType<typeof normaliseMessage>['emailChanges']>, channel: string, replayId: string): Promise<OptOutChange[]> {
+    const changes: OptOutChange[] = [];
+    for (const change of emailChanges) {
+      for (const record of await this.deps.readRecords(change.objectName, change.recordIds)) {
+        if (!record.optedOut || record.email === null) continue;
+        changes.push({ recordId: record.recordId, objectName: change.objectName, email: record.email, optedOut: true, changedAt: change.at, changedBy: null, changeOrigin: '', source: 'EMAIL_CHANGE', transactionKey: null, replayId, channel });
+      }
+    }
+    return changes;
   }
 
   /**
@@ -186,9 +200,14 @@ export class SalesforceIntake {
    * favours the opt-out (sync/opt-out-recency.ts dateReadValue); an opt-in of unknown time is unknown-and-old.
    */
   private async dateReads(tx: SqlExecutor, changes: OptOutChange[]): Promise<(OptOutChange & { historyChanged: boolean; knownAt: Date | null })[]> {
-    const reads = changes.filter((c) => READ_SOURCES.has(c.source));
+    const reads = changes.filter((c) => READ_SOURCES.has(c.source) || c.source === 'EMAIL_CHANGE');
     const known = reads.length === 0 ? new Map() : await this.deps.store.links.lastObserved([...new Set(reads.map((c) => c.recordId))], tx);
     return changes.map((c) => {
+      if (c.source === 'EMAIL_CHANGE') {
+        // The address changed, not the opt-out: its history keeps its time (or gets the commit as an upper bound).
+        const dated = dateReadValue({ optedOut: c.optedOut, lastModified: c.changedAt }, known.get(c.recordId));
+        return { ...c, historyChanged: dated.changed, knownAt: dated.changedAt };
+      }
       if (!READ_SOURCES.has(c.source)) return { ...c, historyChanged: true, knownAt: c.changedAt };
       const dated = dateReadValue({ optedOut: c.optedOut, lastModified: c.changedAt }, known.get(c.recordId));
       // The job needs a moment to order merges by; the record's history keeps "unknown" as unknown.

@@ -22,7 +22,10 @@ import { emailHash } from '../observability/logger';
 import { dropOptOutCauses, recordOptOutCauses } from './opt-out-causes';
 import { UnsubscribeIntents } from './unsubscribe-intents';
 
-type AcClient = Pick<ActiveCampaignClient, 'findContactWithListsByEmail' | 'findContactByEmail' | 'setListStatus' | 'bulkImportUnsubscribe' | 'getImportStatus'>;
+type AcClient = Pick<ActiveCampaignClient, 'findContactWithListsByEmail' | 'findContactByEmail' | 'setListStatus' | 'bulkImportUnsubscribe' | 'getImportStatus' | 'getContactsWithLists'>;
+
+/** Contacts per verifying read (GET /contacts?ids[]=, AC's page size). */
+const VERIFY_BATCH = 100;
 
 export interface PushWorkerDeps {
   store: Store;
@@ -324,7 +327,7 @@ export class PushWorker {
     }
     this.deps.circuit?.succeeded();
     const outcomeByEmail = new Map(report.outcomes.map((o) => [o.email, o.outcome]));
-    const confirmed: { c: (typeof toImport)[number]; lists: { listId: string; previousStatus: number }[] }[] = [];
+    const imported: (typeof toImport)[number][] = [];
     for (const c of toImport) {
       const outcome = outcomeByEmail.get(c.job.payload.email);
       if (outcome !== 'unsubscribed') {
@@ -332,7 +335,25 @@ export class PushWorker {
         await store.jobs.requeue(pushJobKind, c.job, this.deps.clock(), `bulk import outcome: ${outcome ?? 'missing'}`);
         continue;
       }
-      confirmed.push({ c, lists: Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([listId, previousStatus]) => ({ listId, previousStatus })) });
+      imported.push(c);
+    }
+    // The import named the lists the snapshot knew; the contact may be on others (a list joined by an import or a
+    // form whose webhook never came: AC fires none for imports and never retries a lost delivery). So AC is read
+    // again, 100 contacts a call, and a contact still active on a list it joined before the opt-out goes through
+    // the single path, whose fresh read unsubscribes it. Only then is the job done.
+    const verified = await this.verifyImported(imported);
+    const confirmed: { c: (typeof toImport)[number]; lists: { listId: string; previousStatus: number }[] }[] = [];
+    for (const { c, stillActive, unsubscribedLists } of verified) {
+      const lists = unsubscribedLists.map((listId) => ({ listId, previousStatus: c.lists[listId] ?? 1 }));
+      if (stillActive.length === 0) {
+        confirmed.push({ c, lists });
+        continue;
+      }
+      await store.db.transaction(async (tx) => {
+        await store.unsubscribedLists.remember(c.contactId, c.job.payload.email, lists, tx);
+        await store.audit.record(lists.map((l) => ({ direction: 'sf_to_ac' as const, email: c.job.payload.email, recordId: c.job.payload.recordIds[0] ?? null, acContactId: c.contactId, oldValue: `list ${l.listId}: ${l.previousStatus}`, newValue: `list ${l.listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true (bulk import)', result: 'unsubscribed', correlation: { job: c.job.id } })), tx);
+      });
+      await store.jobs.requeue(pushJobKind, c.job, this.deps.clock(), `still active after the bulk import on list(s) ${stillActive.join(', ')}: the single path finishes it`);
     }
     // One transaction for the whole round: thousands of confirmed jobs, one commit.
     await store.db.transaction(async (tx) => {
@@ -349,8 +370,39 @@ export class PushWorker {
       this.deps.metrics.jobsSucceeded.inc({ kind: pushJobKind.name });
       this.observeLatency(c.job.payload);
     }
-    this.deps.logger.info({ batches: report.batches.length, contacts: toImport.length }, 'bulk unsubscribe round done');
+    this.deps.logger.info({ batches: report.batches.length, contacts: toImport.length, confirmed: confirmed.length }, 'bulk unsubscribe round done');
     return;
+  }
+
+  /**
+   * Reads the imported contacts back. For each: the lists now unsubscribed that the import named, and the lists
+   * still active or unconfirmed that the person joined before the opt-out (a list joined after it is their newer
+   * choice, as on the single path). A read that fails leaves every contact of its batch unverified: they all take
+   * the single path rather than be trusted.
+   */
+  private async verifyImported(imported: { job: ClaimedJob<PushJobPayload>; contactId: string; lists: Record<string, number> }[]) {
+    const out: { c: (typeof imported)[number]; stillActive: string[]; unsubscribedLists: string[] }[] = [];
+    for (let i = 0; i < imported.length; i += VERIFY_BATCH) {
+      const batch = imported.slice(i, i + VERIFY_BATCH);
+      let reads: Map<string, { listId: string; status: number; sdate: string | null }[]>;
+      try {
+        reads = new Map((await this.deps.ac.getContactsWithLists(batch.map((c) => c.contactId))).map((r) => [r.contact.id, r.lists]));
+      } catch (error) {
+        this.noteVendorFailure(error);
+        for (const c of batch) out.push({ c, stillActive: ['(not verified)'], unsubscribedLists: [] });
+        continue;
+      }
+      for (const c of batch) {
+        const lists = reads.get(c.contactId) ?? [];
+        const optedOutAt = Date.parse(c.job.payload.latestChangedAt);
+        const stillActive = lists.filter((l) => (l.status === 0 || l.status === 1) && (l.sdate === null || Date.parse(l.sdate) <= optedOutAt)).map((l) => l.listId);
+        const unsubscribedLists = Object.entries(c.lists)
+          .filter(([listId, before]) => (before === 0 || before === 1) && lists.some((l) => l.listId === listId && l.status === 2))
+          .map(([listId]) => listId);
+        out.push({ c, stillActive, unsubscribedLists });
+      }
+    }
+    return out;
   }
 
   private observeLatency(p: PushJobPayload): void {

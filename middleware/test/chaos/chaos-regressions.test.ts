@@ -46,6 +46,7 @@ describe.each(engines)('chaos regressions on %s', (engine) => {
       findContactByEmail: real.findContactByEmail.bind(real),
       bulkImportUnsubscribe: real.bulkImportUnsubscribe.bind(real),
       getImportStatus: real.getImportStatus.bind(real),
+      getContactsWithLists: real.getContactsWithLists.bind(real),
       setListStatus: async (...args: Parameters<ActiveCampaignClient['setListStatus']>) => {
         posts++;
         if (posts === failOn) throw error;

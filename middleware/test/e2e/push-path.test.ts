@@ -6,6 +6,20 @@ import { waitFor } from '../support/wait-for';
 describe.each(engines)('Salesforce -> ActiveCampaign on %s', (engine) => {
   let sandbox: Sandbox;
 
+  /** Runs `act` while AC's webhooks are removed (as if every delivery were lost), then registers them again. */
+  async function withoutWebhooks(act: () => Promise<void>): Promise<void> {
+    const api = `${sandbox.ac.url}/api/3/webhooks`;
+    const headers = { 'Api-Token': sandbox.ac.apiToken, 'content-type': 'application/json' };
+    const listed = (await (await fetch(api, { headers })).json()) as { webhooks: { id: string; name: string; url: string; events: string[]; sources: string[] }[] };
+    for (const hook of listed.webhooks) await fetch(`${api}/${hook.id}`, { method: 'DELETE', headers });
+    try {
+      await act();
+      await sandbox.ac.webhooksIdle();
+    } finally {
+      for (const hook of listed.webhooks) await fetch(api, { method: 'POST', headers, body: JSON.stringify({ webhook: { name: hook.name, url: hook.url, events: hook.events, sources: hook.sources } }) });
+    }
+  }
+
   beforeAll(async () => {
     sandbox = await startSandbox(engine);
     await sandbox.startApp();
@@ -69,6 +83,33 @@ describe.each(engines)('Salesforce -> ActiveCampaign on %s', (engine) => {
     await waitFor(() => Number(ac.contactByEmail('after-backlog@example.com')?.lists[list.id]) === 2, { what: 'the late opt-out in AC' });
     expect(ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import')).length).toBe(importsBefore);
     expect(ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/contactLists')).length).toBe(membershipPostsBefore + 1);
+  }, 120_000);
+
+  test('when contacts joined a list without a webhook (an import) before a mass opt-out, then the bulk path still leaves no list active', async () => {
+    const { sf, ac } = sandbox;
+    const known = ac.createList('Known');
+    const imported = ac.createList('Imported quietly');
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      ac.createContact(`quiet${i}@example.com`, { lists: { [known.id]: 1 } });
+      ids.push(String(sf.insert('Contact', { LastName: `Quiet${i}`, Email: `quiet${i}@example.com`, HasOptedOutOfEmail: false }).Id));
+    }
+    await sandbox.app!.pollNow();
+    // Joined while no webhook reached the middleware (an import fires none; AC never retries a lost delivery): the
+    // snapshot still shows only the known list.
+    await withoutWebhooks(async () => {
+      for (let i = 0; i < 300; i += 7) ac.subscribe(`quiet${i}@example.com`, imported.id);
+    });
+    await patchCollection(sf, ids.map((id) => ({ type: 'Contact', id, fields: { HasOptedOutOfEmail: true } })));
+    await waitFor(() => {
+      for (let i = 0; i < 300; i++) {
+        const lists = ac.contactByEmail(`quiet${i}@example.com`)?.lists ?? {};
+        if (Object.values(lists).some((s) => Number(s) === 1 || Number(s) === 0)) return false;
+      }
+      return true;
+    }, { what: 'no list active for any of the 300', timeoutMs: 100_000, intervalMs: 250 });
+    expect(ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import')).length).toBeGreaterThanOrEqual(1);
+    await waitFor(async () => (await sandbox.app!.status()).queue.every((q) => q.kind !== 'push-email' || q.n === 0 || q.state === 'dead'), { what: 'push queue drained' });
   }, 120_000);
 
   test('when the same email is on a Contact and a Lead and only the Lead opts out, then AC is unsubscribed and the Contact follows by R3', async () => {

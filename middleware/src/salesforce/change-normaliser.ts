@@ -149,7 +149,7 @@ function asSyncedObject(name: string): SyncedObject | null {
 }
 
 function emptyResult(): NormaliseResult {
-  return { changes: [], gaps: [], echoes: 0, ignored: 0, touched: [], emailChanges: [] };
+  return { changes: [], gaps: [], echoes: 0, ignored: 0, touched: [] };
 }
 
 function normaliseChangeEvent(
@@ -201,7 +201,7 @@ function normaliseChangeEvent(
   if (!relevant) {
     const newEmail = header.changeType === 'UPDATE' && (header.changedFields ?? []).includes('Email') && !isEcho(header.changeOrigin, header.commitUser, options) ? checkedEmail(payload.Email, 'data.payload.Email') : undefined;
     if (newEmail !== undefined && newEmail !== null && newEmail.trim() !== '') {
-      result.emailChanges?.push({ objectName, recordIds, email: newEmail, at: new Date(header.commitTimestamp) });
+      (result.emailChanges ??= []).push({ objectName, recordIds, email: newEmail, at: new Date(header.commitTimestamp) });
       return result;
     }
     result.ignored += recordIds.length;

@@ -52,7 +52,7 @@ describe('sf project convert source', () => {
       'OptOutSync__chn',
       'OptOutSync_chn_ContactChangeEvent',
       'ChangeEvents_LeadChangeEvent',
-      'OptOutSync_Settings.Default',
+      'OptOutSyncTestUsers',
       'OptOutSync_Integration',
       'ContactOptOutRelay',
       'PushOptOutToActiveCampaign',
@@ -60,6 +60,8 @@ describe('sf project convert source', () => {
       expect(manifest).toContain(`<members>${member}</members>`);
     }
     expect(manifest).toContain('<version>65.0</version>');
+    // No settings record: an upgrade would overwrite the admin's (the defaults live in OptOutSyncSettings).
+    expect(manifest).not.toContain('<name>CustomMetadata</name>');
   });
 
   test('when a metadata file is not well-formed XML, then the conversion fails and names the file', () => {

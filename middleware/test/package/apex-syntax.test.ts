@@ -26,7 +26,7 @@ describe('Apex syntax', () => {
 
   test('when the package is parsed, then every class and trigger parses without errors', () => {
     const { files, issues } = parseAllApex(repoRoot);
-    expect(files.filter((f) => f.endsWith('.trigger'))).toHaveLength(2);
+    expect(files.filter((f) => f.endsWith('.trigger'))).toHaveLength(4);
     expect(files.length).toBeGreaterThanOrEqual(14);
     expect(issues).toEqual([]);
   });

@@ -54,6 +54,8 @@ describe('sf project convert source', () => {
       'ChangeEvents_LeadChangeEvent',
       'OptOutSyncTestUsers',
       'optOutSyncStatus',
+      'optOutSyncAdmin',
+      'Opt_out_sync',
       'OptOutRelayContract',
       'OptOutSync_Integration',
       'ContactOptOutRelay',

@@ -74,6 +74,7 @@ describe('CDC relay safety', () => {
         'cutsABatchAtThePublishCapAndLeavesTheRestToTheNextRun',
         'relaysTheNewEmailOfAnOptedOutRecord',
         'skipsChangesMadeByTheIntegrationUser',
+        'reconcilesEveryObjectOfTheBatchWhenSomethingUnexpectedFails',
       ]),
     );
   });

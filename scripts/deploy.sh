@@ -5,4 +5,8 @@
 source "$(dirname "$0")/sf-env.sh"
 ORG="${1:?usage: scripts/deploy.sh <org alias or username>}"
 
-"$SF" project deploy start --source-dir force-app --target-org "$ORG" --test-level RunLocalTests --wait 30
+# RunSpecifiedTests with the package's own test classes: RunLocalTests would run every test of the org too.
+TESTS=()
+while read -r test_class; do TESTS+=(--tests "$test_class"); done < <("$ROOT/scripts/package-test-classes.sh")
+"$SF" project deploy start --source-dir force-app --target-org "$ORG" --test-level RunSpecifiedTests "${TESTS[@]}" \
+  --wait 30

@@ -101,7 +101,8 @@ const isoDateTime = z
 
 const relayFields = optOutEvent.fields;
 const relayPayloadSchema = z.object({
-  [relayFields.recordId]: z.string().regex(/^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/, 'not a record id'),
+  // Empty when the relay asks for the whole object to be reconciled (GAP_OVERFLOW, a wildcard id, a relay error).
+  [relayFields.recordId]: z.string().regex(/^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$/, 'not a record id').nullish(),
   [relayFields.objectName]: z.enum(syncedObjects),
   [relayFields.email]: z.string().nullish(),
   [relayFields.optedOut]: z.boolean(),
@@ -248,6 +249,13 @@ function normaliseRelayEvent(
 ): NormaliseResult {
   const result = emptyResult();
   const event = parseOrReject(relayPayloadSchema, payload, ['data', 'payload']);
+  const recordId = event[relayFields.recordId];
+  const objectName = event[relayFields.objectName];
+  if (recordId === undefined || recordId === null) {
+    // The relay names no record: reconcile the object, as for GAP_OVERFLOW on the CDC channel.
+    result.gaps.push({ objectName, recordIds: [], overflow: true });
+    return result;
+  }
   const changedAt = event[relayFields.changedAt] ?? event.CreatedDate;
   if (!changedAt) throw new MessageRejectedError(`data.payload.${relayFields.changedAt}`, 'missing');
   const changeOrigin = event[relayFields.changeOrigin] ?? '';
@@ -257,8 +265,8 @@ function normaliseRelayEvent(
     return result;
   }
   result.changes.push({
-    recordId: event[relayFields.recordId],
-    objectName: event[relayFields.objectName],
+    recordId,
+    objectName,
     email: checkedEmail(event[relayFields.email], `data.payload.${relayFields.email}`),
     optedOut: event[relayFields.optedOut],
     changedAt,

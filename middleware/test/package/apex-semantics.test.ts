@@ -25,10 +25,7 @@ describe('apex-ls CheckForIssues', () => {
     editFile(
       copy,
       path.join(classesDir, 'OptOutRecordQueryTest.cls'),
-      replaceOnce(
-        "Email = 'contact@example.com', HasOptedOutOfEmail = true",
-        "Email = 'contact@example.com', HasOptedOutOfEmial = true",
-      ),
+      replaceOnce("Email = 'contact@example.com',\n            HasOptedOutOfEmail = true", "Email = 'contact@example.com',\n            HasOptedOutOfEmial = true"),
     );
     // A Platform Event field renamed in the XML while the Apex still uses the old name.
     const eventFields = path.join(copy, objectsDir, 'OptOut_Change__e', 'fields');

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { copyProject, editFile, removeProject, replaceOnce, repoRoot } from './support/project-copy';
-import { findIntegrationPermissionGaps, readPermissionSet } from './support/force-app-metadata';
+import { findIntegrationPermissionGaps, listPermissionSets, readPermissionSet } from './support/force-app-metadata';
 import { permissionSets, syncStateFields } from '../../src/salesforce/package-names';
 
 const integrationFile = path.join(
@@ -92,5 +92,25 @@ describe('integration permission set', () => {
     expect(findIntegrationPermissionGaps(copy, permissionSets.integration)).toContain(
       'OptOut_Change__e: no objectPermissions with allowRead',
     );
+  });
+
+  test('when the package is read, then no permission set lets a user publish OptOut_Change__e', () => {
+    // Only the package's Apex publishes the event (system mode needs no create permission); a user who could
+    // create it from the API or a Flow could forge opt-outs and opt-ins.
+    const creators = listPermissionSets(repoRoot).filter((name) =>
+      readPermissionSet(repoRoot, name).objectPermissions.some((p) => p.object === 'OptOut_Change__e' && p.allowCreate),
+    );
+    expect(creators).toEqual([]);
+  });
+
+  test('when the package is read, then the integration user reads Campaign and CampaignMember for the Campaign scope', () => {
+    expect(
+      readPermissionSet(repoRoot, permissionSets.integration).objectPermissions.filter((p) =>
+        ['Campaign', 'CampaignMember'].includes(p.object),
+      ),
+    ).toEqual([
+      expect.objectContaining({ object: 'Campaign', allowRead: true, allowCreate: false, allowEdit: false }),
+      expect.objectContaining({ object: 'CampaignMember', allowRead: true, allowCreate: false, allowEdit: false }),
+    ]);
   });
 });

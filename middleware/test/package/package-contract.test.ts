@@ -84,4 +84,28 @@ describe('package contract', () => {
       'channel ChangeEvents: the standard channel must not be shipped, only its members',
     );
   });
+
+  test('when the package ships a settings record, then the contract refuses it (an upgrade would overwrite the admin\'s)', () => {
+    const copy = brokenCopy();
+    const dir = path.join(copy, 'force-app', 'main', 'default', 'customMetadata');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'OptOutSync_Settings.Default.md-meta.xml'),
+      [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<CustomMetadata xmlns="http://soap.sforce.com/2006/04/metadata" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">',
+        '    <label>Default</label>',
+        '    <protected>false</protected>',
+        '    <values>',
+        '        <field>Push_Enabled__c</field>',
+        '        <value xsi:type="xsd:boolean">true</value>',
+        '    </values>',
+        '</CustomMetadata>',
+        '',
+      ].join('\n'),
+    );
+    expect(findContractMismatches(copy)).toEqual([
+      "settings record Default: shipped in force-app, so an upgrade would overwrite the admin's",
+    ]);
+  });
 });

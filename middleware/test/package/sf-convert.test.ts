@@ -52,7 +52,11 @@ describe('sf project convert source', () => {
       'OptOutSync__chn',
       'OptOutSync_chn_ContactChangeEvent',
       'ChangeEvents_LeadChangeEvent',
-      'OptOutSync_Settings.Default',
+      'OptOutSyncTestUsers',
+      'optOutSyncStatus',
+      'optOutSyncAdmin',
+      'Opt_out_sync',
+      'OptOutRelayContract',
       'OptOutSync_Integration',
       'ContactOptOutRelay',
       'PushOptOutToActiveCampaign',
@@ -60,6 +64,11 @@ describe('sf project convert source', () => {
       expect(manifest).toContain(`<members>${member}</members>`);
     }
     expect(manifest).toContain('<version>65.0</version>');
+    // No settings record: an upgrade would overwrite the admin's (the defaults live in OptOutSyncSettings).
+    expect(manifest).not.toContain('<name>CustomMetadata</name>');
+    // .forceignore keeps the component's Jest tests out of the package.
+    expect(fs.existsSync(path.join(good.outputDir, 'lwc', 'optOutSyncStatus', 'optOutSyncStatus.js'))).toBe(true);
+    expect(fs.existsSync(path.join(good.outputDir, 'lwc', 'optOutSyncStatus', '__tests__'))).toBe(false);
   });
 
   test('when a metadata file is not well-formed XML, then the conversion fails and names the file', () => {

@@ -207,6 +207,8 @@ export interface CustomMetadataRecordInfo {
 
 export function readCustomMetadataRecords(projectDir: string): CustomMetadataRecordInfo[] {
   const dir = path.join(defaultDir(projectDir), 'customMetadata');
+  // The package ships no records (an upgrade would overwrite the admin's): no folder is the normal case.
+  if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.md-meta.xml'))

@@ -53,6 +53,8 @@ export interface AppTiming {
   pollEveryMs: number | null;
   fullPassEveryMs: number;
   acTimeoutMs: number;
+  /** Longest a Salesforce REST call may take; a slower one fails as transient and is tried again. */
+  sfTimeoutMs: number;
   bulkPollIntervalMs: number;
   /** Lock time of a claimed queue job, renewed every leaseRenewMs while this instance lives (a crashed instance's jobs are taken over after it). */
   jobLeaseMs: number;
@@ -72,6 +74,7 @@ export const defaultTiming: AppTiming = {
   pollEveryMs: null,
   fullPassEveryMs: 6 * 3600_000,
   acTimeoutMs: 30_000,
+  sfTimeoutMs: 30_000,
   bulkPollIntervalMs: 2000,
   jobLeaseMs: 30_000,
   // Longer than the webhook linger: deliveries confirmed in rounds of up to 2 s still count as one burst here.
@@ -122,7 +125,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   const store = await createStore(db, clock, instanceId);
 
   const session = new SalesforceSession({ auth: salesforceAuth(config), apiVersion: config.salesforce.apiVersion, productClientId: config.salesforce.clientTag, logger, clock: edgeClock });
-  const rest = new SalesforceRestClient(session, { logger, fetchImpl: countingSalesforceFetch(metrics) });
+  const rest = new SalesforceRestClient(session, { logger, fetchImpl: countingSalesforceFetch(metrics), timeoutMs: timing.sfTimeoutMs, onApiUsage: (usage) => metrics.observeSalesforceApiUsage(usage) });
   const settings = new SettingsProvider(rest, logger);
   await settings.refresh().catch(() => undefined);
 

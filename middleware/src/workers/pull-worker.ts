@@ -10,7 +10,8 @@ import { pullJobKind, type PullJobPayload } from '../sync/pull-job';
 import { planSalesforceWrites, type PlannedWrite, type SalesforceRecordState } from '../sync/salesforce-write-plan';
 import { awaitingStream } from '../sync/opt-out-recency';
 import type { Settings } from '../sync/settings';
-import type { SalesforceRecordReader } from './salesforce-records';
+import type { ConvertedLead, SalesforceRecordReader } from './salesforce-records';
+import { redactSalesforceMessage, saveErrorClass } from '../salesforce/salesforce-errors';
 import type { Metrics } from '../observability/metrics';
 import { emailHash } from '../observability/logger';
 
@@ -101,15 +102,18 @@ export class PullWorker {
     const ready = await this.waitForTheStream(jobs, byEmail, now);
     const plans = ready.map((job) => ({ job, plan: planSalesforceWrites(job.payload, byEmail.get(job.payload.email) ?? [], settings, { customFields, now }) }));
 
+    // Read before the writes: a Lead converted while we write is audited once, from its refused write.
+    const converted = groupBy(await this.convertedLeads(ready), (lead) => lead.email);
     const results = await this.writeAll(plans.flatMap((p) => p.plan.writes));
     const writtenAt = this.deps.clock();
     for (const { job, plan } of plans) {
-      const failures = plan.writes
-        .map((w) => ({ write: w, result: results.get(w.id) }))
-        .filter((r) => r.result === undefined || !r.result.success);
+      // Each record's failure is judged alone: one the org refuses for good (a validation rule, a converted Lead)
+      // never holds back the other records of the email, and only retryable ones send the job round again.
+      const outcomes = new Map(plan.writes.map((w) => [w.id, writeOutcome(results.get(w.id))]));
       const audits: AuditEntry[] = plan.decisions.map((d) => {
         const result = results.get(d.recordId);
-        const outcome = d.decision === 'skip' ? 'skipped' : result?.success === true ? 'written' : `failed: ${describeSaveErrors(result)}`;
+        const outcome = outcomes.get(d.recordId);
+        const refusedAsConverted = outcome === 'converted';
         return {
           direction: 'ac_to_sf',
           email: job.payload.email,
@@ -117,19 +121,29 @@ export class PullWorker {
           acContactId: job.payload.acContactId,
           oldValue: d.oldValue,
           newValue: d.newValue,
-          decision: d.decision === 'skip' ? 'skip' : 'update-salesforce',
-          reason: d.reason,
-          result: outcome,
+          decision: d.decision === 'skip' || refusedAsConverted ? 'skip' : 'update-salesforce',
+          reason: refusedAsConverted ? `${job.payload.rule}: the Lead was converted after it was read; Salesforce refuses updates to converted leads` : d.reason,
+          result: d.decision === 'skip' ? 'skipped' : refusedAsConverted ? `skipped: ${describeSaveErrors(result)}` : result?.success === true ? 'written' : `failed: ${describeSaveErrors(result)}`,
           correlation: { job: job.id, attempt: job.attempts },
         };
       });
-      if (plan.decisions.length === 0) {
+      for (const lead of (converted.get(job.payload.email) ?? []).filter((l) => !plan.decisions.some((d) => d.recordId === l.id))) {
+        audits.push({ direction: 'ac_to_sf', email: job.payload.email, recordId: lead.id, acContactId: job.payload.acContactId, decision: 'skip', reason: `${job.payload.rule}: the Lead was converted; Salesforce refuses updates to converted leads (its Contact carries the opt-out)`, result: 'skipped: converted lead', correlation: { job: job.id } });
+      }
+      if (plan.decisions.length === 0 && !converted.has(job.payload.email)) {
         audits.push({ direction: 'ac_to_sf', email: job.payload.email, acContactId: job.payload.acContactId, decision: 'skip', reason: `${job.payload.rule}: no Salesforce record has this email`, result: 'nothing to do', correlation: { job: job.id } });
       }
-      const written = plan.writes.filter((w) => results.get(w.id)?.success === true);
+      const refused = plan.writes.filter((w) => outcomes.get(w.id) === 'permanent');
+      for (const w of refused) {
+        audits.push({ direction: 'ac_to_sf', email: job.payload.email, recordId: w.id, acContactId: job.payload.acContactId, decision: 'dead-letter', reason: `${job.payload.rule}: Salesforce refuses this ${w.objectName} until the org changes; the other records of the email went on`, result: describeSaveErrors(results.get(w.id)), correlation: { job: job.id } });
+      }
+      const retryable = plan.writes.filter((w) => outcomes.get(w.id) === 'transient' || outcomes.get(w.id) === 'modified');
+      const written = plan.writes.filter((w) => outcomes.get(w.id) === 'written');
+      const deadLettered: string[] = [];
       // The Salesforce writes have happened: a dropped database connection must not lose their audit (a retry of the
       // job would find nothing left to do and audit a skip). Found by the chaos run's pg_terminate_backend.
       await outlivingDroppedConnections(() => store.db.transaction(async (tx) => {
+        deadLettered.length = 0;
         await store.audit.record(audits, tx);
         await store.links.recordObservations(
           written
@@ -139,18 +153,25 @@ export class PullWorker {
             .map((w) => ({ recordId: w.id, objectName: w.objectName, email: job.payload.email, optedOut: w.fields[settings.optOutField] === true, changedAt: new Date(job.payload.acEventAt), writtenAt })),
           tx,
         );
-        if (failures.length === 0) await store.jobs.complete(job.id, tx);
+        for (const w of refused) {
+          if (await store.jobs.deadLetterPart(tx, pullJobKind, job, `${w.id}: ${describeSaveErrors(results.get(w.id))}`)) deadLettered.push(w.id);
+        }
+        if (retryable.length === 0) await store.jobs.complete(job.id, tx);
       }));
-      if (failures.length > 0 && failures.every((f) => f.result?.errors[0]?.statusCode === MODIFIED_SINCE_READ)) {
+      for (const id of deadLettered) {
+        this.deps.metrics.jobsDead.inc({ kind: pullJobKind.name });
+        this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, record: id, error: describeSaveErrors(results.get(id)) }, 'salesforce refuses one record; dead-lettered it alone');
+      }
+      if (retryable.length > 0 && retryable.every((w) => outcomes.get(w.id) === 'modified')) {
         // Someone changed the record between our read and our write: decide again on what Salesforce holds now
         // (not a failure, so no attempt is used; the change's own event is on its way).
         await store.jobs.requeue(pullJobKind, job, new Date(this.deps.clock().getTime() + STREAM_WAIT_RETRY_MS), 'a record changed in Salesforce after it was read', job.attempts - 1);
-        this.deps.logger.info({ email: emailHash(job.payload.email), job: job.id, records: failures.map((f) => f.write.id) }, 'salesforce record changed after it was read; deciding again');
-      } else if (failures.length === 0) {
+        this.deps.logger.info({ email: emailHash(job.payload.email), job: job.id, records: retryable.map((w) => w.id) }, 'salesforce record changed after it was read; deciding again');
+      } else if (retryable.length === 0) {
         this.deps.metrics.jobsSucceeded.inc({ kind: pullJobKind.name });
-        this.deps.logger.info({ email: emailHash(job.payload.email), rule: job.payload.rule, written: written.length, job: job.id }, 'salesforce records brought in line');
+        this.deps.logger.info({ email: emailHash(job.payload.email), rule: job.payload.rule, written: written.length, refused: refused.length, job: job.id }, 'salesforce records brought in line');
       } else {
-        await this.failJob(job, failures.map((f) => `${f.write.id}: ${describeSaveErrors(f.result)}`).join('; '));
+        await this.failJob(job, retryable.map((w) => `${w.id}: ${describeSaveErrors(results.get(w.id))}`).join('; '));
       }
     }
     // Writes of the opt-out field were stamped with their job (recordObservations above, which may create the row);
@@ -159,6 +180,18 @@ export class PullWorker {
     const ownWrites = [...results].filter(([, r]) => r.success).map(([id]) => id);
     await store.links.recordOwnWrites(ownWrites, writtenAt);
     return claimed.length;
+  }
+
+  /** Converted Leads of the jobs' emails, to audit them as skipped; a failed lookup only loses that audit. */
+  private async convertedLeads(jobs: ClaimedJob<PullJobPayload>[]): Promise<ConvertedLead[]> {
+    const read = this.deps.reader.readConvertedLeads;
+    if (read === undefined || jobs.length === 0) return [];
+    try {
+      return await read.call(this.deps.reader, jobs.map((j) => j.payload.email));
+    } catch (error) {
+      this.deps.logger.warn({ err: messageOf(error) }, 'looking up converted leads failed');
+      return [];
+    }
   }
 
   /** R7 tag scope: a contact without the tag is none of our business; the decision is audited and the job ends. */
@@ -265,9 +298,24 @@ async function outlivingDroppedConnections<T>(transaction: () => Promise<T>): Pr
   }
 }
 
+/** Salesforce's code and message of a record's failure, its message stripped of what may identify the person. */
 function describeSaveErrors(result: SaveResult | undefined): string {
   if (result === undefined) return 'no result (the call failed)';
-  return result.errors.map((e) => `${e.statusCode}: ${e.message}`).join(', ') || 'unknown error';
+  return result.errors.map((e) => `${e.statusCode}: ${redactSalesforceMessage(e.message)}`).join(', ') || 'unknown error';
+}
+
+type WriteOutcome = 'written' | 'modified' | 'converted' | 'transient' | 'permanent';
+
+/** One record's fate: a failed call and a row lock are tried again; a converted Lead is skipped; the rest is for good. */
+function writeOutcome(result: SaveResult | undefined): WriteOutcome {
+  if (result === undefined) return 'transient';
+  if (result.success) return 'written';
+  const codes = result.errors.map((e) => e.statusCode);
+  if (codes.includes(MODIFIED_SINCE_READ)) return 'modified';
+  if (codes.includes('CANNOT_UPDATE_CONVERTED_LEAD')) return 'converted';
+  // No error listed at all is not something to give up on.
+  if (codes.length === 0 || codes.some((code) => saveErrorClass(code) !== 'permanent')) return 'transient';
+  return 'permanent';
 }
 
 function messageOf(error: unknown): string {

@@ -148,6 +148,25 @@ export function controlRouter(emulator: SalesforceEmulator, extra: { setQueryBat
     emulator.failNextWrites(body.recordId, body.errorCode, body.times);
     res.status(204).end();
   });
+  router.put('/records/:id/fault', (req, res) => {
+    const fault = z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('validation-rule'), message: z.string().optional(), field: z.string().optional() }),
+        z.object({ kind: z.literal('required-field'), field: z.string() }),
+        z.object({ kind: z.literal('deleted') }),
+        z.object({ kind: z.literal('read-only') }),
+      ])
+      .parse(req.body);
+    emulator.setRecordFault(param(req, 'id'), clean(fault));
+    res.status(204).end();
+  });
+  router.delete('/records/:id/fault', (req, res) => {
+    emulator.setRecordFault(param(req, 'id'), null);
+    res.status(204).end();
+  });
+  router.post('/leads/:id/convert', (req, res) => {
+    res.json(emulator.convertLead(param(req, 'id')));
+  });
   router.post('/latency', (req, res) => {
     emulator.setLatency(z.object({ ms: z.number().int().min(0) }).parse(req.body).ms);
     res.status(204).end();

@@ -14,6 +14,7 @@ import {
   settingsTypeName,
   type EmulatedUser,
   type RecordChange,
+  type RecordFault,
   type RecordFields,
   type StoredRecord,
 } from './org-data';
@@ -32,6 +33,7 @@ export type {
   FieldValue,
   GapChangeType,
   PlatformEventConfig,
+  RecordFault,
   RecordFields,
 };
 export { replayInvalidError } from './bayeux-server';
@@ -128,6 +130,10 @@ export interface SalesforceEmulator {
   setPackageInstalled(installed: boolean): void;
   addCustomField(type: string, spec: CustomFieldSpec): void;
   failNextWrites(recordId: string, errorCode: string, times?: number): void;
+  /** A lasting per-record refusal (validation rule, required field, deleted, read-only); null clears it. */
+  setRecordFault(recordId: string, fault: RecordFault | null): void;
+  /** Converts a Lead (by the admin user): it stays queryable, and updates to it are refused from then on. */
+  convertLead(id: string): RecordFields;
   injectBusy(times: number): void;
   /**
    * Runs `happen` (a change someone else makes in the org) just before the next request that `matches` is served:
@@ -363,6 +369,13 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     },
     addCustomField: (type, spec) => org.addCustomField(type, spec),
     failNextWrites: (recordId, errorCode, times = 1) => org.failNextWrites(recordId, errorCode, times),
+    setRecordFault: (recordId, fault) => org.setRecordFault(recordId, fault),
+    convertLead: (id) => {
+      const change = org.convertLead(id, contextFor({ asUserId: admin.id }));
+      org.apply(change);
+      publish([change]);
+      return { ...change.after };
+    },
     injectBusy: (times) => bayeux.injectBusy(times),
     beforeNextRequest: (matches, happen) => void interleaved.push({ matches, happen }),
     setLatency: (ms) => {

@@ -52,6 +52,31 @@ export interface RecordChange {
   at: Date;
 }
 
+/**
+ * What a customer's org does to one record on every write until it is cleared: a validation rule, a field a Flow or
+ * a trigger requires, a record deleted meanwhile, a record the integration user may read but not edit (sharing).
+ * Each answers the status code the Object Reference's "Core Data Types Used in API Calls" (StatusCode) names.
+ */
+export type RecordFault =
+  | { kind: 'validation-rule'; message?: string; field?: string }
+  | { kind: 'required-field'; field: string }
+  | { kind: 'deleted' }
+  | { kind: 'read-only' };
+
+export function recordFaultError(fault: RecordFault): SalesforceApiError {
+  switch (fault.kind) {
+    case 'validation-rule':
+      // The message is the rule's own error message, written by the org's admin (it may name anything).
+      return new SalesforceApiError(400, 'FIELD_CUSTOM_VALIDATION_EXCEPTION', fault.message ?? messageForStatusCode('FIELD_CUSTOM_VALIDATION_EXCEPTION'), fault.field ? [fault.field] : []);
+    case 'required-field':
+      return new SalesforceApiError(400, 'REQUIRED_FIELD_MISSING', `Required fields are missing: [${fault.field}]`, [fault.field]);
+    case 'deleted':
+      return new SalesforceApiError(400, 'ENTITY_IS_DELETED', messageForStatusCode('ENTITY_IS_DELETED'), []);
+    case 'read-only':
+      return new SalesforceApiError(400, 'INSUFFICIENT_ACCESS_OR_READONLY', messageForStatusCode('INSUFFICIENT_ACCESS_OR_READONLY'), []);
+  }
+}
+
 export interface OrgDataOptions {
   now: () => Date;
   packageInstalled: boolean;
@@ -71,6 +96,7 @@ export class OrgData {
   readonly orgId: string;
   private readonly records = new Map<string, Map<string, StoredRecord>>();
   private readonly failures = new Map<string, { code: string; remaining: number }>();
+  private readonly faults = new Map<string, RecordFault>();
   private readonly extraFields: Record<string, FieldDef[]> = {};
   packageInstalled: boolean;
   readonly users: EmulatedUser[];
@@ -158,6 +184,26 @@ export class OrgData {
 
   failNextWrites(recordId: string, code: string, times: number): void {
     this.failures.set(recordId.slice(0, 15), { code, remaining: times });
+  }
+
+  /** Puts a lasting fault on a record (every update fails with it), or clears it with null. */
+  setRecordFault(recordId: string, fault: RecordFault | null): void {
+    if (fault === null) this.faults.delete(recordId.slice(0, 15));
+    else this.faults.set(recordId.slice(0, 15), fault);
+  }
+
+  /**
+   * Converts a Lead the way convertLead() leaves it (SOAP API "convertLead()"): IsConverted is true and Status the
+   * converted status; the record stays queryable, and every later update is refused with CANNOT_UPDATE_CONVERTED_LEAD.
+   */
+  convertLead(id: string, context: WriteContext): RecordChange {
+    const record = this.get('Lead', id);
+    if (!record) throw new SalesforceApiError(404, 'NOT_FOUND', 'The requested resource does not exist');
+    if (record.fields.IsConverted === true) throw new SalesforceApiError(400, 'CANNOT_UPDATE_CONVERTED_LEAD', messageForStatusCode('CANNOT_UPDATE_CONVERTED_LEAD'), []);
+    const change = this.prepareUpdate('Lead', id, { Status: 'Closed - Converted' }, context);
+    change.values.IsConverted = true;
+    change.after.IsConverted = true;
+    return change;
   }
 
   private injectedFailure(id: string): SalesforceApiError | undefined {
@@ -295,8 +341,15 @@ export class OrgData {
     if (!record || !sameId(String(record.fields.Id), id)) {
       throw new SalesforceApiError(404, 'NOT_FOUND', 'The requested resource does not exist');
     }
+    // A converted Lead can no longer be edited, through any API ("CANNOT_UPDATE_CONVERTED_LEAD", Salesforce Help
+    // article 000384333: after conversion only convertedAccountId / convertedContactId can be referenced).
+    if (def.name === 'Lead' && record.fields.IsConverted === true) {
+      throw new SalesforceApiError(400, 'CANNOT_UPDATE_CONVERTED_LEAD', messageForStatusCode('CANNOT_UPDATE_CONVERTED_LEAD'), []);
+    }
     const failure = this.injectedFailure(id);
     if (failure) throw failure;
+    const fault = this.faults.get(id.slice(0, 15));
+    if (fault) throw recordFaultError(fault);
     const values = this.resolveInput(def, input, 'update');
     const at = secondPrecision(this.now());
     const changed: RecordFields = {};

@@ -55,6 +55,8 @@ export interface AppTiming {
   acTimeoutMs: number;
   /** Longest a Salesforce REST call may take; a slower one fails as transient and is tried again. */
   sfTimeoutMs: number;
+  /** How long Salesforce writes pause when the org's daily API limit refuses a call (REQUEST_LIMIT_EXCEEDED). */
+  sfLimitPauseMs: number;
   bulkPollIntervalMs: number;
   /** Lock time of a claimed queue job, renewed every leaseRenewMs while this instance lives (a crashed instance's jobs are taken over after it). */
   jobLeaseMs: number;
@@ -75,6 +77,7 @@ export const defaultTiming: AppTiming = {
   fullPassEveryMs: 6 * 3600_000,
   acTimeoutMs: 30_000,
   sfTimeoutMs: 30_000,
+  sfLimitPauseMs: 5 * 60_000,
   bulkPollIntervalMs: 2000,
   jobLeaseMs: 30_000,
   // Longer than the webhook linger: deliveries confirmed in rounds of up to 2 s still count as one burst here.
@@ -111,6 +114,8 @@ export interface AppStatus {
   queue: { kind: string; state: string; n: number }[];
   acReachable: AcReachability;
   lastPollAt: string | null;
+  /** The org's daily API use (last Sforce-Limit-Info) and, while its limit is reached, until when writes wait. */
+  salesforceApi: { used: number | null; max: number | null; writesPausedUntil: string | null };
 }
 
 export async function startApp(config: AppConfig, options: AppOptions = {}): Promise<RunningApp> {
@@ -214,6 +219,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     acContactInScope: (id) => scope.acContactInScope(id),
     leaseMs: timing.jobLeaseMs,
     lingerMs: timing.pullLingerMs,
+    limitPauseMs: timing.sfLimitPauseMs,
     retry,
     clock,
     logger,
@@ -358,6 +364,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     queue: await store.jobs.counts(),
     acReachable: acReadiness.known(),
     lastPollAt: lastPollAt?.toISOString() ?? null,
+    salesforceApi: { used: rest.apiUsage()?.used ?? null, max: rest.apiUsage()?.max ?? null, writesPausedUntil: pull.salesforcePause()?.until.toISOString() ?? null },
   });
 
   const resync = createResyncRequests({ store, reader, readRecords, intake, clock, onQueued: () => pushLoop?.poke() });

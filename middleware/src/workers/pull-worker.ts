@@ -11,7 +11,7 @@ import { planSalesforceWrites, type PlannedWrite, type SalesforceRecordState } f
 import { awaitingStream } from '../sync/opt-out-recency';
 import type { Settings } from '../sync/settings';
 import type { ConvertedLead, SalesforceRecordReader } from './salesforce-records';
-import { redactSalesforceMessage, saveErrorClass } from '../salesforce/salesforce-errors';
+import { SalesforceApiError, redactSalesforceMessage, saveErrorClass } from '../salesforce/salesforce-errors';
 import type { Metrics } from '../observability/metrics';
 import { emailHash } from '../observability/logger';
 
@@ -34,6 +34,11 @@ export interface PullWorkerDeps {
    */
   lingerMs?: number;
   retry: RetryPolicy;
+  /**
+   * How long Salesforce writes pause after the org's daily API limit refused a call (REQUEST_LIMIT_EXCEEDED): the
+   * allocation is a rolling 24 hours, so room returns as old calls age out. The jobs stay queued meanwhile.
+   */
+  limitPauseMs?: number;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -50,13 +55,28 @@ const LEASE_MS = 5 * 60_000;
 const STREAM_WAIT_RETRY_MS = 1_000;
 /** The result of a conditional write Salesforce refused (412): the record changed after we read it. */
 const MODIFIED_SINCE_READ = 'MODIFIED_SINCE_READ';
+const LIMIT_PAUSE_MS = 5 * 60_000;
+
+/** The org refused a call because its daily API allocation is used up. */
+function isRequestLimit(error: unknown): boolean {
+  return error instanceof SalesforceApiError && error.errorCode === 'REQUEST_LIMIT_EXCEEDED';
+}
 
 export class PullWorker {
+  private pausedUntil: Date | null = null;
+
   constructor(private readonly deps: PullWorkerDeps) {}
+
+  /** While the org's daily API limit is reached: until when Salesforce writes wait (for the status page). */
+  salesforcePause(): { until: Date; reason: string } | null {
+    if (this.pausedUntil === null || this.pausedUntil.getTime() <= this.deps.clock().getTime()) return null;
+    return { until: this.pausedUntil, reason: "the Salesforce org's daily API request limit is reached (REQUEST_LIMIT_EXCEEDED)" };
+  }
 
   /** Handles one batch of ready jobs; returns how many it took. */
   async runOnce(limit = BATCH): Promise<number> {
     const { store } = this.deps;
+    if (this.salesforcePause() !== null) return 0;
     const lingerMs = this.deps.lingerMs ?? 0;
     if (lingerMs > 0) {
       const ready = await store.jobs.readySummary(pullJobKind.name);
@@ -92,6 +112,10 @@ export class PullWorker {
       records = await this.deps.reader.readByEmails(jobs.map((j) => j.payload.email));
       if (this.deps.recordsInScope !== undefined) records = await this.deps.recordsInScope(records);
     } catch (error) {
+      if (isRequestLimit(error)) {
+        await this.pauseForTheLimit(jobs);
+        return claimed.length;
+      }
       await Promise.all(jobs.map((job) => this.failJob(job, `reading Salesforce records failed: ${messageOf(error)}`)));
       return claimed.length;
     }
@@ -104,7 +128,7 @@ export class PullWorker {
 
     // Read before the writes: a Lead converted while we write is audited once, from its refused write.
     const converted = groupBy(await this.convertedLeads(ready), (lead) => lead.email);
-    const results = await this.writeAll(plans.flatMap((p) => p.plan.writes));
+    const { results, limitReached } = await this.writeAll(plans.flatMap((p) => p.plan.writes));
     const writtenAt = this.deps.clock();
     for (const { job, plan } of plans) {
       // Each record's failure is judged alone: one the org refuses for good (a validation rule, a converted Lead)
@@ -162,7 +186,10 @@ export class PullWorker {
         this.deps.metrics.jobsDead.inc({ kind: pullJobKind.name });
         this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, record: id, error: describeSaveErrors(results.get(id)) }, 'salesforce refuses one record; dead-lettered it alone');
       }
-      if (retryable.length > 0 && retryable.every((w) => outcomes.get(w.id) === 'modified')) {
+      if (retryable.length > 0 && limitReached && retryable.every((w) => results.get(w.id) === undefined)) {
+        // The org's daily API limit refused the call: the job waits for room without using an attempt.
+        await this.pauseForTheLimit([job]);
+      } else if (retryable.length > 0 && retryable.every((w) => outcomes.get(w.id) === 'modified')) {
         // Someone changed the record between our read and our write: decide again on what Salesforce holds now
         // (not a failure, so no attempt is used; the change's own event is on its way).
         await store.jobs.requeue(pullJobKind, job, new Date(this.deps.clock().getTime() + STREAM_WAIT_RETRY_MS), 'a record changed in Salesforce after it was read', job.attempts - 1);
@@ -239,8 +266,19 @@ export class PullWorker {
     return ready;
   }
 
-  private async writeAll(writes: PlannedWrite[]): Promise<Map<string, SaveResult>> {
+  /** Salesforce writes wait for the org's API allocation to have room; the jobs go back to the queue unspent. */
+  private async pauseForTheLimit(jobs: ClaimedJob<PullJobPayload>[]): Promise<void> {
+    const until = new Date(this.deps.clock().getTime() + (this.deps.limitPauseMs ?? LIMIT_PAUSE_MS));
+    if (this.pausedUntil === null || this.pausedUntil < until) this.pausedUntil = until;
+    for (const job of jobs) {
+      await this.deps.store.jobs.requeue(pullJobKind, job, until, "Salesforce's daily API request limit is reached; waiting for room", job.attempts - 1);
+    }
+    this.deps.logger.warn({ jobs: jobs.length, until: until.toISOString() }, 'salesforce daily API request limit reached; salesforce writes pause');
+  }
+
+  private async writeAll(writes: PlannedWrite[]): Promise<{ results: Map<string, SaveResult>; limitReached: boolean }> {
     const results = new Map<string, SaveResult>();
+    let limitReached = false;
     // Conditional writes (R5's opt-ins) go one record a call: sObject Collections takes no condition. They are rare:
     // a person subscribing again in ActiveCampaign after opting out.
     for (const write of writes) {
@@ -254,6 +292,7 @@ export class PullWorker {
             : { id: write.id, success: false, errors: [{ statusCode: MODIFIED_SINCE_READ, message: `modified in Salesforce after ${write.unlessModifiedSince.toISOString()}`, fields: [] }] },
         );
       } catch (error) {
+        limitReached ||= isRequestLimit(error);
         this.deps.logger.warn({ err: messageOf(error), objectName: write.objectName }, 'salesforce conditional update failed');
       }
     }
@@ -267,10 +306,11 @@ export class PullWorker {
           if (result !== undefined) results.set(w.id, result);
         });
       } catch (error) {
+        limitReached ||= isRequestLimit(error);
         this.deps.logger.warn({ err: messageOf(error), objectName, records: batch.length }, 'salesforce collections update failed');
       }
     }
-    return results;
+    return { results, limitReached };
   }
 
   private async failJob(job: ClaimedJob<PullJobPayload>, error: string): Promise<void> {

@@ -12,7 +12,7 @@ describe.each(engines)('a real org refusing single records, on %s', (engine) => 
   beforeAll(async () => {
     sandbox = await startSandbox(engine);
     news = sandbox.ac.createList('News');
-    await sandbox.startApp();
+    await sandbox.startApp({ sfLimitPauseMs: 300 });
     await readyApp(sandbox);
   });
   afterAll(async () => {
@@ -109,5 +109,27 @@ describe.each(engines)('a real org refusing single records, on %s', (engine) => 
     const leadWrites = (await history('locked-one@example.com')).filter((a) => a.recordId === lead && a.result === 'written');
     expect(leadWrites).toHaveLength(1);
     expect(await lettersOf('locked-one@example.com')).toEqual([]);
+  });
+
+  test('when the org daily API limit is reached, then Salesforce writes pause with the work still queued, the status says so, and resume when there is room', async () => {
+    const { contact } = await person('limited@example.com');
+    sandbox.sf.setApiLimit({ max: sandbox.sf.apiUsage().used, enforce: true });
+    try {
+      sandbox.ac.unsubscribe('limited@example.com', 'all');
+      const status = await waitFor(async () => {
+        const s = await sandbox.app!.status();
+        return s.salesforceApi.writesPausedUntil !== null ? s : undefined;
+      }, { what: 'writes paused' });
+      expect(status.salesforceApi.used).toBe(status.salesforceApi.max);
+      // Longer than several pauses with JOB_MAX_ATTEMPTS 4: the opt-out is never spent on the limit.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(await jobsOf('limited@example.com')).toHaveLength(1);
+      expect(await lettersOf('limited@example.com')).toEqual([]);
+      expect(isOptedOut(sandbox, 'Contact', contact)).toBe(false);
+    } finally {
+      sandbox.sf.setApiLimit({ max: 15000, enforce: false });
+    }
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact), { what: 'written once there is room' });
+    expect(await lettersOf('limited@example.com')).toEqual([]);
   });
 });

@@ -12,6 +12,8 @@ import {
   saveErrorClass,
   salesforceFailureClass,
 } from '../../src/salesforce/salesforce-errors';
+import { SalesforceSession } from '../../src/salesforce/salesforce-auth';
+import { systemClock } from '../../src/salesforce/logger-and-clock';
 import { jwtSession, startHarness, type Harness } from './emulator-harness';
 
 const idSchema = z.object({ Id: z.string() });
@@ -78,5 +80,63 @@ describe('Salesforce failures, classified', () => {
   test('when a validation message quotes the person, then the redacted message keeps the rule but not the data', () => {
     const message = redactSalesforceMessage(`VIP "Ada Lovelace" (ada@example.com, +44 20 7946 0958) may not opt out`);
     expect(message).toBe('VIP [quoted] ([email], [number]) may not opt out');
+  });
+});
+
+describe('Salesforce sessions and the daily API limit', () => {
+  let org: Harness;
+  const clock = { offsetMs: 0 };
+
+  beforeAll(async () => {
+    org = await startHarness({ now: () => new Date(Date.now() + clock.offsetMs) });
+  });
+  /** The product signs its JWT with the same (mocked) time as the org. */
+  const orgSession = () => {
+    const base = jwtSession(org);
+    return new SalesforceSession({
+      auth: { kind: 'jwt-bearer', loginUrl: org.emulator.url, clientId: org.emulator.clientId, username: org.emulator.users.integration.username, privateKeyPem: org.privateKeyPem },
+      apiVersion: base.apiVersion,
+      productClientId: base.productClientId,
+      clock: { ...systemClock, now: () => Date.now() + clock.offsetMs },
+    });
+  };
+  afterAll(async () => {
+    await org.emulator.close();
+  });
+
+  test('when the session expired after two idle hours, then the client re-authenticates and the call still answers', async () => {
+    const session = orgSession();
+    const rest = new SalesforceRestClient(session);
+    const id = String(org.emulator.insert('Contact', { LastName: 'Idle', Email: 'idle@example.com' }).Id);
+    await rest.getLimits();
+    expect(session.refreshes()).toBe(1);
+    clock.offsetMs += 2 * 3600_000 + 1000;
+    const rows = await rest.query(`SELECT Id FROM Contact WHERE Email = 'idle@example.com'`, idSchema);
+    expect(rows).toEqual([{ Id: id }]);
+    expect(session.refreshes()).toBe(2);
+  });
+
+  test('when Salesforce answers, then the client reads the org API use from Sforce-Limit-Info and reports it', async () => {
+    const seen: Array<{ used: number; max: number }> = [];
+    const rest = new SalesforceRestClient(orgSession(), { onApiUsage: (usage) => seen.push(usage) });
+    await rest.getLimits();
+    const usage = org.emulator.apiUsage();
+    expect(rest.apiUsage()).toMatchObject({ used: usage.used, max: usage.max });
+    expect(seen.at(-1)).toMatchObject({ used: usage.used, max: 15000 });
+  });
+
+  test('when the daily API limit is reached, then the call fails with REQUEST_LIMIT_EXCEEDED, classed transient (wait)', async () => {
+    const rest = new SalesforceRestClient(orgSession());
+    await rest.getLimits();
+    org.emulator.setApiLimit({ max: org.emulator.apiUsage().used, enforce: true });
+    try {
+      const error = await rest.getLimits().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SalesforceApiError);
+      expect(error).toMatchObject({ httpStatus: 403, errorCode: 'REQUEST_LIMIT_EXCEEDED' });
+      expect(salesforceFailureClass(error)).toBe('transient');
+      expect(rest.apiUsage()?.used).toBe(rest.apiUsage()?.max);
+    } finally {
+      org.emulator.setApiLimit({ max: 15000, enforce: false });
+    }
   });
 });

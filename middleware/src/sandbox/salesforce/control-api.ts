@@ -167,6 +167,20 @@ export function controlRouter(emulator: SalesforceEmulator, extra: { setQueryBat
   router.post('/leads/:id/convert', (req, res) => {
     res.json(emulator.convertLead(param(req, 'id')));
   });
+  router.post('/session-timeout', (req, res) => {
+    emulator.setSessionTimeout(z.object({ ms: z.number().int().min(0) }).parse(req.body).ms);
+    res.status(204).end();
+  });
+  router.get('/api-limit', (_req, res) => {
+    res.json(emulator.apiUsage());
+  });
+  router.post('/api-limit', (req, res) => {
+    const body = z
+      .object({ max: z.number().int().min(0).optional(), enforce: z.boolean().optional(), addUsage: z.number().int().min(0).optional() })
+      .parse(req.body);
+    emulator.setApiLimit(clean(body));
+    res.json(emulator.apiUsage());
+  });
   router.post('/latency', (req, res) => {
     emulator.setLatency(z.object({ ms: z.number().int().min(0) }).parse(req.body).ms);
     res.status(204).end();

@@ -24,6 +24,7 @@ import { keyPrefixes } from './salesforce-ids';
 import type { CustomFieldSpec, FieldValue } from './sobject-schema';
 import { executeQuery } from './soql';
 import { controlRouter } from './control-api';
+import { ApiRequestLimit } from './api-limits';
 
 export type {
   ChannelMessage,
@@ -70,7 +71,11 @@ export interface SalesforceEmulatorOptions {
   settings?: Record<string, FieldValue>;
   /** Require the BAYEUX_BROWSER cookie on every request after the handshake, as Salesforce does. Default true. */
   requireCookies?: boolean;
+  /** The org's daily API request allocation (default 15,000, a Developer Edition's). */
   dailyApiRequestsMax?: number;
+  /** Refuse calls past the allocation with REQUEST_LIMIT_EXCEEDED. Default false (a healthy org far from its limit). */
+  enforceDailyApiLimit?: boolean;
+  /** Session timeout, counted from a session's last use (Salesforce default: 2 hours). */
   tokenTtlMs?: number;
   port?: number;
   host?: string;
@@ -141,6 +146,11 @@ export interface SalesforceEmulator {
    */
   beforeNextRequest(matches: (request: { method: string; path: string }) => boolean, happen: () => void | Promise<void>): void;
   setLatency(ms: number): void;
+  /** Changes the session timeout (inactivity) of the org. */
+  setSessionTimeout(ms: number): void;
+  /** Changes the daily API allocation: its maximum, whether it is enforced, calls others made just now. */
+  setApiLimit(limit: { max?: number; enforce?: boolean; addUsage?: number }): void;
+  apiUsage(): { used: number; max: number; enforced: boolean };
   setCometdTimeouts(t: { connectTimeoutMs?: number; clientExpiryMs?: number }): void;
   apiCallCount(): number;
   deliveredEventCount(): number;
@@ -235,6 +245,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
 
   let apiCalls = 0;
   let latencyMs = 0;
+  const apiLimit = new ApiRequestLimit(now, opts.dailyApiRequestsMax ?? 15_000, opts.enforceDailyApiLimit ?? false);
   let queryBatchSize = opts.queryBatchSize ?? 2000;
   const requestLog: RequestLogEntry[] = [];
 
@@ -263,6 +274,12 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
 
   const app = express();
   app.disable('x-powered-by');
+  // Salesforce serves `//services/data/...` as `/services/data/...`; the sf CLI builds such URLs when the instance
+  // URL ends with a slash.
+  app.use((req, _res, next) => {
+    if (req.url.startsWith('//')) req.url = req.url.replace(/^\/+/, '/');
+    next();
+  });
   const interleaved: { matches: (request: { method: string; path: string }) => boolean; happen: () => void | Promise<void> }[] = [];
   app.use((req, _res, next) => {
     const due = interleaved.findIndex((i) => i.matches({ method: req.method, path: req.originalUrl }));
@@ -382,6 +399,16 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
       latencyMs = ms;
     },
     setCometdTimeouts: (t) => bayeux.setTimeouts(t),
+    setSessionTimeout: (ms) => {
+      oauth.setSessionTimeout(ms);
+      bayeux.recheckTokens();
+    },
+    setApiLimit: ({ max, enforce, addUsage }) => {
+      if (max !== undefined) apiLimit.max = max;
+      if (enforce !== undefined) apiLimit.enforced = enforce;
+      if (addUsage !== undefined) apiLimit.add(addUsage);
+    },
+    apiUsage: () => ({ used: apiLimit.used(), max: apiLimit.max, enforced: apiLimit.enforced }),
     apiCallCount: () => apiCalls,
     deliveredEventCount: () => bayeux.totalDelivered,
     requestLog,
@@ -419,7 +446,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
       cdc,
       platformEvents,
       queryBatchSize: () => queryBatchSize,
-      dailyApiRequestsMax: opts.dailyApiRequestsMax ?? 15_000,
+      apiLimit,
       countApiCall: () => (apiCalls += 1),
       apiCallCount: () => apiCalls,
       deliveredEvents: () => bayeux.totalDelivered,

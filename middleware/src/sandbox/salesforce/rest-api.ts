@@ -4,6 +4,7 @@
 // array body [{message, errorCode, fields}]; an invalid token gives 401 INVALID_SESSION_ID.
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
+import type { ApiRequestLimit } from './api-limits';
 import type { ChangeEventPublisher } from './change-events';
 import type { OAuthServer, SessionInfo } from './oauth-server';
 import type { OrgData, RecordChange, RecordFields, WriteContext } from './org-data';
@@ -19,7 +20,7 @@ export interface RestContext {
   cdc: ChangeEventPublisher;
   platformEvents: PlatformEventPublisher;
   queryBatchSize: () => number;
-  dailyApiRequestsMax: number;
+  apiLimit: ApiRequestLimit;
   countApiCall: () => number;
   apiCallCount: () => number;
   deliveredEvents: () => number;
@@ -117,6 +118,15 @@ export function restRouter(ctx: RestContext): Router {
 
   router.use('/services/data', (req: Request, res: Response, next: NextFunction) => {
     ctx.countApiCall();
+    // The Versions resource does not count against the allocation and carries no Limit Info header.
+    if (req.path !== '/') {
+      if (!ctx.apiLimit.take()) {
+        res.set('Sforce-Limit-Info', ctx.apiLimit.header());
+        res.status(403).json([{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
+        return;
+      }
+      res.set('Sforce-Limit-Info', ctx.apiLimit.header());
+    }
     const delay = ctx.latencyMs();
     if (delay > 0) setTimeout(next, delay);
     else next();
@@ -161,9 +171,9 @@ export function restRouter(ctx: RestContext): Router {
   });
 
   versioned.get('/limits', (_req, res) => {
-    const max = ctx.dailyApiRequestsMax;
+    const max = ctx.apiLimit.max;
     res.json({
-      DailyApiRequests: { Max: max, Remaining: Math.max(0, max - ctx.apiCallCount()) },
+      DailyApiRequests: { Max: max, Remaining: Math.max(0, max - ctx.apiLimit.used()) },
       DailyDeliveredPlatformEvents: { Max: 50000, Remaining: Math.max(0, 50000 - ctx.deliveredEvents()) },
       MonthlyPlatformEventsUsageEntitlement: { Max: 0, Remaining: 0 },
     });

@@ -86,3 +86,82 @@ describe('Salesforce emulator: records a real org refuses', () => {
     expect(await res.json()).toMatchObject({ Id: id, IsConverted: true });
   });
 });
+
+describe('Salesforce emulator: sessions and the daily API allocation', () => {
+  let sf: SalesforceEmulator;
+  const clock = { offsetMs: 0 };
+  const hour = 3600_000;
+
+  beforeAll(async () => {
+    sf = await startSalesforceEmulator({ now: () => new Date(Date.now() + clock.offsetMs) });
+  });
+  afterAll(async () => {
+    await sf.close();
+  });
+
+  const limits = (token: string, path = `/services/data/v${sf.apiVersion}/limits`) => fetch(`${sf.url}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+
+  it('when a session is used within two hours of its last use, then it lives on; after two idle hours it answers 401 INVALID_SESSION_ID', async () => {
+    const token = sf.issueToken();
+    clock.offsetMs += 1.9 * hour;
+    expect((await limits(token)).status).toBe(200);
+    clock.offsetMs += 1.9 * hour;
+    expect((await limits(token)).status).toBe(200);
+    clock.offsetMs += 2 * hour;
+    const expired = await limits(token);
+    expect(expired.status).toBe(401);
+    expect(await expired.json()).toEqual([{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]);
+  });
+
+  it('when the control API shortens the session timeout, then idle sessions end sooner', async () => {
+    const token = sf.issueToken();
+    const set = await fetch(`${sf.url}/__sandbox/session-timeout`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ms: 60_000 }) });
+    expect(set.status).toBe(204);
+    try {
+      clock.offsetMs += 61_000;
+      expect((await limits(token)).status).toBe(401);
+    } finally {
+      sf.setSessionTimeout(2 * hour);
+    }
+  });
+
+  it('when REST answers, then it carries Sforce-Limit-Info api-usage=<used>/<max>, except the Versions resource', async () => {
+    const token = sf.issueToken();
+    const before = sf.apiUsage().used;
+    const answer = await limits(token);
+    expect(answer.headers.get('sforce-limit-info')).toBe(`api-usage=${before + 1}/15000`);
+    const body = (await answer.json()) as { DailyApiRequests: { Max: number; Remaining: number } };
+    expect(body.DailyApiRequests).toEqual({ Max: 15000, Remaining: 15000 - (before + 1) });
+    const versions = await limits(token, '/services/data');
+    expect(versions.headers.get('sforce-limit-info')).toBeNull();
+    expect(sf.apiUsage().used).toBe(before + 1);
+  });
+
+  it('when the allocation is enforced and used up, then calls answer 403 REQUEST_LIMIT_EXCEEDED until 24 hours make room', async () => {
+    const token = sf.issueToken();
+    const used = sf.apiUsage().used;
+    const set = await fetch(`${sf.url}/__sandbox/api-limit`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ max: used + 2, enforce: true }) });
+    expect(await set.json()).toEqual({ used, max: used + 2, enforced: true });
+    try {
+      expect((await limits(token)).status).toBe(200);
+      expect((await limits(token)).status).toBe(200);
+      const refused = await limits(token);
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toEqual([{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
+      expect(refused.headers.get('sforce-limit-info')).toBe(`api-usage=${used + 2}/${used + 2}`);
+      clock.offsetMs += 24 * hour + 60_000;
+      const token2 = sf.issueToken();
+      const later = await limits(token2);
+      expect(later.status).toBe(200);
+      expect(later.headers.get('sforce-limit-info')).toBe(`api-usage=1/${used + 2}`);
+    } finally {
+      sf.setApiLimit({ max: 15000, enforce: false });
+    }
+  });
+
+  it('when a client asks for //services/data paths, then they are served as /services/data', async () => {
+    const token = sf.issueToken();
+    const answer = await limits(token, `//services/data/v${sf.apiVersion}/limits`);
+    expect(answer.status).toBe(200);
+  });
+});

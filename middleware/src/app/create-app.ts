@@ -16,6 +16,7 @@ import { AcReadiness, type AcReachability } from '../server/ac-readiness';
 import { createResyncRequests } from '../workers/resync-requests';
 import { SalesforceSession, type SalesforceAuthConfig } from '../salesforce/salesforce-auth';
 import { SalesforceRestClient } from '../salesforce/salesforce-rest';
+import { describePermissionFindings, salesforcePermissionFindings, type PermissionFinding } from '../salesforce/salesforce-permissions';
 import { StreamingSubscriber } from '../salesforce/streaming-subscriber';
 import { cdcChannel, optOutEvent, syncStateFields } from '../salesforce/package-names';
 import { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
@@ -116,6 +117,8 @@ export interface AppStatus {
   lastPollAt: string | null;
   /** The org's daily API use (last Sforce-Limit-Info) and, while its limit is reached, until when writes wait. */
   salesforceApi: { used: number | null; max: number | null; writesPausedUntil: string | null };
+  /** What the integration user lacks to sync the opt-out field (empty: nothing); null until it could be checked. */
+  salesforcePermissions: PermissionFinding[] | null;
 }
 
 export async function startApp(config: AppConfig, options: AppOptions = {}): Promise<RunningApp> {
@@ -133,6 +136,18 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   const rest = new SalesforceRestClient(session, { logger, fetchImpl: countingSalesforceFetch(metrics), timeoutMs: timing.sfTimeoutMs, onApiUsage: (usage) => metrics.observeSalesforceApiUsage(usage) });
   const settings = new SettingsProvider(rest, logger);
   await settings.refresh().catch(() => undefined);
+  // A hidden or read-only opt-out field loses events silently: found at start and at each settings refresh, it is
+  // on the status (salesforcePermissions) for /readyz and the status page. null while it could not be checked.
+  let permissionFindings: PermissionFinding[] | null = null;
+  const checkPermissions = async (): Promise<void> => {
+    try {
+      permissionFindings = await salesforcePermissionFindings(rest, settings.get().optOutField);
+      if (permissionFindings.length > 0) logger.error({ findings: permissionFindings }, `salesforce permissions missing: ${describePermissionFindings(permissionFindings)}`);
+    } catch (error) {
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'salesforce permissions could not be checked');
+    }
+  };
+  await checkPermissions();
 
   let customFieldsKnown: boolean | null = null;
   const customFields = async () => {
@@ -354,7 +369,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       leadershipBusy = false;
     }
   };
-  const settingsTask = cron.schedule(config.salesforce.settingsRefreshCron, () => void settings.refresh());
+  const settingsTask = cron.schedule(config.salesforce.settingsRefreshCron, () => void settings.refresh().then(checkPermissions));
 
   const status = async (): Promise<AppStatus> => ({
     instanceId,
@@ -364,6 +379,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     queue: await store.jobs.counts(),
     acReachable: acReadiness.known(),
     lastPollAt: lastPollAt?.toISOString() ?? null,
+    salesforcePermissions: permissionFindings,
     salesforceApi: { used: rest.apiUsage()?.used ?? null, max: rest.apiUsage()?.max ?? null, writesPausedUntil: pull.salesforcePause()?.until.toISOString() ?? null },
   });
 

@@ -42,6 +42,13 @@ const saveResultSchema = z.object({
 export type SaveResult = z.infer<typeof saveResultSchema>;
 
 const describeSchema = z.object({ fields: z.array(z.object({ name: z.string() })) });
+/** What the describe of an object tells about the asking user's access ("sObject Describe", REST API guide). */
+const objectAccessSchema = z.object({
+  name: z.string(),
+  updateable: z.boolean().default(true),
+  fields: z.array(z.object({ name: z.string(), updateable: z.boolean().default(true) })),
+});
+export type ObjectDescribeAccess = z.infer<typeof objectAccessSchema>;
 
 const limitsSchema = z.record(z.string(), z.object({ Max: z.number(), Remaining: z.number() }).loose());
 export type SalesforceLimits = z.infer<typeof limitsSchema>;
@@ -235,6 +242,11 @@ export class SalesforceRestClient {
   async describeFieldNames(object: string): Promise<Set<string>> {
     const body = parseAnswer(describeSchema, await this.request('GET', `/sobjects/${assertApiName(object, 'object')}/describe`), 'describe');
     return new Set(body.fields.map((field) => field.name));
+  }
+
+  /** The object as the integration user sees it: hidden fields are absent, read-only ones not updateable. */
+  async describeAccess(object: string): Promise<ObjectDescribeAccess> {
+    return parseAnswer(objectAccessSchema, await this.request('GET', `/sobjects/${assertApiName(object, 'object')}/describe`), 'describe');
   }
 
   async getLimits(): Promise<SalesforceLimits> {

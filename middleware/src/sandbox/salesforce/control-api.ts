@@ -167,6 +167,14 @@ export function controlRouter(emulator: SalesforceEmulator, extra: { setQueryBat
   router.post('/leads/:id/convert', (req, res) => {
     res.json(emulator.convertLead(param(req, 'id')));
   });
+  router.put('/access/:type', (req, res) => {
+    emulator.setObjectAccess(param(req, 'type'), z.object({ access: z.enum(['edit', 'read', 'none']) }).parse(req.body).access);
+    res.status(204).end();
+  });
+  router.put('/access/:type/:field', (req, res) => {
+    emulator.setFieldAccess(param(req, 'type'), param(req, 'field'), z.object({ access: z.enum(['edit', 'read', 'hidden']) }).parse(req.body).access);
+    res.status(204).end();
+  });
   router.post('/session-timeout', (req, res) => {
     emulator.setSessionTimeout(z.object({ ms: z.number().int().min(0) }).parse(req.body).ms);
     res.status(204).end();

@@ -14,6 +14,8 @@ import {
   settingsTypeName,
   type EmulatedUser,
   type RecordChange,
+  type FieldAccess,
+  type ObjectAccess,
   type RecordFault,
   type RecordFields,
   type StoredRecord,
@@ -34,6 +36,8 @@ export type {
   FieldValue,
   GapChangeType,
   PlatformEventConfig,
+  FieldAccess,
+  ObjectAccess,
   RecordFault,
   RecordFields,
 };
@@ -146,6 +150,10 @@ export interface SalesforceEmulator {
    */
   beforeNextRequest(matches: (request: { method: string; path: string }) => boolean, happen: () => void | Promise<void>): void;
   setLatency(ms: number): void;
+  /** Field-level security of the integration user: 'hidden' (no Read), 'read' (no Edit) or 'edit'. */
+  setFieldAccess(type: string, field: string, access: FieldAccess): void;
+  /** Object permissions of the integration user: 'none' (no Read), 'read' (no Edit) or 'edit'. */
+  setObjectAccess(type: string, access: ObjectAccess): void;
   /** Changes the session timeout (inactivity) of the org. */
   setSessionTimeout(ms: number): void;
   /** Changes the daily API allocation: its maximum, whether it is enforced, calls others made just now. */
@@ -195,6 +203,8 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
   const integration = users[0];
   const admin = users[1] ?? users[0];
   if (!integration || !admin) throw new Error('the emulator needs at least one user');
+  // Object and field permissions set through the control API are those of the integration user's profile.
+  org.restrictedUserId = integration.id;
 
   let url = 'http://127.0.0.1';
   const bus = new EventBus(now, opts.retentionMs ?? defaultRetentionMs);
@@ -241,6 +251,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     connectTimeoutMs: opts.connectTimeoutMs ?? 110_000,
     clientExpiryMs: opts.clientExpiryMs ?? 40_000,
     requireCookies: opts.requireCookies ?? true,
+    visibleTo: (userId, message) => withoutHiddenFields(org, userId, message),
   });
 
   let apiCalls = 0;
@@ -399,6 +410,8 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
       latencyMs = ms;
     },
     setCometdTimeouts: (t) => bayeux.setTimeouts(t),
+    setFieldAccess: (type, field, access) => org.setFieldAccess(type, field, access),
+    setObjectAccess: (type, access) => org.setObjectAccess(type, access),
     setSessionTimeout: (ms) => {
       oauth.setSessionTimeout(ms);
       bayeux.recheckTokens();
@@ -455,6 +468,25 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
   );
   app.use('/__sandbox', controlRouter(emulator, { setQueryBatchSize: (n) => (queryBatchSize = n) }));
   return { app, emulator };
+}
+
+/**
+ * "Change Data Capture respects your org's field-level security settings. Delivered events contain only the fields
+ * that a subscribed user is allowed to view" (CDC guide, "Field-Level Security"): the hidden fields leave the body
+ * and the header's field lists of what that user receives.
+ */
+function withoutHiddenFields(org: OrgData, userId: string, message: ChannelMessage): ChannelMessage {
+  const payload = message.data.payload;
+  const header = payload.ChangeEventHeader as { entityName?: unknown; changedFields?: unknown; nulledFields?: unknown; diffFields?: unknown } | undefined;
+  if (!header || typeof header.entityName !== 'string') return message;
+  const hidden = org.hiddenFields(header.entityName, userId);
+  if (hidden.size === 0) return message;
+  for (const field of hidden) delete payload[field];
+  for (const list of ['changedFields', 'nulledFields', 'diffFields'] as const) {
+    const value = header[list];
+    if (Array.isArray(value)) header[list] = value.filter((f) => typeof f !== 'string' || !hidden.has(f));
+  }
+  return message;
 }
 
 export async function startSalesforceEmulator(opts: SalesforceEmulatorOptions = {}): Promise<SalesforceEmulator> {

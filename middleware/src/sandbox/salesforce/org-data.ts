@@ -35,6 +35,8 @@ export interface EmulatedUser {
 
 export interface WriteContext {
   userId: string;
+  /** The write comes through the API as this user, so the user's object and field permissions apply. */
+  enforceAccess?: boolean;
   /** CDC changeOrigin: `com/salesforce/api/rest/<ver>;client=<id>` or '' (CDC guide, ChangeEventHeader). */
   changeOrigin: string;
 }
@@ -77,6 +79,10 @@ export function recordFaultError(fault: RecordFault): SalesforceApiError {
   }
 }
 
+/** What the integration user's profile and permission sets allow on an object or on a field. */
+export type ObjectAccess = 'edit' | 'read' | 'none';
+export type FieldAccess = 'edit' | 'read' | 'hidden';
+
 export interface OrgDataOptions {
   now: () => Date;
   packageInstalled: boolean;
@@ -97,6 +103,10 @@ export class OrgData {
   private readonly records = new Map<string, Map<string, StoredRecord>>();
   private readonly failures = new Map<string, { code: string; remaining: number }>();
   private readonly faults = new Map<string, RecordFault>();
+  /** Permissions taken from the restricted user (the integration user); every other user keeps full access. */
+  private readonly objectAccess = new Map<string, ObjectAccess>();
+  private readonly fieldAccess = new Map<string, FieldAccess>();
+  restrictedUserId: string | null = null;
   private readonly extraFields: Record<string, FieldDef[]> = {};
   packageInstalled: boolean;
   readonly users: EmulatedUser[];
@@ -135,6 +145,50 @@ export class OrgData {
     const extra = this.extraFields[def.name] ?? [];
     const pkg = this.packageInstalled && (def.name === 'Contact' || def.name === 'Lead') ? packageSyncFields() : [];
     return { ...def, fields: [...def.fields, ...pkg, ...extra] };
+  }
+
+  /** Restricts what the integration user may do with an object ('edit' gives full access back). */
+  setObjectAccess(type: string, access: ObjectAccess): void {
+    const def = this.requireType(type);
+    if (access === 'edit') this.objectAccess.delete(def.name);
+    else this.objectAccess.set(def.name, access);
+  }
+
+  /** Field-level security of one field for the integration user ('edit' gives full access back). */
+  setFieldAccess(type: string, field: string, access: FieldAccess): void {
+    const def = this.requireType(type);
+    const f = this.findField(def, field);
+    if (!f) throw new SalesforceApiError(400, 'INVALID_FIELD', `No such column '${field}' on sobject of type ${def.name}`);
+    const key = `${def.name}.${f.name}`;
+    if (access === 'edit') this.fieldAccess.delete(key);
+    else this.fieldAccess.set(key, access);
+  }
+
+  /** Fields of `type` hidden from `userId` by field-level security. */
+  hiddenFields(type: string, userId: string | undefined): Set<string> {
+    const hidden = new Set<string>();
+    if (userId === undefined || userId !== this.restrictedUserId) return hidden;
+    for (const [key, access] of this.fieldAccess) {
+      const [entity, field] = key.split('.');
+      if (access === 'hidden' && entity === type && field) hidden.add(field);
+    }
+    return hidden;
+  }
+
+  /**
+   * The entity as `userId` sees it through the API (describe, SOQL, sObject Rows and Collections): without the
+   * fields field-level security hides, read-only fields not updateable, undefined without Read on the object
+   * (Salesforce Help "Field-Level Security" and "Object Permissions"; REST describe reports createable/updateable).
+   */
+  describeFor(type: string, userId: string | undefined): SObjectDef | undefined {
+    const def = this.describe(type);
+    if (!def || userId === undefined || userId !== this.restrictedUserId) return def;
+    const objectAccess = this.objectAccess.get(def.name) ?? 'edit';
+    if (objectAccess === 'none') return undefined;
+    const fields = def.fields
+      .filter((f) => this.fieldAccess.get(`${def.name}.${f.name}`) !== 'hidden')
+      .map((f) => (this.fieldAccess.get(`${def.name}.${f.name}`) === 'read' ? { ...f, createable: false, updateable: false } : f));
+    return { ...def, fields, ...(objectAccess === 'read' ? { readOnlyForUser: true } : {}) };
   }
 
   requireType(type: string): SObjectDef {
@@ -280,17 +334,21 @@ export class OrgData {
     return out;
   }
 
-  private writableType(type: string): SObjectDef {
-    const def = this.requireType(type);
+  private writableType(type: string, context?: WriteContext): SObjectDef {
+    const full = this.requireType(type);
+    const def = context?.enforceAccess ? this.describeFor(type, context.userId) : full;
+    if (!def) throw new SalesforceApiError(400, 'INVALID_TYPE', invalidTypeMessage(type));
     if (!def.writable) {
       throw new SalesforceApiError(400, 'INVALID_TYPE', `entity type ${def.name} does not support DML`, []);
     }
+    // Without Edit on the object, each record is refused as the sharing of a read-only record is.
+    if (def.readOnlyForUser) throw new SalesforceApiError(400, 'INSUFFICIENT_ACCESS_OR_READONLY', messageForStatusCode('INSUFFICIENT_ACCESS_OR_READONLY'), []);
     return def;
   }
 
   insert(type: string, input: Record<string, unknown>, context: WriteContext): RecordChange {
-    const def = this.writableType(type);
-    const values = this.resolveInput(def, input, 'create');
+    const values = this.resolveInput(this.writableType(type, context), input, 'create');
+    const def = this.requireType(type);
     const missing = def.fields.filter((f) => f.required && (values[f.name] === undefined || values[f.name] === null));
     if (missing.length > 0) {
       const names = missing.map((f) => f.name);
@@ -336,7 +394,7 @@ export class OrgData {
 
   /** Validates an update and computes its change without applying it (allOrNone needs both steps apart). */
   prepareUpdate(type: string, id: string, input: Record<string, unknown>, context: WriteContext): RecordChange {
-    const def = this.writableType(type);
+    const def = this.writableType(type, context);
     const record = this.table(def.name).get(id.slice(0, 15));
     if (!record || !sameId(String(record.fields.Id), id)) {
       throw new SalesforceApiError(404, 'NOT_FOUND', 'The requested resource does not exist');

@@ -81,6 +81,7 @@ function writeContext(res: Response): WriteContext {
   const l = locals(res);
   return {
     userId: l.session.userId,
+    enforceAccess: true,
     changeOrigin: l.callClient ? `com/salesforce/api/rest/${l.version};client=${l.callClient}` : '',
   };
 }
@@ -92,8 +93,8 @@ function describeJson(def: SObjectDef): Record<string, unknown> {
     keyPrefix: def.keyPrefix,
     custom: def.custom,
     queryable: true,
-    createable: def.writable,
-    updateable: def.writable,
+    createable: def.writable && !def.readOnlyForUser,
+    updateable: def.writable && !def.readOnlyForUser,
     fields: def.fields.map((f) => ({
       name: f.name,
       label: f.label,
@@ -203,7 +204,7 @@ export function restRouter(ctx: RestContext): Router {
       res.status(400).json([{ message: 'A query string has to be specified', errorCode: 'MALFORMED_QUERY' }]);
       return;
     }
-    const result = executeQuery(ctx.org, q.data);
+    const result = executeQuery(ctx.org, q.data, locals(res).session.userId);
     if (result.count) {
       res.json({ totalSize: result.rows.length, done: true, records: [] });
       return;
@@ -226,7 +227,7 @@ export function restRouter(ctx: RestContext): Router {
   versioned.get('/sobjects', (_req, res) => {
     const names = ['Contact', 'Lead', 'User', 'Campaign', 'CampaignMember', 'OptOutSync_Settings__mdt'];
     const sobjects = names
-      .map((n) => ctx.org.describe(n))
+      .map((n) => ctx.org.describeFor(n, locals(res).session.userId))
       .filter((d): d is SObjectDef => d !== undefined)
       .map((d) => ({ name: d.name, label: d.label, keyPrefix: d.keyPrefix, custom: d.custom, queryable: true }));
     for (const e of ctx.platformEvents.events) {
@@ -236,18 +237,19 @@ export function restRouter(ctx: RestContext): Router {
     res.json({ encoding: 'UTF-8', maxBatchSize: 200, sobjects });
   });
 
-  const requireDef = (type: string): SObjectDef => {
-    const def = ctx.org.describe(type);
+  /** The entity as the session's user sees it: without Read on the object, it does not exist (404). */
+  const requireDef = (type: string, res: Response): SObjectDef => {
+    const def = ctx.org.describeFor(type, locals(res).session.userId);
     if (!def) throw notFound();
     return def;
   };
 
   versioned.get('/sobjects/:type/describe', (req, res) => {
-    res.json(describeJson(requireDef(String(req.params.type))));
+    res.json(describeJson(requireDef(String(req.params.type), res)));
   });
 
   versioned.get('/sobjects/:type', (req, res) => {
-    const def = requireDef(String(req.params.type));
+    const def = requireDef(String(req.params.type), res);
     res.json({
       objectDescribe: { name: def.name, label: def.label, keyPrefix: def.keyPrefix, custom: def.custom },
       recentItems: [],
@@ -255,7 +257,7 @@ export function restRouter(ctx: RestContext): Router {
   });
 
   versioned.get('/sobjects/:type/:id', (req, res) => {
-    const def = requireDef(String(req.params.type));
+    const def = requireDef(String(req.params.type), res);
     const record = ctx.org.get(def.name, String(req.params.id));
     if (!record) throw notFound();
     const fieldsParam =
@@ -294,7 +296,7 @@ export function restRouter(ctx: RestContext): Router {
   };
 
   versioned.patch('/sobjects/:type/:id', (req, res) => {
-    const def = requireDef(String(req.params.type));
+    const def = requireDef(String(req.params.type), res);
     // Weak validation ("Conditional Request Headers", REST API guide): the update is refused with 412 Precondition
     // Failed when the record's LastModifiedDate is later than the given HTTP-date (whole seconds); an unreadable
     // date is a 400. The guide names only the statuses, so the 412 carries no body (as HTTP defines it).

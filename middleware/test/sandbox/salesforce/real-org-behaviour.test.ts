@@ -2,6 +2,8 @@
 // over HTTP as clients see it.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../../../src/sandbox/salesforce';
+import { createTestClient, type TestClient } from './faye-test-client';
+import { waitFor } from '../../support/wait-for';
 
 type Json = unknown;
 
@@ -163,5 +165,113 @@ describe('Salesforce emulator: sessions and the daily API allocation', () => {
     const token = sf.issueToken();
     const answer = await limits(token, `//services/data/v${sf.apiVersion}/limits`);
     expect(answer.status).toBe(200);
+  });
+});
+
+describe('Salesforce emulator: object and field permissions of the integration user', () => {
+  let sf: SalesforceEmulator;
+  let token: string;
+  const clients: TestClient[] = [];
+
+  beforeAll(async () => {
+    sf = await startSalesforceEmulator({ connectTimeoutMs: 400, clientExpiryMs: 2000 });
+    token = sf.issueToken();
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await sf.close();
+  });
+
+  const call = async (method: string, path: string, body?: unknown, as = token): Promise<{ status: number; body: Json }> => {
+    const res = await fetch(`${sf.url}/services/data/v${sf.apiVersion}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${as}`, 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as Json) : undefined };
+  };
+  const access = (path: string, value: string) => fetch(`${sf.url}/__sandbox/access/${path}`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ access: value }) });
+  const fieldNames = (describe: Json) => (describe as { fields: Array<{ name: string }> }).fields.map((f) => f.name);
+  const query = (soql: string, as = token) => call('GET', `/query?q=${encodeURIComponent(soql)}`, undefined, as);
+
+  it('when field-level security hides the opt-out field, then describe leaves it out, SOQL on it fails INVALID_FIELD and a write of it fails', async () => {
+    const id = String(sf.insert('Contact', { LastName: 'Fls', Email: 'fls@example.com' }).Id);
+    expect((await access('Contact/HasOptedOutOfEmail', 'hidden')).status).toBe(204);
+    try {
+      expect(fieldNames((await call('GET', '/sobjects/Contact/describe')).body)).not.toContain('HasOptedOutOfEmail');
+      const soql = await query(`SELECT Id, HasOptedOutOfEmail FROM Contact WHERE Id = '${id}'`);
+      expect(soql.status).toBe(400);
+      expect(soql.body).toEqual([expect.objectContaining({ errorCode: 'INVALID_FIELD' })]);
+      expect((soql.body as Array<{ message: string }>)[0]?.message).toContain("No such column 'HasOptedOutOfEmail' on entity 'Contact'");
+      const write = await call('PATCH', `/sobjects/Contact/${id}`, { HasOptedOutOfEmail: true });
+      expect(write.status).toBe(400);
+      expect(write.body).toEqual([expect.objectContaining({ errorCode: 'INVALID_FIELD' })]);
+      // Another user (the admin) still sees and writes it.
+      const admin = sf.issueToken(sf.users.admin.id);
+      expect((await query(`SELECT Id, HasOptedOutOfEmail FROM Contact WHERE Id = '${id}'`, admin)).status).toBe(200);
+    } finally {
+      await access('Contact/HasOptedOutOfEmail', 'edit');
+    }
+  });
+
+  it('when field-level security hides the opt-out field, then change events delivered to the integration user lack it, and others still get it', async () => {
+    const id = String(sf.insert('Contact', { LastName: 'FlsEvent', Email: 'fls-event@example.com' }).Id);
+    sf.setFieldAccess('Contact', 'HasOptedOutOfEmail', 'hidden');
+    try {
+      const integration = createTestClient(`${sf.url}/cometd/${sf.apiVersion}`, token);
+      const admin = createTestClient(`${sf.url}/cometd/${sf.apiVersion}`, sf.issueToken(sf.users.admin.id));
+      clients.push(integration, admin);
+      await integration.subscribe('/data/ContactChangeEvent');
+      await admin.subscribe('/data/ContactChangeEvent');
+      sf.update('Contact', id, { HasOptedOutOfEmail: true, FirstName: 'Changed' }, { asUserId: sf.users.admin.id });
+      type Cdc = { payload: Record<string, unknown> & { ChangeEventHeader: { changedFields: string[] } } };
+      const [seenByIntegration] = (await waitFor(() => integration.eventsOn('/data/ContactChangeEvent').length > 0 && integration.eventsOn('/data/ContactChangeEvent'))) as Cdc[];
+      const [seenByAdmin] = (await waitFor(() => admin.eventsOn('/data/ContactChangeEvent').length > 0 && admin.eventsOn('/data/ContactChangeEvent'))) as Cdc[];
+      expect(seenByAdmin?.payload.HasOptedOutOfEmail).toBe(true);
+      expect(seenByAdmin?.payload.ChangeEventHeader.changedFields).toContain('HasOptedOutOfEmail');
+      expect(seenByIntegration?.payload).not.toHaveProperty('HasOptedOutOfEmail');
+      expect(seenByIntegration?.payload.ChangeEventHeader.changedFields).not.toContain('HasOptedOutOfEmail');
+      expect(seenByIntegration?.payload.ChangeEventHeader.changedFields).toContain('Name.FirstName');
+    } finally {
+      sf.setFieldAccess('Contact', 'HasOptedOutOfEmail', 'edit');
+    }
+  });
+
+  it('when the opt-out field is read-only for the integration user, then describe says updateable false and a write fails INVALID_FIELD_FOR_INSERT_UPDATE', async () => {
+    const id = String(sf.insert('Lead', { LastName: 'Ro', Company: 'Co', Email: 'ro@example.com' }).Id);
+    sf.setFieldAccess('Lead', 'HasOptedOutOfEmail', 'read');
+    try {
+      const describe = (await call('GET', '/sobjects/Lead/describe')).body as { fields: Array<{ name: string; updateable: boolean }> };
+      expect(describe.fields.find((f) => f.name === 'HasOptedOutOfEmail')?.updateable).toBe(false);
+      const write = await call('PATCH', '/composite/sobjects', { allOrNone: false, records: [{ attributes: { type: 'Lead' }, id, HasOptedOutOfEmail: true }] });
+      expect(write.body).toEqual([{ id, success: false, errors: [expect.objectContaining({ statusCode: 'INVALID_FIELD_FOR_INSERT_UPDATE', fields: ['HasOptedOutOfEmail'] })] }]);
+    } finally {
+      sf.setFieldAccess('Lead', 'HasOptedOutOfEmail', 'edit');
+    }
+  });
+
+  it('when the integration user lacks Edit on Contact, then describe says updateable false and each write is refused INSUFFICIENT_ACCESS_OR_READONLY', async () => {
+    const id = String(sf.insert('Contact', { LastName: 'NoEdit', Email: 'noedit@example.com' }).Id);
+    expect((await access('Contact', 'read')).status).toBe(204);
+    try {
+      expect((await call('GET', '/sobjects/Contact/describe')).body).toMatchObject({ updateable: false, createable: false });
+      const write = await call('PATCH', '/composite/sobjects', { allOrNone: false, records: [{ attributes: { type: 'Contact' }, id, HasOptedOutOfEmail: true }] });
+      expect(write.body).toEqual([{ id, success: false, errors: [{ statusCode: 'INSUFFICIENT_ACCESS_OR_READONLY', message: 'insufficient access rights on object id', fields: [] }] }]);
+    } finally {
+      await access('Contact', 'edit');
+    }
+  });
+
+  it('when the integration user lacks Read on Lead, then its describe is 404 NOT_FOUND and SOQL on it fails INVALID_TYPE', async () => {
+    sf.setObjectAccess('Lead', 'none');
+    try {
+      expect((await call('GET', '/sobjects/Lead/describe')).status).toBe(404);
+      const soql = await query('SELECT Id FROM Lead');
+      expect(soql.status).toBe(400);
+      expect(soql.body).toEqual([expect.objectContaining({ errorCode: 'INVALID_TYPE' })]);
+    } finally {
+      sf.setObjectAccess('Lead', 'edit');
+    }
   });
 });

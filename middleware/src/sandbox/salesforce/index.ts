@@ -429,6 +429,47 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
   };
 
   app.use(oauth.router());
+  // The OpenID Connect UserInfo endpoint (Salesforce Help "Query for User Information"): the current user of the
+  // access token, with the API endpoints it can talk to. The sf CLI's access-token login asks it for user_id, then
+  // reads the User record for the username. An unusable token answers 403 Bad_OAuth_Token (as the identity URL does).
+  app.all('/services/oauth2/userinfo', (req, res) => {
+    const header = req.get('authorization') ?? '';
+    const token = /^(Bearer|OAuth)\s+(.+)$/i.exec(header.trim())?.[2] ?? (typeof req.query.access_token === 'string' ? req.query.access_token : undefined);
+    const session = token ? oauth.validate(token) : undefined;
+    const user = session ? users.find((u) => u.id === session.userId) : undefined;
+    if (!user) {
+      res.status(403).type('text/plain').send('Bad_OAuth_Token');
+      return;
+    }
+    const [givenName, ...family] = user.name.split(' ');
+    const v = '{version}';
+    res.json({
+      sub: `${url}/id/${org.orgId}/${user.id}`,
+      user_id: user.id,
+      organization_id: org.orgId,
+      preferred_username: user.username,
+      nickname: user.username.split('@')[0],
+      name: user.name,
+      email: user.email,
+      email_verified: true,
+      given_name: givenName ?? '',
+      family_name: family.join(' '),
+      zoneinfo: 'Etc/UTC',
+      active: true,
+      user_type: 'STANDARD',
+      language: 'en_US',
+      locale: 'en_US',
+      utcOffset: 0,
+      is_salesforce_integration_user: user.id === integration.id,
+      urls: {
+        rest: `${url}/services/data/v${v}/`,
+        sobjects: `${url}/services/data/v${v}/sobjects/`,
+        query: `${url}/services/data/v${v}/query/`,
+        users: `${url}/services/data/v${v}/chatter/users`,
+        custom_domain: url,
+      },
+    });
+  });
   app.get('/id/:orgId/:userId', (req, res) => {
     const user = users.find((u) => u.id === req.params.userId);
     if (!user) {

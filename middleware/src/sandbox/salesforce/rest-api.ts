@@ -112,6 +112,43 @@ function describeJson(def: SObjectDef): Record<string, unknown> {
   };
 }
 
+const apexTypes: Record<FieldDef['type'], string> = {
+  id: 'Id',
+  string: 'String',
+  email: 'String',
+  boolean: 'Boolean',
+  datetime: 'Datetime',
+  reference: 'Id',
+  picklist: 'String',
+  textarea: 'String',
+  double: 'Double',
+};
+
+/**
+ * `GET /query?q=...&columns=true`: the query's column metadata instead of its rows, which the Developer Console and
+ * the sf CLI's `data query` read to lay out their table (the shape is that of the CLI's plugin-data, which reads
+ * columnMetadata[].columnName / joinColumns / aggregate; the rest of each column follows what orgs answer).
+ */
+function columnMetadata(def: SObjectDef, fields: FieldDef[], count: boolean): Record<string, unknown> {
+  const columns = count
+    ? [{ aggregate: true, apexType: 'Integer', booleanType: false, columnName: 'expr0', custom: false, displayName: 'COUNT()', foreignKeyName: null, insertable: false, joinColumns: [], numberType: true, textType: false, updatable: false }]
+    : fields.map((f) => ({
+        aggregate: false,
+        apexType: apexTypes[f.type],
+        booleanType: f.type === 'boolean',
+        columnName: f.name,
+        custom: f.custom,
+        displayName: f.name,
+        foreignKeyName: null,
+        insertable: f.createable,
+        joinColumns: [],
+        numberType: f.type === 'double',
+        textType: ['string', 'email', 'picklist', 'textarea'].includes(f.type),
+        updatable: f.updateable,
+      }));
+  return { columnMetadata: columns, entityName: def.name, groupBy: false, idSelected: fields.some((f) => f.name === 'Id'), keyPrefix: def.keyPrefix };
+}
+
 export function restRouter(ctx: RestContext): Router {
   const router = express.Router();
   const cursors = new Map<string, { def: SObjectDef; rows: Record<string, unknown>[] }>();
@@ -205,6 +242,10 @@ export function restRouter(ctx: RestContext): Router {
       return;
     }
     const result = executeQuery(ctx.org, q.data, locals(res).session.userId);
+    if (req.query.columns === 'true') {
+      res.json(columnMetadata(result.type, result.fields, result.count));
+      return;
+    }
     if (result.count) {
       res.json({ totalSize: result.rows.length, done: true, records: [] });
       return;

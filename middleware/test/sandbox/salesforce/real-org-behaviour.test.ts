@@ -275,3 +275,44 @@ describe('Salesforce emulator: object and field permissions of the integration u
     }
   });
 });
+
+describe('Salesforce emulator: what real clients ask besides the REST resources', () => {
+  let sf: SalesforceEmulator;
+
+  beforeAll(async () => {
+    sf = await startSalesforceEmulator();
+  });
+  afterAll(async () => {
+    await sf.close();
+  });
+
+  it('when the UserInfo endpoint is asked with a token, then it answers the token user; without one, 403 Bad_OAuth_Token', async () => {
+    const ok = await fetch(`${sf.url}/services/oauth2/userinfo`, { headers: { Authorization: `Bearer ${sf.issueToken()}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({
+      user_id: sf.users.integration.id,
+      organization_id: sf.orgId,
+      preferred_username: sf.users.integration.username,
+      sub: `${sf.url}/id/${sf.orgId}/${sf.users.integration.id}`,
+      urls: { rest: `${sf.url}/services/data/v{version}/` },
+    });
+    const bad = await fetch(`${sf.url}/services/oauth2/userinfo`, { headers: { Authorization: 'Bearer nope' } });
+    expect(bad.status).toBe(403);
+    expect(await bad.text()).toBe('Bad_OAuth_Token');
+  });
+
+  it('when a query asks columns=true, then it answers the column metadata instead of rows', async () => {
+    const res = await fetch(`${sf.url}/services/data/v${sf.apiVersion}/query?q=${encodeURIComponent('SELECT Id, Email, HasOptedOutOfEmail FROM Contact')}&columns=true`, {
+      headers: { Authorization: `Bearer ${sf.issueToken()}` },
+    });
+    expect(await res.json()).toMatchObject({
+      entityName: 'Contact',
+      idSelected: true,
+      columnMetadata: [
+        { columnName: 'Id', apexType: 'Id', aggregate: false, joinColumns: [] },
+        { columnName: 'Email', apexType: 'String', textType: true },
+        { columnName: 'HasOptedOutOfEmail', apexType: 'Boolean', booleanType: true, updatable: true },
+      ],
+    });
+  });
+});

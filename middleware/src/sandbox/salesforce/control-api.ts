@@ -30,6 +30,7 @@ export function controlRouter(emulator: SalesforceEmulator, extra: { setQueryBat
       users: emulator.users,
       apiCalls: emulator.apiCallCount(),
       deliveredEvents: emulator.deliveredEventCount(),
+      pendingEvents: emulator.pendingEventCount(),
       cometdClients: emulator.cometdClients(),
     });
   });
@@ -174,6 +175,16 @@ export function controlRouter(emulator: SalesforceEmulator, extra: { setQueryBat
   router.put('/access/:type/:field', (req, res) => {
     emulator.setFieldAccess(param(req, 'type'), param(req, 'field'), z.object({ access: z.enum(['edit', 'read', 'hidden']) }).parse(req.body).access);
     res.status(204).end();
+  });
+  router.post('/event-delivery', (req, res) => {
+    const body = z
+      .object({
+        delayMs: z.number().int().min(0).optional(),
+        jitterMs: z.number().int().min(0).optional(),
+        channelDelayMs: z.record(z.string(), z.number().int().min(0)).optional(),
+      })
+      .parse(req.body);
+    res.json(emulator.setEventDelivery(clean(body)));
   });
   router.post('/session-timeout', (req, res) => {
     emulator.setSessionTimeout(z.object({ ms: z.number().int().min(0) }).parse(req.body).ms);

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { BayeuxServer, type BayeuxClientInfo } from './bayeux-server';
 import { ChangeEventPublisher, type CustomChannelConfig, type GapChangeType } from './change-events';
-import { EventBus, defaultRetentionMs, type ChannelMessage } from './event-bus';
+import { EventBus, defaultRetentionMs, type ChannelMessage, type DeliveryTiming } from './event-bus';
 import { OAuthServer } from './oauth-server';
 import {
   OrgData,
@@ -30,6 +30,7 @@ import { ApiRequestLimit } from './api-limits';
 
 export type {
   ChannelMessage,
+  DeliveryTiming,
   CustomChannelConfig,
   CustomFieldSpec,
   EmulatedUser,
@@ -154,6 +155,10 @@ export interface SalesforceEmulator {
   setFieldAccess(type: string, field: string, access: FieldAccess): void;
   /** Object permissions of the integration user: 'none' (no Read), 'read' (no Edit) or 'edit'. */
   setObjectAccess(type: string, access: ObjectAccess): void;
+  /** Delays event delivery (all channels, per channel, with jitter) as a loaded org does; zero is at once. */
+  setEventDelivery(timing: Partial<DeliveryTiming>): DeliveryTiming;
+  /** Events published but not yet delivered to subscribers. */
+  pendingEventCount(): number;
   /** Changes the session timeout (inactivity) of the org. */
   setSessionTimeout(ms: number): void;
   /** Changes the daily API allocation: its maximum, whether it is enforced, calls others made just now. */
@@ -326,6 +331,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     clientSecret,
     users: { integration, admin, all: users },
     close: async () => {
+      bus.stop();
       bayeux.close();
     },
     insert: (type, fields, asUserId) => {
@@ -410,6 +416,8 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
       latencyMs = ms;
     },
     setCometdTimeouts: (t) => bayeux.setTimeouts(t),
+    setEventDelivery: (timing) => bus.setDeliveryTiming(timing),
+    pendingEventCount: () => bus.pendingCount(),
     setFieldAccess: (type, field, access) => org.setFieldAccess(type, field, access),
     setObjectAccess: (type, access) => org.setObjectAccess(type, access),
     setSessionTimeout: (ms) => {

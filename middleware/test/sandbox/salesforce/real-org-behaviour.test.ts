@@ -316,3 +316,71 @@ describe('Salesforce emulator: what real clients ask besides the REST resources'
     });
   });
 });
+
+describe('Salesforce emulator: event delivery timing of a loaded org', () => {
+  let sf: SalesforceEmulator;
+  const clients: TestClient[] = [];
+
+  beforeAll(async () => {
+    sf = await startSalesforceEmulator({ connectTimeoutMs: 400, clientExpiryMs: 2000 });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await sf.close();
+  });
+
+  type Event = { payload: Record<string, unknown> & { ChangeEventHeader?: { recordIds: string[] } }; event: { replayId: number } };
+
+  it('when delivery is delayed, then an event reaches neither subscribers nor the replay log before its time, and arrives after it', async () => {
+    const client = createTestClient(`${sf.url}/cometd/${sf.apiVersion}`, sf.issueToken());
+    clients.push(client);
+    await client.subscribe('/data/ContactChangeEvent');
+    const set = await fetch(`${sf.url}/__sandbox/event-delivery`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ delayMs: 400 }) });
+    expect(await set.json()).toEqual({ delayMs: 400, jitterMs: 0, channelDelayMs: {} });
+    try {
+      const retainedBefore = sf.retainedEvents('/data/ContactChangeEvent').length;
+      const started = Date.now();
+      sf.insert('Contact', { LastName: 'Late', Email: 'late@example.com' });
+      expect(sf.pendingEventCount()).toBeGreaterThan(0);
+      expect(sf.retainedEvents('/data/ContactChangeEvent')).toHaveLength(retainedBefore);
+      await waitFor(() => client.eventsOn('/data/ContactChangeEvent').length > 0);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+      expect(sf.pendingEventCount()).toBe(0);
+      expect(sf.retainedEvents('/data/ContactChangeEvent')).toHaveLength(retainedBefore + 1);
+    } finally {
+      sf.setEventDelivery({ delayMs: 0 });
+    }
+  });
+
+  it('when the CDC channel is slower than the Platform Event channel, then events cross between channels but keep their order within each', async () => {
+    const client = createTestClient(`${sf.url}/cometd/${sf.apiVersion}`, sf.issueToken());
+    clients.push(client);
+    await client.subscribe('/data/ContactChangeEvent');
+    await client.subscribe('/event/OptOut_Change__e');
+    const arrivals: string[] = [];
+    const seen = { cdc: 0, pe: 0 };
+    const poll = setInterval(() => {
+      const cdc = client.eventsOn('/data/ContactChangeEvent').length;
+      const pe = client.eventsOn('/event/OptOut_Change__e').length;
+      for (; seen.cdc < cdc; seen.cdc++) arrivals.push('cdc');
+      for (; seen.pe < pe; seen.pe++) arrivals.push('pe');
+    }, 5);
+    sf.setEventDelivery({ channelDelayMs: { '/data/ContactChangeEvent': 300 }, jitterMs: 50 });
+    try {
+      const id = String(sf.insert('Contact', { LastName: 'Order', Email: 'order@example.com' }).Id);
+      for (const name of ['B', 'C', 'D']) sf.update('Contact', id, { FirstName: name }, { asUserId: sf.users.admin.id });
+      sf.publishPlatformEvent('OptOut_Change__e', { Email__c: 'order@example.com' });
+      await waitFor(() => client.eventsOn('/data/ContactChangeEvent').length >= 4 && client.eventsOn('/event/OptOut_Change__e').length >= 1, { timeoutMs: 5000 });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Published last, delivered first: the channels are not ordered with each other.
+      expect(arrivals[0]).toBe('pe');
+      const cdc = client.eventsOn('/data/ContactChangeEvent') as Event[];
+      const replayIds = cdc.map((e) => e.event.replayId);
+      expect(replayIds).toEqual([...replayIds].sort((a, b) => a - b));
+      expect(cdc.map((e) => (e.payload.Name as { FirstName?: string } | undefined)?.FirstName ?? null)).toEqual([null, 'B', 'C', 'D']);
+    } finally {
+      clearInterval(poll);
+      sf.setEventDelivery({ channelDelayMs: {}, jitterMs: 0 });
+    }
+  });
+});

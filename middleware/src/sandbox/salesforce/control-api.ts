@@ -4,6 +4,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 import type { SalesforceEmulator } from './index';
 import { SalesforceApiError } from './salesforce-errors';
+import { applyOrgScenario, isOrgScenario, orgScenarios } from './scenarios';
 
 const fieldsSchema = z.record(z.string(), z.unknown());
 const fieldValuesSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
@@ -175,6 +176,18 @@ export function controlRouter(emulator: SalesforceEmulator, extra: { setQueryBat
   router.put('/access/:type/:field', (req, res) => {
     emulator.setFieldAccess(param(req, 'type'), param(req, 'field'), z.object({ access: z.enum(['edit', 'read', 'hidden']) }).parse(req.body).access);
     res.status(204).end();
+  });
+  router.get('/scenarios', (_req, res) => {
+    res.json(orgScenarios);
+  });
+  router.post('/scenarios/:name', (req, res) => {
+    const name = param(req, 'name');
+    if (!isOrgScenario(name)) {
+      res.status(404).json({ error: `unknown scenario ${name}`, scenarios: Object.keys(orgScenarios) });
+      return;
+    }
+    const body = z.object({ email: z.string().optional() }).parse(req.body ?? {});
+    res.json(applyOrgScenario(emulator, name, clean(body)));
   });
   router.post('/event-delivery', (req, res) => {
     const body = z

@@ -43,6 +43,7 @@ export type {
   RecordFields,
 };
 export { replayInvalidError } from './bayeux-server';
+export { applyOrgScenario, isOrgScenario, orgScenarios, type OrgScenario } from './scenarios';
 export { generateRsaKeyPair, signJwtAssertion } from './test-keys';
 
 export interface SalesforceEmulatorOptions {

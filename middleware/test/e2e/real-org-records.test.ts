@@ -1,7 +1,7 @@
 // What a real org does to single records: converted leads refuse updates, validation rules, required fields of a
 // Flow, locks, deletions and sharing make one record of a Collections call fail while the others are written.
 import { engines } from '../support/test-databases';
-import { startSandbox, type Sandbox } from '../support/sandbox-harness';
+import { startSandbox, testSecrets, type Sandbox } from '../support/sandbox-harness';
 import { isOptedOut, readyApp } from '../support/sandbox-queries';
 import { waitFor } from '../support/wait-for';
 
@@ -79,6 +79,16 @@ describe.each(engines)('a real org refusing single records, on %s', (engine) => 
     expect(failed).toHaveLength(1);
     expect(failed[0]?.result).not.toContain('validated@example.com');
     expect(isOptedOut(sandbox, 'Lead', lead)).toBe(false);
+
+    // Once the org's admin relaxes the rule, retrying the letter brings the Lead in line and rewrites nothing else.
+    sandbox.sf.setRecordFault(lead, null);
+    const retry = await fetch(`${sandbox.app!.url}/admin/dead-letters/${letter!.id}/retry`, { method: 'POST', headers: { authorization: `Bearer ${testSecrets.adminToken}` } });
+    expect(retry.status).toBe(202);
+    // The audit is recorded just after the write: wait for it, not for the record.
+    await waitFor(async () => (await history('validated@example.com')).some((a) => a.recordId === lead && a.result === 'written'), { what: 'Lead written after the retry' });
+    expect(isOptedOut(sandbox, 'Lead', lead)).toBe(true);
+    const written = (await history('validated@example.com')).filter((a) => a.result === 'written');
+    expect(written.map((a) => a.recordId).sort()).toEqual([contact, lead].sort());
   });
 
   test.each([

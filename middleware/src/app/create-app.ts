@@ -132,7 +132,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   const db = await openDatabase(config.database.kind === 'postgres' ? config.database : { kind: 'pglite', dataDir: config.database.dataDir });
   const store = await createStore(db, clock, instanceId);
 
-  const session = new SalesforceSession({ auth: salesforceAuth(config), apiVersion: config.salesforce.apiVersion, productClientId: config.salesforce.clientTag, logger, clock: edgeClock });
+  const session = new SalesforceSession({ auth: salesforceAuth(config), apiVersion: config.salesforce.apiVersion, productClientId: config.salesforce.clientTag, logger, clock: edgeClock, timeoutMs: timing.sfTimeoutMs });
   const rest = new SalesforceRestClient(session, { logger, fetchImpl: countingSalesforceFetch(metrics), timeoutMs: timing.sfTimeoutMs, onApiUsage: (usage) => metrics.observeSalesforceApiUsage(usage) });
   const settings = new SettingsProvider(rest, logger);
   await settings.refresh().catch(() => undefined);

@@ -42,6 +42,21 @@ describe('Salesforce failures, classified', () => {
     }
   });
 
+  test('when the token endpoint answers slower than the timeout, then the token request fails as a transient auth error', async () => {
+    harness.emulator.beforeNextRequest(({ path }) => path.startsWith('/services/oauth2/token'), () => new Promise((resolve) => setTimeout(resolve, 400)));
+    const base = jwtSession(harness);
+    const session = new SalesforceSession({
+      auth: { kind: 'jwt-bearer', loginUrl: harness.emulator.url, clientId: harness.emulator.clientId, username: harness.emulator.users.integration.username, privateKeyPem: harness.privateKeyPem },
+      apiVersion: base.apiVersion,
+      productClientId: base.productClientId,
+      timeoutMs: 100,
+    });
+    const error = await session.token().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SalesforceAuthError);
+    expect(error).toMatchObject({ errorCode: 'timeout', httpStatus: 0 });
+    expect(salesforceFailureClass(error)).toBe('transient');
+  });
+
   test('when nothing listens at the instance URL, then the call fails as a transient network error', async () => {
     const session = jwtSession(harness);
     await session.token();

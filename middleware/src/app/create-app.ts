@@ -16,6 +16,7 @@ import { AcReadiness, type AcReachability } from '../server/ac-readiness';
 import { createResyncRequests } from '../workers/resync-requests';
 import { SalesforceSession, type SalesforceAuthConfig } from '../salesforce/salesforce-auth';
 import { SalesforceRestClient } from '../salesforce/salesforce-rest';
+import { describePermissionFindings, salesforcePermissionFindings, type PermissionFinding } from '../salesforce/salesforce-permissions';
 import { StreamingSubscriber } from '../salesforce/streaming-subscriber';
 import { cdcChannel, optOutEvent, syncStateFields } from '../salesforce/package-names';
 import { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
@@ -54,6 +55,10 @@ export interface AppTiming {
   pollEveryMs: number | null;
   fullPassEveryMs: number;
   acTimeoutMs: number;
+  /** Longest a Salesforce REST call may take; a slower one fails as transient and is tried again. */
+  sfTimeoutMs: number;
+  /** How long Salesforce writes pause when the org's daily API limit refuses a call (REQUEST_LIMIT_EXCEEDED). */
+  sfLimitPauseMs: number;
   bulkPollIntervalMs: number;
   /** Lock time of a claimed queue job, renewed every leaseRenewMs while this instance lives (a crashed instance's jobs are taken over after it). */
   jobLeaseMs: number;
@@ -77,6 +82,8 @@ export const defaultTiming: AppTiming = {
   pollEveryMs: null,
   fullPassEveryMs: 6 * 3600_000,
   acTimeoutMs: 30_000,
+  sfTimeoutMs: 30_000,
+  sfLimitPauseMs: 5 * 60_000,
   bulkPollIntervalMs: 2000,
   jobLeaseMs: 30_000,
   // Longer than the webhook linger: deliveries confirmed in rounds of up to 2 s still count as one burst here.
@@ -120,6 +127,10 @@ export interface AppStatus {
   lastPollAt: string | null;
   /** Opt-outs waiting on a failing vendor: the status page's banner. */
   health: ConsentHealthReport;
+  /** The org's daily API use (last Sforce-Limit-Info) and, while its limit is reached, until when writes wait. */
+  salesforceApi: { used: number | null; max: number | null; writesPausedUntil: string | null };
+  /** What the integration user lacks to sync the opt-out field (empty: nothing); null until it could be checked. */
+  salesforcePermissions: PermissionFinding[] | null;
 }
 
 export async function startApp(config: AppConfig, options: AppOptions = {}): Promise<RunningApp> {
@@ -133,10 +144,22 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   const db = await openDatabase(config.database.kind === 'postgres' ? config.database : { kind: 'pglite', dataDir: config.database.dataDir });
   const store = await createStore(db, clock, instanceId);
 
-  const session = new SalesforceSession({ auth: salesforceAuth(config), apiVersion: config.salesforce.apiVersion, productClientId: config.salesforce.clientTag, logger, clock: edgeClock });
-  const rest = new SalesforceRestClient(session, { logger, fetchImpl: countingSalesforceFetch(metrics) });
+  const session = new SalesforceSession({ auth: salesforceAuth(config), apiVersion: config.salesforce.apiVersion, productClientId: config.salesforce.clientTag, logger, clock: edgeClock, timeoutMs: timing.sfTimeoutMs });
+  const rest = new SalesforceRestClient(session, { logger, fetchImpl: countingSalesforceFetch(metrics), timeoutMs: timing.sfTimeoutMs, onApiUsage: (usage) => metrics.observeSalesforceApiUsage(usage) });
   const settings = new SettingsProvider(rest, logger);
   await settings.refresh().catch(() => undefined);
+  // A hidden or read-only opt-out field loses events silently: found at start and at each settings refresh, it is
+  // on the status (salesforcePermissions) for /readyz and the status page. null while it could not be checked.
+  let permissionFindings: PermissionFinding[] | null = null;
+  const checkPermissions = async (): Promise<void> => {
+    try {
+      permissionFindings = await salesforcePermissionFindings(rest, settings.get().optOutField);
+      if (permissionFindings.length > 0) logger.error({ findings: permissionFindings }, `salesforce permissions missing: ${describePermissionFindings(permissionFindings)}`);
+    } catch (error) {
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'salesforce permissions could not be checked');
+    }
+  };
+  await checkPermissions();
 
   let customFieldsKnown: boolean | null = null;
   const customFields = async () => {
@@ -224,6 +247,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     acContactInScope: (id) => scope.acContactInScope(id),
     leaseMs: timing.jobLeaseMs,
     lingerMs: timing.pullLingerMs,
+    limitPauseMs: timing.sfLimitPauseMs,
     retry,
     circuit: health.salesforce,
     clock,
@@ -359,7 +383,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       leadershipBusy = false;
     }
   };
-  const settingsTask = cron.schedule(config.salesforce.settingsRefreshCron, () => void settings.refresh());
+  const settingsTask = cron.schedule(config.salesforce.settingsRefreshCron, () => void settings.refresh().then(checkPermissions));
 
   const status = async (): Promise<AppStatus> => ({
     instanceId,
@@ -370,6 +394,8 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     acReachable: acReadiness.known(),
     lastPollAt: lastPollAt?.toISOString() ?? null,
     health: await health.report(),
+    salesforcePermissions: permissionFindings,
+    salesforceApi: { used: rest.apiUsage()?.used ?? null, max: rest.apiUsage()?.max ?? null, writesPausedUntil: pull.salesforcePause()?.until.toISOString() ?? null },
   });
 
   const resync = createResyncRequests({ store, reader, readRecords, intake, clock, onQueued: () => pushLoop?.poke() });

@@ -5,7 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { AppConfig } from '../config/load-config';
+import pino from 'pino';
 import { openDatabase } from '../store';
+import { SettingsProvider } from '../app/settings-provider';
+import { describePermissionFindings, salesforcePermissionFindings } from '../salesforce/salesforce-permissions';
 import { loadConfigOrReport } from './config-loading';
 import { activeCampaignClient, salesforceClients } from './edge-clients';
 import { errorText, withoutSecrets, type Terminal } from './terminal';
@@ -34,6 +37,25 @@ const checkSalesforce: Check = async (config) => {
         ? 'check SF_LOGIN_URL (My Domain or test.salesforce.com for sandboxes), SF_CLIENT_ID and SF_CLIENT_SECRET or SF_USERNAME + SF_PRIVATE_KEY_FILE, and that the connected app allows this flow'
         : 'the token works but the query failed: give the integration user API access and read access to Contact (permission set in force-app)';
     return { name, ok: false, detail: `${step} failed: ${errorText(error)}`, hint };
+  }
+};
+
+/** The integration user's object permissions and field-level security for the opt-out field (Contact and Lead). */
+const checkSalesforcePermissions: Check = async (config) => {
+  const name = 'Salesforce permissions';
+  try {
+    const { rest } = salesforceClients(config);
+    const settings = await new SettingsProvider(rest, pino({ level: 'silent' })).refresh();
+    const findings = await salesforcePermissionFindings(rest, settings.optOutField);
+    if (findings.length === 0) return { name, ok: true, detail: `the integration user can read and edit ${settings.optOutField} on Contact and Lead` };
+    return {
+      name,
+      ok: false,
+      detail: describePermissionFindings(findings),
+      hint: 'assign the package permission set to the integration user, or grant the object permission / field-level security named above in Setup',
+    };
+  } catch (error) {
+    return { name, ok: false, detail: `describe failed: ${errorText(error)}`, hint: 'see the Salesforce line above' };
   }
 };
 
@@ -109,7 +131,7 @@ export async function runCheck(terminal: Terminal, options: { envFile?: string }
     return 1;
   }
   terminal.say('ok      configuration');
-  const results = await Promise.all([checkSalesforce, checkActiveCampaign, checkDatabase].map((check) => check(config)));
+  const results = await Promise.all([checkSalesforce, checkSalesforcePermissions, checkActiveCampaign, checkDatabase].map((check) => check(config)));
   for (const result of results) {
     const detail = withoutSecrets(result.detail, config.secrets);
     terminal.say(`${result.ok ? 'ok    ' : 'FAILED'}  ${result.name}: ${detail}`);

@@ -8,6 +8,7 @@ import { runCheck } from './check-command';
 import { listDeadLetters, retryDeadLetter, startReconcile, type AdminTarget } from './admin-commands';
 import { runBackfill } from './backfill-command';
 import { defaultSandboxPorts } from '../sandbox/run-sandbox-servers';
+import { isOrgScenario, orgScenarios } from '../sandbox/salesforce';
 
 function port(value: string): number {
   const n = Number(value);
@@ -55,8 +56,9 @@ export function buildProgram(terminal: Terminal, setExitCode: (code: number) => 
     .option('--exit-after-demo', 'exit once the walk-through is done instead of running until Ctrl-C', false)
     .option('--step-timeout <seconds>', 'how long each step may take before the demo reports a failure', positiveSeconds, 30)
     .option('--verbose', 'show the middleware logs here instead of writing them to a file', false)
-    .action((o: { sfPort: number; acPort: number; port: number; dataDir?: string; exitAfterDemo: boolean; stepTimeout: number; verbose: boolean }) =>
-      run(runSandbox(terminal, { sfPort: o.sfPort, acPort: o.acPort, port: o.port, exitAfterDemo: o.exitAfterDemo, verbose: o.verbose, stepTimeoutSeconds: o.stepTimeout, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) })),
+    .addOption(new Option('--scenario <name>', 'start the demo org with a real-org problem and show what the product reports').choices(Object.keys(orgScenarios)))
+    .action((o: { sfPort: number; acPort: number; port: number; dataDir?: string; exitAfterDemo: boolean; stepTimeout: number; verbose: boolean; scenario?: string }) =>
+      run(runSandbox(terminal, { sfPort: o.sfPort, acPort: o.acPort, port: o.port, exitAfterDemo: o.exitAfterDemo, verbose: o.verbose, stepTimeoutSeconds: o.stepTimeout, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}), ...(o.scenario !== undefined && isOrgScenario(o.scenario) ? { scenario: o.scenario } : {}) })),
     );
 
   program

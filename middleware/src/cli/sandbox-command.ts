@@ -13,6 +13,8 @@ import { startApp, type AppTiming, type RunningApp } from '../app/create-app';
 import { createLogger, type Logger } from '../observability/logger';
 import { startSandboxServers, type SandboxServers } from '../sandbox/run-sandbox-servers';
 import { printTryItYourself, StepTimeoutError, walkThroughRoundTrip } from './sandbox-walkthrough';
+import { applyScenario, showScenario } from './sandbox-scenario';
+import type { OrgScenario } from '../sandbox/salesforce';
 import { untilStopSignal } from './stop-signal';
 import { errorText, type Terminal } from './terminal';
 
@@ -24,6 +26,8 @@ export interface SandboxOptions {
   exitAfterDemo: boolean;
   verbose: boolean;
   stepTimeoutSeconds: number;
+  /** Start the demo org with a real-org problem and show what the product reports, instead of the round trip. */
+  scenario?: OrgScenario;
 }
 
 /**
@@ -79,6 +83,7 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
 
   let app: RunningApp | null = null;
   try {
+    if (options.scenario !== undefined) applyScenario(terminal, servers, options.scenario);
     const port = options.port === 0 ? await freePort(host) : options.port;
     // Generated per run: nothing in the sandbox uses a well-known secret.
     const adminToken = randomBytes(18).toString('base64url');
@@ -116,7 +121,8 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
     });
     terminal.say(`  middleware               ${app.url} ready in ${((Date.now() - started) / 1000).toFixed(1)} s: streaming Salesforce changes, webhook registered in ActiveCampaign`);
 
-    await walkThroughRoundTrip(terminal, { servers, middlewareUrl: app.url, adminToken, logFile, stepTimeoutMs: options.stepTimeoutSeconds * 1000 });
+    if (options.scenario !== undefined) await showScenario(terminal, servers, app, options.scenario, options.stepTimeoutSeconds * 1000);
+    else await walkThroughRoundTrip(terminal, { servers, middlewareUrl: app.url, adminToken, logFile, stepTimeoutMs: options.stepTimeoutSeconds * 1000 });
 
     if (!options.exitAfterDemo) {
       printTryItYourself(terminal, servers);

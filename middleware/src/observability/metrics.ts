@@ -18,6 +18,8 @@ export function createMetrics(options: { now?: () => number } = {}) {
     acRequests: new Counter({ name: 'optout_ac_requests_total', help: 'ActiveCampaign requests, by status', labelNames: ['status'], registers: [registry] }),
     acThrottled: new Counter({ name: 'optout_ac_throttled_total', help: 'ActiveCampaign 429 answers', registers: [registry] }),
     sfApiCalls: new Counter({ name: 'optout_sf_api_calls_total', help: 'Salesforce REST calls, by kind', labelNames: ['kind'], registers: [registry] }),
+    sfApiUsage: new Gauge({ name: 'optout_sf_api_usage', help: "The org's API requests of the last 24 hours, from Sforce-Limit-Info", registers: [registry] }),
+    sfApiLimit: new Gauge({ name: 'optout_sf_api_limit', help: "The org's daily API request limit, from Sforce-Limit-Info", registers: [registry] }),
     replayLagSeconds: new Gauge({ name: 'optout_replay_lag_seconds', help: 'Now minus the commit time of the last event handled, by channel', labelNames: ['channel'], registers: [registry] }),
     pollDuration: new Histogram({ name: 'optout_poll_duration_seconds', help: 'Duration of one ActiveCampaign poll', buckets: [0.1, 0.5, 1, 5, 15, 60, 300], registers: [registry] }),
     // Set by the consent-health check (workers/consent-health.ts) before every scrape and status read.
@@ -31,6 +33,11 @@ export function createMetrics(options: { now?: () => number } = {}) {
       m.acRequests.inc({ status: String(info.status ?? info.outcome) });
       if (info.outcome === 'rate-limited') m.acThrottled.inc();
       m.acUsage.record(info);
+    },
+    /** The Salesforce REST client's onApiUsage hook (every answer's Sforce-Limit-Info). */
+    observeSalesforceApiUsage(usage: { used: number; max: number }): void {
+      m.sfApiUsage.set(usage.used);
+      m.sfApiLimit.set(usage.max);
     },
   };
   return m;

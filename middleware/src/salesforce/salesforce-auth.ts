@@ -82,7 +82,7 @@ export type FetchLike = typeof fetch;
 /** Obtains a fresh access token. Throws SalesforceAuthError on refusal; the message never contains secrets. */
 export async function requestToken(
   config: SalesforceAuthConfig,
-  { fetchImpl = fetch, clock = systemClock }: { fetchImpl?: FetchLike; clock?: Clock } = {},
+  { fetchImpl = fetch, clock = systemClock, timeoutMs = 30_000 }: { fetchImpl?: FetchLike; clock?: Clock; timeoutMs?: number } = {},
 ): Promise<SalesforceToken> {
   const form = new URLSearchParams();
   if (config.kind === 'jwt-bearer') {
@@ -95,16 +95,21 @@ export async function requestToken(
   }
   const url = `${config.loginUrl.replace(/\/+$/, '')}/services/oauth2/token`;
   let response: Response;
+  let text: string;
   try {
     response = await fetchImpl(url, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
       body: form.toString(),
+      signal: AbortSignal.timeout(timeoutMs),
     });
+    text = await response.text();
   } catch (error) {
+    // A timeout is a DOMException, not necessarily an instance of this realm's Error: judged by its name.
+    const name = typeof error === 'object' && error !== null && 'name' in error ? error.name : undefined;
+    if (name === 'TimeoutError' || name === 'AbortError') throw new SalesforceAuthError('timeout', `no answer within ${timeoutMs} ms`, 0);
     throw new SalesforceAuthError('network_error', error instanceof Error ? error.message : 'request failed', 0);
   }
-  const text = await response.text();
   let body: unknown;
   try {
     body = JSON.parse(text) as unknown;
@@ -138,6 +143,8 @@ export type SalesforceSessionOptions = {
   logger?: Logger;
   clock?: Clock;
   fetchImpl?: FetchLike;
+  /** Longest a token request may take (default 30 s); a slower one fails as SalesforceAuthError 'timeout' (transient). */
+  timeoutMs?: number;
 };
 
 /**
@@ -181,7 +188,7 @@ export class SalesforceSession {
   async refresh(stale?: SalesforceToken): Promise<SalesforceToken> {
     if (stale && this.currentToken && this.currentToken.accessToken !== stale.accessToken) return this.currentToken;
     if (!this.inFlight) {
-      this.inFlight = requestToken(this.options.auth, { fetchImpl: this.options.fetchImpl, clock: this.clock })
+      this.inFlight = requestToken(this.options.auth, { fetchImpl: this.options.fetchImpl, clock: this.clock, ...(this.options.timeoutMs !== undefined ? { timeoutMs: this.options.timeoutMs } : {}) })
         .then((token) => {
           this.currentToken = token;
           this.refreshCount += 1;

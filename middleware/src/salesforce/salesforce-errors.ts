@@ -57,3 +57,78 @@ export class SalesforceResponseShapeError extends Error {
     super(`unexpected Salesforce answer (${what}) at ${field || '<root>'}`);
   }
 }
+
+/** A Salesforce call took longer than the client's timeout (the org, the network or a proxy hung). */
+export class SalesforceTimeoutError extends Error {
+  override readonly name = 'SalesforceTimeoutError';
+  constructor(
+    readonly what: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`Salesforce ${what} timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** A Salesforce call never got an answer: connection refused or reset, DNS, TLS. */
+export class SalesforceNetworkError extends Error {
+  override readonly name = 'SalesforceNetworkError';
+  constructor(
+    readonly what: string,
+    readonly detail: string,
+  ) {
+    super(`Salesforce ${what} failed before an answer: ${detail}`);
+  }
+}
+
+export type SalesforceFailureClass = 'transient' | 'credentials' | 'permanent';
+
+/**
+ * Status codes that succeed when tried again later (REST API "Status Codes and Error Responses"; Object Reference
+ * StatusCode): a row lock held by another transaction, the org's rolling 24-hour API request limit, an instance
+ * briefly unavailable, an internal error.
+ */
+const transientCodes = new Set(['UNABLE_TO_LOCK_ROW', 'REQUEST_LIMIT_EXCEEDED', 'SERVER_UNAVAILABLE', 'UNKNOWN_EXCEPTION', 'QUERY_TIMEOUT']);
+
+/** The class of one record's save error inside sObject Collections (a `statusCode` of its SaveResult). */
+export function saveErrorClass(statusCode: string): SalesforceFailureClass {
+  if (transientCodes.has(statusCode)) return 'transient';
+  if (statusCode === 'INVALID_SESSION_ID') return 'credentials';
+  // FIELD_CUSTOM_VALIDATION_EXCEPTION, REQUIRED_FIELD_MISSING, ENTITY_IS_DELETED, CANNOT_UPDATE_CONVERTED_LEAD,
+  // INSUFFICIENT_ACCESS_OR_READONLY and the rest: the record fails the same way until someone changes the org.
+  return 'permanent';
+}
+
+/**
+ * What a caller should do about a Salesforce failure: try again later ('transient': network, timeout, 5xx, row
+ * lock, daily API limit), fix the connection's credentials or permissions ('credentials': a token refused after
+ * the one re-authentication, a grant refused, 403), or give up on that record ('permanent'). undefined when the
+ * error is not a Salesforce one.
+ */
+export function salesforceFailureClass(error: unknown): SalesforceFailureClass | undefined {
+  if (error instanceof SalesforceTimeoutError || error instanceof SalesforceNetworkError) return 'transient';
+  if (error instanceof SalesforceSessionExpiredError) return 'credentials';
+  if (error instanceof SalesforceAuthError) {
+    if (error.httpStatus === 0 || error.httpStatus >= 500 || error.errorCode === 'unreadable_response') return 'transient';
+    return 'credentials';
+  }
+  if (error instanceof SalesforceApiError) {
+    if (transientCodes.has(error.errorCode) || error.httpStatus >= 500 || error.httpStatus === 429) return 'transient';
+    if (error.httpStatus === 401 || error.httpStatus === 403) return 'credentials';
+    if (error.errorCode === 'UNREADABLE_RESPONSE') return 'transient';
+    return 'permanent';
+  }
+  if (error instanceof SalesforceResponseShapeError || error instanceof MessageRejectedError) return 'permanent';
+  return undefined;
+}
+
+/**
+ * A Salesforce error message fit for audits and dead letters: validation rules and Flows carry messages the org's
+ * admin wrote, which may quote the record (an email, a phone number, a name in quotes); those are replaced.
+ */
+export function redactSalesforceMessage(message: string, maxLength = 300): string {
+  const redacted = message
+    .replace(/[^\s@"'<>()[\],;:]+@[^\s@"'<>()[\],;:]+/g, '[email]')
+    .replace(/\+?\d[\d\s().-]{5,}\d/g, '[number]')
+    .replace(/"[^"]*"|'[^']*'|“[^”]*”/g, '[quoted]');
+  return redacted.length > maxLength ? `${redacted.slice(0, maxLength - 1)}…` : redacted;
+}

@@ -4,7 +4,13 @@
 // typed classes callers branch on. SalesforceSession.createConnection() still offers jsforce where it is handier.
 import { z } from 'zod';
 import { type FetchLike, type SalesforceSession, type SalesforceToken } from './salesforce-auth';
-import { SalesforceApiError, SalesforceResponseShapeError, SalesforceSessionExpiredError } from './salesforce-errors';
+import {
+  SalesforceApiError,
+  SalesforceNetworkError,
+  SalesforceResponseShapeError,
+  SalesforceSessionExpiredError,
+  SalesforceTimeoutError,
+} from './salesforce-errors';
 import { type Logger, silentLogger } from './logger-and-clock';
 
 /** REST error body: `[{"message": "...", "errorCode": "...", "fields": [...]}]` (REST API "Status Codes and Error Responses"). */
@@ -36,6 +42,13 @@ const saveResultSchema = z.object({
 export type SaveResult = z.infer<typeof saveResultSchema>;
 
 const describeSchema = z.object({ fields: z.array(z.object({ name: z.string() })) });
+/** What the describe of an object tells about the asking user's access ("sObject Describe", REST API guide). */
+const objectAccessSchema = z.object({
+  name: z.string(),
+  updateable: z.boolean().default(true),
+  fields: z.array(z.object({ name: z.string(), updateable: z.boolean().default(true) })),
+});
+export type ObjectDescribeAccess = z.infer<typeof objectAccessSchema>;
 
 const limitsSchema = z.record(z.string(), z.object({ Max: z.number(), Remaining: z.number() }).loose());
 export type SalesforceLimits = z.infer<typeof limitsSchema>;
@@ -83,16 +96,54 @@ export function chunkInLists(literals: string[], maxItems = maxInListItems, maxC
 
 export type RecordUpdate = { Id: string } & Record<string, unknown>;
 
+/** The org's daily API use as the last REST answer reported it. */
+export type SalesforceApiUsage = { used: number; max: number; at: Date };
+
+/**
+ * `Sforce-Limit-Info: api-usage=18/5000[; per-app-api-usage=17/250(appName=...)]` ("Limit Info Header", REST API
+ * Developer Guide): returned on every REST call. undefined when the header is absent or unreadable.
+ */
+export function parseLimitInfo(header: string | null | undefined): { used: number; max: number } | undefined {
+  if (!header) return undefined;
+  const match = /(?:^|[;,\s])api-usage=(\d+)\/(\d+)/.exec(header);
+  if (!match?.[1] || !match[2]) return undefined;
+  return { used: Number(match[1]), max: Number(match[2]) };
+}
+
+/** Default time a Salesforce REST call may take, answer included, before it fails as transient. */
+export const defaultSalesforceTimeoutMs = 30_000;
+
 export class SalesforceRestClient {
   private readonly logger: Logger;
   private readonly fetchImpl: FetchLike;
+  private readonly timeoutMs: number;
+  private readonly onApiUsage: ((usage: SalesforceApiUsage) => void) | undefined;
+  private lastApiUsage: SalesforceApiUsage | null = null;
 
   constructor(
     private readonly session: SalesforceSession,
-    options: { logger?: Logger; fetchImpl?: FetchLike } = {},
+    options: {
+      logger?: Logger;
+      fetchImpl?: FetchLike;
+      /** Per call, answer body included (default 30 s); a call that takes longer raises SalesforceTimeoutError. */
+      timeoutMs?: number;
+      /** Told the org's API use after every answer that carries Sforce-Limit-Info. */
+      onApiUsage?: (usage: SalesforceApiUsage) => void;
+      now?: () => Date;
+    } = {},
   ) {
     this.logger = options.logger ?? silentLogger;
     this.fetchImpl = options.fetchImpl ?? fetch;
+    this.timeoutMs = options.timeoutMs ?? defaultSalesforceTimeoutMs;
+    this.onApiUsage = options.onApiUsage;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  private readonly now: () => Date;
+
+  /** The org's daily API use from the latest answer, or null before the first one. */
+  apiUsage(): SalesforceApiUsage | null {
+    return this.lastApiUsage;
   }
 
   /** Runs a SOQL query and follows nextRecordsUrl until done; each record is parsed with `schema`. */
@@ -115,15 +166,18 @@ export class SalesforceRestClient {
     return out;
   }
 
-  /** Records whose Email is one of `emails`; SOQL compares strings case-insensitively, so casing need not match. */
-  async findRecordsByEmails<T>(object: string, emails: string[], fields: string[], schema: z.ZodType<T>): Promise<T[]> {
+  /**
+   * Records whose Email is one of `emails`; SOQL compares strings case-insensitively, so casing need not match.
+   * `condition` is a fixed SOQL condition ANDed to the email filter (e.g. `IsConverted = false`); never user input.
+   */
+  async findRecordsByEmails<T>(object: string, emails: string[], fields: string[], schema: z.ZodType<T>, { condition }: { condition?: string } = {}): Promise<T[]> {
     const unique = [...new Set(emails.map((email) => email.trim().toLowerCase()).filter((email) => email.length > 0))];
     const select = this.selectList(fields, ['Id', 'Email']);
     const out: T[] = [];
     for (const chunk of chunkInLists(unique.map(soqlString))) {
       out.push(
         ...(await this.query(
-          `SELECT ${select} FROM ${assertApiName(object, 'object')} WHERE Email IN (${chunk.join(',')})`,
+          `SELECT ${select} FROM ${assertApiName(object, 'object')} WHERE Email IN (${chunk.join(',')})${condition ? ` AND ${condition}` : ''}`,
           schema,
         )),
       );
@@ -190,6 +244,11 @@ export class SalesforceRestClient {
     return new Set(body.fields.map((field) => field.name));
   }
 
+  /** The object as the integration user sees it: hidden fields are absent, read-only ones not updateable. */
+  async describeAccess(object: string): Promise<ObjectDescribeAccess> {
+    return parseAnswer(objectAccessSchema, await this.request('GET', `/sobjects/${assertApiName(object, 'object')}/describe`), 'describe');
+  }
+
   async getLimits(): Promise<SalesforceLimits> {
     return parseAnswer(limitsSchema, await this.request('GET', '/limits'), 'limits');
   }
@@ -220,12 +279,29 @@ export class SalesforceRestClient {
       'Sforce-Call-Options': `client=${this.session.productClientId}`,
     };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const response = await this.fetchImpl(url, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
+    // The path without its query string: a SOQL query may carry emails.
+    const what = `${method} ${pathOrUrl.split('?')[0] ?? ''}`;
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.fetchImpl(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      // A DOMException, which need not be an instance of this realm's Error: judged by its name.
+      const name = typeof error === 'object' && error !== null && 'name' in error ? error.name : undefined;
+      if (name === 'TimeoutError' || name === 'AbortError') throw new SalesforceTimeoutError(what, this.timeoutMs);
+      throw new SalesforceNetworkError(what, error instanceof Error ? (causeCode(error) ?? error.message) : 'request failed');
+    }
+    const usage = parseLimitInfo(response.headers.get('sforce-limit-info'));
+    if (usage !== undefined) {
+      this.lastApiUsage = { ...usage, at: this.now() };
+      this.onApiUsage?.(this.lastApiUsage);
+    }
     let parsed: unknown = undefined;
     if (text.length > 0) {
       try {
@@ -248,6 +324,13 @@ export class SalesforceRestClient {
       first?.fields ?? [],
     );
   }
+}
+
+/** undici reports a refused connection as `fetch failed` with the system error in `cause`. */
+function causeCode(error: Error): string | undefined {
+  const cause = (error as { cause?: unknown }).cause;
+  if (cause instanceof Error) return 'code' in cause && typeof cause.code === 'string' ? cause.code : cause.message;
+  return undefined;
 }
 
 /** Parses a Salesforce answer; a shape we cannot read becomes a typed error naming the field, never a raw ZodError. */

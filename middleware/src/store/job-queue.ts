@@ -311,6 +311,21 @@ export class JobQueue {
     });
   }
 
+  /**
+   * A dead letter for part of a running job (one Salesforce record of its email that the org refuses for good) while
+   * the job itself goes on to complete: retrying the letter queues the whole subject again, which rewrites nothing
+   * already in line. A letter with the same error, not yet retried, is not repeated; false when none was added.
+   */
+  async deadLetterPart<P>(tx: SqlExecutor, kind: JobKind<P>, job: ClaimedJob<P>, error: string): Promise<boolean> {
+    const inserted = await tx.query(
+      `INSERT INTO dead_letters (job_id, kind, subject, payload, attempts, last_error, failed_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7
+          WHERE NOT EXISTS (SELECT 1 FROM dead_letters WHERE kind = $2 AND subject = $3 AND last_error = $6 AND retried_at IS NULL)`,
+      [job.id, kind.name, job.subject, JSON.stringify(job.payload), job.attempts, error, this.clock()],
+    );
+    return inserted.rowCount > 0;
+  }
+
   /** Locks the job if this worker still holds it (running under its lock); false when its lease was taken back. */
   private async stillHolds(tx: SqlExecutor, jobId: string): Promise<boolean> {
     const mine = await tx.query(`SELECT id FROM jobs WHERE id = $1 AND state = 'running' AND locked_by = $2 FOR UPDATE`, [jobId, this.workerId]);

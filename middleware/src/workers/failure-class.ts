@@ -14,7 +14,7 @@ import {
   AcServerError,
   AcTimeoutError,
 } from '../activecampaign/activecampaign-errors';
-import { SalesforceApiError, SalesforceAuthError, SalesforceResponseShapeError, SalesforceSessionExpiredError } from '../salesforce/salesforce-errors';
+import { SalesforceApiError, SalesforceAuthError, SalesforceResponseShapeError, SalesforceSessionExpiredError, salesforceFailureClass } from '../salesforce/salesforce-errors';
 
 export type FailureClass = 'transient' | 'credentials' | 'permanent';
 export type FailingVendor = 'activecampaign' | 'salesforce' | 'internal';
@@ -44,7 +44,8 @@ export function classifyFailure(error: unknown): ClassifiedFailure {
     return of('permanent', 'activecampaign');
   }
   if (error instanceof AcInvalidRequestError) return of('permanent', 'activecampaign');
-  if (error instanceof SalesforceAuthError || error instanceof SalesforceSessionExpiredError) return of('credentials', 'salesforce');
+  // A token endpoint that timed out or answered 5xx is an outage; a refused grant or session is our credentials.
+  if (error instanceof SalesforceAuthError || error instanceof SalesforceSessionExpiredError) return of(salesforceFailureClass(error) === 'transient' ? 'transient' : 'credentials', 'salesforce');
   if (error instanceof SalesforceApiError) {
     if (error.httpStatus >= 500 || SALESFORCE_TRANSIENT_CODES.has(error.errorCode)) return of('transient', 'salesforce');
     // A whole call refused (401, 403, an INVALID_FIELD because field-level security hides the opt-out field):
@@ -52,11 +53,8 @@ export function classifyFailure(error: unknown): ClassifiedFailure {
     return of('credentials', 'salesforce');
   }
   if (error instanceof SalesforceResponseShapeError) return of('transient', 'salesforce');
+  // The Salesforce edge's own timeouts and network failures.
+  if (salesforceFailureClass(error) === 'transient') return of('transient', 'salesforce');
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return of('transient', 'internal');
   return of('transient', 'internal');
-}
-
-/** Salesforce's per-record save errors that a later attempt may not get (a lock held by another transaction). */
-export function isRetryableRecordError(statusCode: string): boolean {
-  return statusCode === 'UNABLE_TO_LOCK_ROW' || statusCode === 'REQUEST_LIMIT_EXCEEDED';
 }

@@ -10,10 +10,11 @@ import { pullJobKind, type PullJobPayload } from '../sync/pull-job';
 import { planSalesforceWrites, type PlannedWrite, type SalesforceRecordState } from '../sync/salesforce-write-plan';
 import { awaitingStream } from '../sync/opt-out-recency';
 import type { Settings } from '../sync/settings';
-import type { SalesforceRecordReader } from './salesforce-records';
+import type { ConvertedLead, SalesforceRecordReader } from './salesforce-records';
+import { SalesforceApiError, redactSalesforceMessage, saveErrorClass } from '../salesforce/salesforce-errors';
 import type { Metrics } from '../observability/metrics';
 import { emailHash } from '../observability/logger';
-import { classifyFailure, isRetryableRecordError, type ClassifiedFailure } from './failure-class';
+import { classifyFailure, type ClassifiedFailure } from './failure-class';
 import type { VendorCircuit } from './vendor-circuit';
 
 export interface PullWorkerDeps {
@@ -37,6 +38,11 @@ export interface PullWorkerDeps {
   retry: RetryPolicy;
   /** Salesforce's circuit: while it is open, one job at a time probes and the rest wait without using attempts. */
   circuit?: VendorCircuit;
+  /**
+   * How long Salesforce writes pause after the org's daily API limit refused a call (REQUEST_LIMIT_EXCEEDED): the
+   * allocation is a rolling 24 hours, so room returns as old calls age out. The jobs stay queued meanwhile.
+   */
+  limitPauseMs?: number;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -53,13 +59,28 @@ const LEASE_MS = 5 * 60_000;
 const STREAM_WAIT_RETRY_MS = 1_000;
 /** The result of a conditional write Salesforce refused (412): the record changed after we read it. */
 const MODIFIED_SINCE_READ = 'MODIFIED_SINCE_READ';
+const LIMIT_PAUSE_MS = 5 * 60_000;
+
+/** The org refused a call because its daily API allocation is used up. */
+function isRequestLimit(error: unknown): boolean {
+  return error instanceof SalesforceApiError && error.errorCode === 'REQUEST_LIMIT_EXCEEDED';
+}
 
 export class PullWorker {
+  private pausedUntil: Date | null = null;
+
   constructor(private readonly deps: PullWorkerDeps) {}
+
+  /** While the org's daily API limit is reached: until when Salesforce writes wait (for the status page). */
+  salesforcePause(): { until: Date; reason: string } | null {
+    if (this.pausedUntil === null || this.pausedUntil.getTime() <= this.deps.clock().getTime()) return null;
+    return { until: this.pausedUntil, reason: "the Salesforce org's daily API request limit is reached (REQUEST_LIMIT_EXCEEDED)" };
+  }
 
   /** Handles one batch of ready jobs; returns how many it took. */
   async runOnce(limit = BATCH): Promise<number> {
     const { store } = this.deps;
+    if (this.salesforcePause() !== null) return 0;
     const gate = this.deps.circuit?.gate() ?? 'closed';
     if (gate === 'open') return 0;
     if (gate === 'probe') {
@@ -111,6 +132,10 @@ export class PullWorker {
       records = await this.deps.reader.readByEmails(jobs.map((j) => j.payload.email));
       if (this.deps.recordsInScope !== undefined) records = await this.deps.recordsInScope(records);
     } catch (error) {
+      if (isRequestLimit(error)) {
+        await this.pauseForTheLimit(jobs);
+        return claimed.length;
+      }
       const failure = this.noteVendorFailure(error);
       await Promise.all(jobs.map((job) => this.failJob(job, `reading Salesforce records failed: ${messageOf(error)}`, failure)));
       return claimed.length;
@@ -123,15 +148,18 @@ export class PullWorker {
     const ready = await this.waitForTheStream(jobs, byEmail, now);
     const plans = ready.map((job) => ({ job, plan: planSalesforceWrites(job.payload, byEmail.get(job.payload.email) ?? [], settings, { customFields, now }) }));
 
-    const { results, callErrors } = await this.writeAll(plans.flatMap((p) => p.plan.writes));
+    // Read before the writes: a Lead converted while we write is audited once, from its refused write.
+    const converted = groupBy(await this.convertedLeads(ready), (lead) => lead.email);
+    const { results, callErrors, limitReached } = await this.writeAll(plans.flatMap((p) => p.plan.writes));
     const writtenAt = this.deps.clock();
     for (const { job, plan } of plans) {
-      const failures = plan.writes
-        .map((w) => ({ write: w, result: results.get(w.id) }))
-        .filter((r) => r.result === undefined || !r.result.success);
+      // Each record's failure is judged alone: one the org refuses for good (a validation rule, a converted Lead)
+      // never holds back the other records of the email, and only retryable ones send the job round again.
+      const outcomes = new Map(plan.writes.map((w) => [w.id, writeOutcome(results.get(w.id))]));
       const audits: AuditEntry[] = plan.decisions.map((d) => {
         const result = results.get(d.recordId);
-        const outcome = d.decision === 'skip' ? 'skipped' : result?.success === true ? 'written' : `failed: ${describeSaveErrors(result)}`;
+        const outcome = outcomes.get(d.recordId);
+        const refusedAsConverted = outcome === 'converted';
         return {
           direction: 'ac_to_sf',
           email: job.payload.email,
@@ -139,19 +167,29 @@ export class PullWorker {
           acContactId: job.payload.acContactId,
           oldValue: d.oldValue,
           newValue: d.newValue,
-          decision: d.decision === 'skip' ? 'skip' : 'update-salesforce',
-          reason: d.reason,
-          result: outcome,
+          decision: d.decision === 'skip' || refusedAsConverted ? 'skip' : 'update-salesforce',
+          reason: refusedAsConverted ? `${job.payload.rule}: the Lead was converted after it was read; Salesforce refuses updates to converted leads` : d.reason,
+          result: d.decision === 'skip' ? 'skipped' : refusedAsConverted ? `skipped: ${describeSaveErrors(result)}` : result?.success === true ? 'written' : `failed: ${describeSaveErrors(result)}`,
           correlation: { job: job.id, attempt: job.attempts },
         };
       });
-      if (plan.decisions.length === 0) {
+      for (const lead of (converted.get(job.payload.email) ?? []).filter((l) => !plan.decisions.some((d) => d.recordId === l.id))) {
+        audits.push({ direction: 'ac_to_sf', email: job.payload.email, recordId: lead.id, acContactId: job.payload.acContactId, decision: 'skip', reason: `${job.payload.rule}: the Lead was converted; Salesforce refuses updates to converted leads (its Contact carries the opt-out)`, result: 'skipped: converted lead', correlation: { job: job.id } });
+      }
+      if (plan.decisions.length === 0 && !converted.has(job.payload.email)) {
         audits.push({ direction: 'ac_to_sf', email: job.payload.email, acContactId: job.payload.acContactId, decision: 'skip', reason: `${job.payload.rule}: no Salesforce record has this email`, result: 'nothing to do', correlation: { job: job.id } });
       }
-      const written = plan.writes.filter((w) => results.get(w.id)?.success === true);
+      const refused = plan.writes.filter((w) => outcomes.get(w.id) === 'permanent');
+      for (const w of refused) {
+        audits.push({ direction: 'ac_to_sf', email: job.payload.email, recordId: w.id, acContactId: job.payload.acContactId, decision: 'dead-letter', reason: `${job.payload.rule}: Salesforce refuses this ${w.objectName} until the org changes; the other records of the email went on`, result: describeSaveErrors(results.get(w.id)), correlation: { job: job.id } });
+      }
+      const retryable = plan.writes.filter((w) => outcomes.get(w.id) === 'transient' || outcomes.get(w.id) === 'modified');
+      const written = plan.writes.filter((w) => outcomes.get(w.id) === 'written');
+      const deadLettered: string[] = [];
       // The Salesforce writes have happened: a dropped database connection must not lose their audit (a retry of the
       // job would find nothing left to do and audit a skip). Found by the chaos run's pg_terminate_backend.
       await outlivingDroppedConnections(() => store.db.transaction(async (tx) => {
+        deadLettered.length = 0;
         await store.audit.record(audits, tx);
         await store.links.recordObservations(
           written
@@ -161,18 +199,28 @@ export class PullWorker {
             .map((w) => ({ recordId: w.id, objectName: w.objectName, email: job.payload.email, optedOut: w.fields[settings.optOutField] === true, changedAt: new Date(job.payload.acEventAt), writtenAt })),
           tx,
         );
-        if (failures.length === 0) await store.jobs.complete(job.id, tx);
+        for (const w of refused) {
+          if (await store.jobs.deadLetterPart(tx, pullJobKind, job, `${w.id}: ${describeSaveErrors(results.get(w.id))}`)) deadLettered.push(w.id);
+        }
+        if (retryable.length === 0) await store.jobs.complete(job.id, tx);
       }));
-      if (failures.length > 0 && failures.every((f) => f.result?.errors[0]?.statusCode === MODIFIED_SINCE_READ)) {
+      for (const id of deadLettered) {
+        this.deps.metrics.jobsDead.inc({ kind: pullJobKind.name });
+        this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, record: id, error: describeSaveErrors(results.get(id)) }, 'salesforce refuses one record; dead-lettered it alone');
+      }
+      if (retryable.length > 0 && limitReached && retryable.every((w) => results.get(w.id) === undefined)) {
+        // The org's daily API limit refused the call: the job waits for room without using an attempt.
+        await this.pauseForTheLimit([job]);
+      } else if (retryable.length > 0 && retryable.every((w) => outcomes.get(w.id) === 'modified')) {
         // Someone changed the record between our read and our write: decide again on what Salesforce holds now
         // (not a failure, so no attempt is used; the change's own event is on its way).
         await store.jobs.requeue(pullJobKind, job, new Date(this.deps.clock().getTime() + STREAM_WAIT_RETRY_MS), 'a record changed in Salesforce after it was read', job.attempts - 1);
-        this.deps.logger.info({ email: emailHash(job.payload.email), job: job.id, records: failures.map((f) => f.write.id) }, 'salesforce record changed after it was read; deciding again');
-      } else if (failures.length === 0) {
+        this.deps.logger.info({ email: emailHash(job.payload.email), job: job.id, records: retryable.map((w) => w.id) }, 'salesforce record changed after it was read; deciding again');
+      } else if (retryable.length === 0) {
         this.deps.metrics.jobsSucceeded.inc({ kind: pullJobKind.name });
-        this.deps.logger.info({ email: emailHash(job.payload.email), rule: job.payload.rule, written: written.length, job: job.id }, 'salesforce records brought in line');
+        this.deps.logger.info({ email: emailHash(job.payload.email), rule: job.payload.rule, written: written.length, refused: refused.length, job: job.id }, 'salesforce records brought in line');
       } else {
-        await this.failJob(job, failures.map((f) => `${f.write.id}: ${describeSaveErrors(f.result)}`).join('; '), this.classifyWriteFailures(failures, callErrors));
+        await this.failJob(job, retryable.map((w) => `${w.id}: ${describeSaveErrors(results.get(w.id))}`).join('; '), this.classifyRetryableWrites(retryable, callErrors));
       }
     }
     // Writes of the opt-out field were stamped with their job (recordObservations above, which may create the row);
@@ -181,6 +229,18 @@ export class PullWorker {
     const ownWrites = [...results].filter(([, r]) => r.success).map(([id]) => id);
     await store.links.recordOwnWrites(ownWrites, writtenAt);
     return claimed.length;
+  }
+
+  /** Converted Leads of the jobs' emails, to audit them as skipped; a failed lookup only loses that audit. */
+  private async convertedLeads(jobs: ClaimedJob<PullJobPayload>[]): Promise<ConvertedLead[]> {
+    const read = this.deps.reader.readConvertedLeads;
+    if (read === undefined || jobs.length === 0) return [];
+    try {
+      return await read.call(this.deps.reader, jobs.map((j) => j.payload.email));
+    } catch (error) {
+      this.deps.logger.warn({ err: messageOf(error) }, 'looking up converted leads failed');
+      return [];
+    }
   }
 
   /** R7 tag scope: a contact without the tag is none of our business; the decision is audited and the job ends. */
@@ -228,8 +288,19 @@ export class PullWorker {
     return ready;
   }
 
-  private async writeAll(writes: PlannedWrite[]): Promise<{ results: Map<string, SaveResult>; callErrors: Map<string, unknown> }> {
+  /** Salesforce writes wait for the org's API allocation to have room; the jobs go back to the queue unspent. */
+  private async pauseForTheLimit(jobs: ClaimedJob<PullJobPayload>[]): Promise<void> {
+    const until = new Date(this.deps.clock().getTime() + (this.deps.limitPauseMs ?? LIMIT_PAUSE_MS));
+    if (this.pausedUntil === null || this.pausedUntil < until) this.pausedUntil = until;
+    for (const job of jobs) {
+      await this.deps.store.jobs.requeue(pullJobKind, job, until, "Salesforce's daily API request limit is reached; waiting for room", job.attempts - 1);
+    }
+    this.deps.logger.warn({ jobs: jobs.length, until: until.toISOString() }, 'salesforce daily API request limit reached; salesforce writes pause');
+  }
+
+  private async writeAll(writes: PlannedWrite[]): Promise<{ results: Map<string, SaveResult>; callErrors: Map<string, unknown>; limitReached: boolean }> {
     const results = new Map<string, SaveResult>();
+    let limitReached = false;
     // Calls that failed as a whole, by the record ids they carried: their failure class decides the jobs' fate.
     const callErrors = new Map<string, unknown>();
     // Conditional writes (R5's opt-ins) go one record a call: sObject Collections takes no condition. They are rare:
@@ -245,8 +316,9 @@ export class PullWorker {
             : { id: write.id, success: false, errors: [{ statusCode: MODIFIED_SINCE_READ, message: `modified in Salesforce after ${write.unlessModifiedSince.toISOString()}`, fields: [] }] },
         );
       } catch (error) {
+        limitReached ||= isRequestLimit(error);
         callErrors.set(write.id, error);
-        this.noteVendorFailure(error);
+        if (!isRequestLimit(error)) this.noteVendorFailure(error);
         this.deps.logger.warn({ err: messageOf(error), objectName: write.objectName }, 'salesforce conditional update failed');
       }
     }
@@ -260,26 +332,25 @@ export class PullWorker {
           if (result !== undefined) results.set(w.id, result);
         });
       } catch (error) {
+        limitReached ||= isRequestLimit(error);
         for (const w of batch) callErrors.set(w.id, error);
-        this.noteVendorFailure(error);
+        if (!isRequestLimit(error)) this.noteVendorFailure(error);
         this.deps.logger.warn({ err: messageOf(error), objectName, records: batch.length }, 'salesforce collections update failed');
       }
     }
     if (writes.length > 0 && callErrors.size === 0) this.deps.circuit?.succeeded();
-    return { results, callErrors };
+    return { results, callErrors, limitReached };
   }
 
   /**
-   * A job's failed writes: a call that failed as a whole is the vendor's state (outage, session, limit, the org's
-   * configuration) and waits; a record Salesforce refused for a lock is retried; any other record error is that
-   * record's own and permanent.
+   * The class of a job's retryable writes (records refused for good were dead-lettered alone): a call that failed as
+   * a whole is the vendor's state (outage, session, the org's configuration) and waits; a record Salesforce refused
+   * for a lock is transient.
    */
-  private classifyWriteFailures(failures: { write: PlannedWrite; result: SaveResult | undefined }[], callErrors: Map<string, unknown>): ClassifiedFailure {
-    const callError = failures.map((f) => callErrors.get(f.write.id)).find((e) => e !== undefined);
-    if (callError !== undefined || failures.some((f) => f.result === undefined)) return classifyFailure(callError ?? new Error('no result for a written record'));
-    const codes = failures.flatMap((f) => f.result?.errors.map((e) => e.statusCode) ?? []);
-    const message = failures.map((f) => `${f.write.id}: ${describeSaveErrors(f.result)}`).join('; ');
-    return { failureClass: codes.every(isRetryableRecordError) ? 'transient' : 'permanent', vendor: 'salesforce', retryAfterMs: 0, message };
+  private classifyRetryableWrites(retryable: PlannedWrite[], callErrors: Map<string, unknown>): ClassifiedFailure {
+    const callError = retryable.map((w) => callErrors.get(w.id)).find((e) => e !== undefined);
+    if (callError !== undefined) return classifyFailure(callError);
+    return { failureClass: 'transient', vendor: 'salesforce', retryAfterMs: 0, message: 'a record is locked or was not written' };
   }
 
   /** Salesforce's answer (or silence) moves its circuit; returns the failure's class. */
@@ -316,9 +387,24 @@ async function outlivingDroppedConnections<T>(transaction: () => Promise<T>): Pr
   }
 }
 
+/** Salesforce's code and message of a record's failure, its message stripped of what may identify the person. */
 function describeSaveErrors(result: SaveResult | undefined): string {
   if (result === undefined) return 'no result (the call failed)';
-  return result.errors.map((e) => `${e.statusCode}: ${e.message}`).join(', ') || 'unknown error';
+  return result.errors.map((e) => `${e.statusCode}: ${redactSalesforceMessage(e.message)}`).join(', ') || 'unknown error';
+}
+
+type WriteOutcome = 'written' | 'modified' | 'converted' | 'transient' | 'permanent';
+
+/** One record's fate: a failed call and a row lock are tried again; a converted Lead is skipped; the rest is for good. */
+function writeOutcome(result: SaveResult | undefined): WriteOutcome {
+  if (result === undefined) return 'transient';
+  if (result.success) return 'written';
+  const codes = result.errors.map((e) => e.statusCode);
+  if (codes.includes(MODIFIED_SINCE_READ)) return 'modified';
+  if (codes.includes('CANNOT_UPDATE_CONVERTED_LEAD')) return 'converted';
+  // No error listed at all is not something to give up on.
+  if (codes.length === 0 || codes.some((code) => saveErrorClass(code) !== 'permanent')) return 'transient';
+  return 'permanent';
 }
 
 function messageOf(error: unknown): string {

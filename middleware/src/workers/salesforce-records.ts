@@ -8,8 +8,19 @@ import { optOutRecency } from '../sync/opt-out-recency';
 
 
 export interface SalesforceRecordReader {
+  /** Contacts and unconverted Leads of these emails. */
   readByEmails(emails: string[]): Promise<SalesforceRecordState[]>;
+  /** Converted Leads of these emails: Salesforce refuses every update to them, so they are audited as skipped. */
+  readConvertedLeads?(emails: string[]): Promise<ConvertedLead[]>;
 }
+
+export type ConvertedLead = { id: string; email: string };
+
+/**
+ * A converted Lead can no longer be updated (CANNOT_UPDATE_CONVERTED_LEAD); its person lives on as the Contact it
+ * became, which carries the opt-out from then on.
+ */
+export const unconvertedLeads = 'IsConverted = false';
 
 export function createSalesforceRecordReader(deps: {
   rest: SalesforceRestClient;
@@ -34,13 +45,17 @@ export function createSalesforceRecordReader(deps: {
         }));
       const records: (SalesforceRecordState & { lastModified: Date })[] = [];
       for (const objectName of syncedObjects) {
-        const found = await deps.rest.findRecordsByEmails(objectName, emails, fields, schema);
+        const found = await deps.rest.findRecordsByEmails(objectName, emails, fields, schema, objectName === 'Lead' ? { condition: unconvertedLeads } : {});
         records.push(...found.map((r) => ({ ...r, objectName: objectName as SyncedObject, optOutChangedAt: null })));
       }
       // Recency for R3/R5: the commit time of the newest opt-out change the stream gave us, unless the record was
       // modified since in a way nothing we know explains (sync/opt-out-recency.ts).
       const known = await deps.store.links.lastObserved(records.map((r) => r.id));
       return records.map((r) => ({ ...r, ...optOutRecency({ optedOut: r.optedOut, lastModified: r.lastModified }, known.get(r.id)) }));
+    },
+    async readConvertedLeads(emails) {
+      const schema = z.object({ Id: z.string(), Email: z.string().nullable() }).transform((r) => ({ id: r.Id, email: (r.Email ?? '').toLowerCase() }));
+      return deps.rest.findRecordsByEmails('Lead', emails, ['Id', 'Email'], schema, { condition: 'IsConverted = true' });
     },
   };
 }

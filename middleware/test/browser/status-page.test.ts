@@ -105,6 +105,24 @@ describe.each(engines)('status page in Chromium on %s', (engine) => {
     await page.locator('#changes-ac_to_sf tr').filter({ hasText: 'browser.pull@example.com' }).filter({ hasText: 'written' }).first().waitFor();
   });
 
+  // Leaves Salesforce writes paused (the pause outlasts the test): keep it after the tests that need them.
+  test("when the org's daily API limit is reached, then the page shows the API use and that Salesforce writes wait", async () => {
+    const { sf, ac } = sandbox;
+    await page.locator('#stream-state dt').filter({ hasText: 'Salesforce API use (24 h)' }).waitFor();
+    const list = ac.createList('Browser Limit');
+    ac.createContact('browser.limit@example.com', { lists: { [list.id]: 1 } });
+    sf.insert('Contact', { LastName: 'Limit', Email: 'browser.limit@example.com', HasOptedOutOfEmail: false });
+    await sandbox.app!.pollNow();
+    sf.setApiLimit({ max: sf.apiUsage().used, enforce: true });
+    try {
+      ac.unsubscribe('browser.limit@example.com', 'all');
+      await page.locator('#stream-state dd.bad').filter({ hasText: 'paused: daily API limit reached' }).waitFor({ timeout: 20_000 });
+      expect(await page.locator('#stream-state dd').filter({ hasText: / of \d+$/ }).count()).toBe(1);
+    } finally {
+      sf.setApiLimit({ max: 15000, enforce: false });
+    }
+  });
+
   test('when the page ran, then it logged no error, broke no content security rule and asked no other host', () => {
     expect(pageProblems).toEqual([]);
   });

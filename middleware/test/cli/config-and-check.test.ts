@@ -43,7 +43,8 @@ describe('optout-sync start and check', () => {
   test('when the emulators are running and the configuration points at them, then check passes every line', async () => {
     const result = await runCli(['check'], { env });
     expect(result.stderr).toBe('');
-    expect(result.stdout.split('\n').filter((l) => l.startsWith('ok'))).toHaveLength(4);
+    expect(result.stdout.split('\n').filter((l) => l.startsWith('ok'))).toHaveLength(5);
+    expect(result.stdout).toMatch(/^ok {6}Salesforce permissions: the integration user can read and edit HasOptedOutOfEmail on Contact and Lead$/m);
     expect(result.stdout).toMatch(/^ok {6}Salesforce: token for .* SOQL query answered$/m);
     expect(result.stdout).toMatch(/^ok {6}ActiveCampaign: GET \/lists answered \(3 list\(s\)\)$/m);
     expect(result.stdout).toMatch(/^ok {6}Database: embedded PGlite: .* will be created at the first start$/m);

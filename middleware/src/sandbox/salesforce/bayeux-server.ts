@@ -45,6 +45,8 @@ export interface BayeuxServerOptions {
   /** Salesforce expires a client that does not reconnect within 40 s. */
   clientExpiryMs: number;
   requireCookies: boolean;
+  /** What one subscribed user may see of an event (change events respect field-level security); default all of it. */
+  visibleTo?: (userId: string, message: ChannelMessage) => ChannelMessage;
 }
 
 interface HeldConnect {
@@ -184,7 +186,7 @@ export class BayeuxServer {
 
   /** EventUuid is delivered only to CometD clients on API 52.0 or later (Platform Events guide, EventUuid). */
   private forClient(client: BayeuxClient, message: ChannelMessage): ChannelMessage {
-    const copy = structuredClone(message);
+    const copy = this.options.visibleTo ? this.options.visibleTo(client.userId, structuredClone(message)) : structuredClone(message);
     if (client.apiVersion < 52 && copy.data.event.EventUuid !== undefined) delete copy.data.event.EventUuid;
     return copy;
   }

@@ -4,6 +4,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 import type { SalesforceEmulator } from './index';
 import { SalesforceApiError } from './salesforce-errors';
+import { applyOrgScenario, isOrgScenario, orgScenarios } from './scenarios';
 
 const fieldsSchema = z.record(z.string(), z.unknown());
 const fieldValuesSchema = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
@@ -30,6 +31,7 @@ export function controlRouter(emulator: SalesforceEmulator, extra: { setQueryBat
       users: emulator.users,
       apiCalls: emulator.apiCallCount(),
       deliveredEvents: emulator.deliveredEventCount(),
+      pendingEvents: emulator.pendingEventCount(),
       cometdClients: emulator.cometdClients(),
     });
   });
@@ -147,6 +149,69 @@ export function controlRouter(emulator: SalesforceEmulator, extra: { setQueryBat
       .parse(req.body);
     emulator.failNextWrites(body.recordId, body.errorCode, body.times);
     res.status(204).end();
+  });
+  router.put('/records/:id/fault', (req, res) => {
+    const fault = z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('validation-rule'), message: z.string().optional(), field: z.string().optional() }),
+        z.object({ kind: z.literal('required-field'), field: z.string() }),
+        z.object({ kind: z.literal('deleted') }),
+        z.object({ kind: z.literal('read-only') }),
+      ])
+      .parse(req.body);
+    emulator.setRecordFault(param(req, 'id'), clean(fault));
+    res.status(204).end();
+  });
+  router.delete('/records/:id/fault', (req, res) => {
+    emulator.setRecordFault(param(req, 'id'), null);
+    res.status(204).end();
+  });
+  router.post('/leads/:id/convert', (req, res) => {
+    res.json(emulator.convertLead(param(req, 'id')));
+  });
+  router.put('/access/:type', (req, res) => {
+    emulator.setObjectAccess(param(req, 'type'), z.object({ access: z.enum(['edit', 'read', 'none']) }).parse(req.body).access);
+    res.status(204).end();
+  });
+  router.put('/access/:type/:field', (req, res) => {
+    emulator.setFieldAccess(param(req, 'type'), param(req, 'field'), z.object({ access: z.enum(['edit', 'read', 'hidden']) }).parse(req.body).access);
+    res.status(204).end();
+  });
+  router.get('/scenarios', (_req, res) => {
+    res.json(orgScenarios);
+  });
+  router.post('/scenarios/:name', (req, res) => {
+    const name = param(req, 'name');
+    if (!isOrgScenario(name)) {
+      res.status(404).json({ error: `unknown scenario ${name}`, scenarios: Object.keys(orgScenarios) });
+      return;
+    }
+    const body = z.object({ email: z.string().optional() }).parse(req.body ?? {});
+    res.json(applyOrgScenario(emulator, name, clean(body)));
+  });
+  router.post('/event-delivery', (req, res) => {
+    const body = z
+      .object({
+        delayMs: z.number().int().min(0).optional(),
+        jitterMs: z.number().int().min(0).optional(),
+        channelDelayMs: z.record(z.string(), z.number().int().min(0)).optional(),
+      })
+      .parse(req.body);
+    res.json(emulator.setEventDelivery(clean(body)));
+  });
+  router.post('/session-timeout', (req, res) => {
+    emulator.setSessionTimeout(z.object({ ms: z.number().int().min(0) }).parse(req.body).ms);
+    res.status(204).end();
+  });
+  router.get('/api-limit', (_req, res) => {
+    res.json(emulator.apiUsage());
+  });
+  router.post('/api-limit', (req, res) => {
+    const body = z
+      .object({ max: z.number().int().min(0).optional(), enforce: z.boolean().optional(), addUsage: z.number().int().min(0).optional() })
+      .parse(req.body);
+    emulator.setApiLimit(clean(body));
+    res.json(emulator.apiUsage());
   });
   router.post('/latency', (req, res) => {
     emulator.setLatency(z.object({ ms: z.number().int().min(0) }).parse(req.body).ms);

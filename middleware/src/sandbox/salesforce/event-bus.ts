@@ -21,17 +21,65 @@ export type BusListener = (event: RetainedEvent) => void;
 
 export const defaultRetentionMs = 72 * 60 * 60 * 1000;
 
+/**
+ * When a committed change reaches subscribers. A loaded org delivers change events seconds to minutes after the
+ * commit, and "Change events ... of one channel are delivered in order" while separate channels (a CDC channel and a
+ * Platform Event channel) carry no order between them (CDC guide, "Change Event Storage and Delivery"; Platform
+ * Events guide, "Event Delivery and Ordering"). Zero everywhere is the healthy default: delivered at once.
+ */
+export interface DeliveryTiming {
+  /** Every event waits this long after its publish. */
+  delayMs: number;
+  /** Plus a random share of this (per event; per-channel order is kept). */
+  jitterMs: number;
+  /** Extra delay per channel name (e.g. CDC later than the Platform Event channel): cross-channel reordering. */
+  channelDelayMs: Record<string, number>;
+}
+
+interface Scheduled {
+  due: number;
+  message: ChannelMessage;
+}
+
 export class EventBus {
   private lastReplayId = 0;
   private readonly logs = new Map<string, RetainedEvent[]>();
   private readonly listeners = new Set<BusListener>();
+  private timing: DeliveryTiming = { delayMs: 0, jitterMs: 0, channelDelayMs: {} };
+  /** Events published but not yet delivered, per channel, in publish order (their due times never decrease). */
+  private readonly queues = new Map<string, Scheduled[]>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
   retentionMs: number;
 
   constructor(
     private readonly now: () => Date,
     retentionMs = defaultRetentionMs,
+    private readonly random: () => number = Math.random,
   ) {
     this.retentionMs = retentionMs;
+  }
+
+  setDeliveryTiming(timing: Partial<DeliveryTiming>): DeliveryTiming {
+    this.timing = { ...this.timing, ...timing };
+    return this.timing;
+  }
+
+  deliveryTiming(): DeliveryTiming {
+    return this.timing;
+  }
+
+  /** Events published and not yet delivered (tests wait for zero before calling the system settled). */
+  pendingCount(): number {
+    let n = 0;
+    for (const queue of this.queues.values()) n += queue.length;
+    return n;
+  }
+
+  /** Stops the delivery timers (the emulator is closing); undelivered events are dropped. */
+  stop(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    this.queues.clear();
   }
 
   onPublish(listener: BusListener): () => void {
@@ -45,7 +93,41 @@ export class EventBus {
     return this.lastReplayId;
   }
 
-  publish(message: ChannelMessage): RetainedEvent {
+  /**
+   * Publishes an event: delivered (retained, then given to listeners) at once, or after the configured delay. A
+   * delayed event is not replayable before it is delivered either: to subscribers it has not happened yet.
+   */
+  publish(message: ChannelMessage): { message: ChannelMessage } {
+    const delay = this.timing.delayMs + (this.timing.channelDelayMs[message.channel] ?? 0) + (this.timing.jitterMs > 0 ? Math.floor(this.random() * this.timing.jitterMs) : 0);
+    const queue = this.queues.get(message.channel);
+    if (delay <= 0 && (queue === undefined || queue.length === 0)) {
+      this.deliver(message);
+      return { message };
+    }
+    const last = queue?.at(-1)?.due ?? 0;
+    const scheduled = { due: Math.max(Date.now() + delay, last), message };
+    if (queue === undefined) this.queues.set(message.channel, [scheduled]);
+    else queue.push(scheduled);
+    this.arm(message.channel);
+    return { message };
+  }
+
+  private arm(channel: string): void {
+    if (this.timers.has(channel)) return;
+    const head = this.queues.get(channel)?.[0];
+    if (head === undefined) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(channel);
+      const queue = this.queues.get(channel) ?? [];
+      while (queue.length > 0 && queue[0]!.due <= Date.now()) this.deliver(queue.shift()!.message);
+      if (queue.length === 0) this.queues.delete(channel);
+      else this.arm(channel);
+    }, Math.max(0, head.due - Date.now()));
+    timer.unref();
+    this.timers.set(channel, timer);
+  }
+
+  private deliver(message: ChannelMessage): RetainedEvent {
     const event: RetainedEvent = { replayId: message.data.event.replayId, publishedAt: this.now().getTime(), message };
     const log = this.logs.get(message.channel) ?? [];
     log.push(event);

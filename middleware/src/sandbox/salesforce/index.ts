@@ -7,13 +7,16 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
 import { BayeuxServer, type BayeuxClientInfo } from './bayeux-server';
 import { ChangeEventPublisher, type CustomChannelConfig, type GapChangeType } from './change-events';
-import { EventBus, defaultRetentionMs, type ChannelMessage } from './event-bus';
+import { EventBus, defaultRetentionMs, type ChannelMessage, type DeliveryTiming } from './event-bus';
 import { OAuthServer } from './oauth-server';
 import {
   OrgData,
   settingsTypeName,
   type EmulatedUser,
   type RecordChange,
+  type FieldAccess,
+  type ObjectAccess,
+  type RecordFault,
   type RecordFields,
   type StoredRecord,
 } from './org-data';
@@ -23,18 +26,24 @@ import { keyPrefixes } from './salesforce-ids';
 import type { CustomFieldSpec, FieldValue } from './sobject-schema';
 import { executeQuery } from './soql';
 import { controlRouter } from './control-api';
+import { ApiRequestLimit } from './api-limits';
 
 export type {
   ChannelMessage,
+  DeliveryTiming,
   CustomChannelConfig,
   CustomFieldSpec,
   EmulatedUser,
   FieldValue,
   GapChangeType,
   PlatformEventConfig,
+  FieldAccess,
+  ObjectAccess,
+  RecordFault,
   RecordFields,
 };
 export { replayInvalidError } from './bayeux-server';
+export { applyOrgScenario, isOrgScenario, orgScenarios, type OrgScenario } from './scenarios';
 export { generateRsaKeyPair, signJwtAssertion } from './test-keys';
 
 export interface SalesforceEmulatorOptions {
@@ -68,7 +77,11 @@ export interface SalesforceEmulatorOptions {
   settings?: Record<string, FieldValue>;
   /** Require the BAYEUX_BROWSER cookie on every request after the handshake, as Salesforce does. Default true. */
   requireCookies?: boolean;
+  /** The org's daily API request allocation (default 15,000, a Developer Edition's). */
   dailyApiRequestsMax?: number;
+  /** Refuse calls past the allocation with REQUEST_LIMIT_EXCEEDED. Default false (a healthy org far from its limit). */
+  enforceDailyApiLimit?: boolean;
+  /** Session timeout, counted from a session's last use (Salesforce default: 2 hours). */
   tokenTtlMs?: number;
   port?: number;
   host?: string;
@@ -128,6 +141,10 @@ export interface SalesforceEmulator {
   setPackageInstalled(installed: boolean): void;
   addCustomField(type: string, spec: CustomFieldSpec): void;
   failNextWrites(recordId: string, errorCode: string, times?: number): void;
+  /** A lasting per-record refusal (validation rule, required field, deleted, read-only); null clears it. */
+  setRecordFault(recordId: string, fault: RecordFault | null): void;
+  /** Converts a Lead (by the admin user): it stays queryable, and updates to it are refused from then on. */
+  convertLead(id: string): RecordFields;
   injectBusy(times: number): void;
   /**
    * Runs `happen` (a change someone else makes in the org) just before the next request that `matches` is served:
@@ -135,6 +152,19 @@ export interface SalesforceEmulator {
    */
   beforeNextRequest(matches: (request: { method: string; path: string }) => boolean, happen: () => void | Promise<void>): void;
   setLatency(ms: number): void;
+  /** Field-level security of the integration user: 'hidden' (no Read), 'read' (no Edit) or 'edit'. */
+  setFieldAccess(type: string, field: string, access: FieldAccess): void;
+  /** Object permissions of the integration user: 'none' (no Read), 'read' (no Edit) or 'edit'. */
+  setObjectAccess(type: string, access: ObjectAccess): void;
+  /** Delays event delivery (all channels, per channel, with jitter) as a loaded org does; zero is at once. */
+  setEventDelivery(timing: Partial<DeliveryTiming>): DeliveryTiming;
+  /** Events published but not yet delivered to subscribers. */
+  pendingEventCount(): number;
+  /** Changes the session timeout (inactivity) of the org. */
+  setSessionTimeout(ms: number): void;
+  /** Changes the daily API allocation: its maximum, whether it is enforced, calls others made just now. */
+  setApiLimit(limit: { max?: number; enforce?: boolean; addUsage?: number }): void;
+  apiUsage(): { used: number; max: number; enforced: boolean };
   setCometdTimeouts(t: { connectTimeoutMs?: number; clientExpiryMs?: number }): void;
   apiCallCount(): number;
   deliveredEventCount(): number;
@@ -179,6 +209,8 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
   const integration = users[0];
   const admin = users[1] ?? users[0];
   if (!integration || !admin) throw new Error('the emulator needs at least one user');
+  // Object and field permissions set through the control API are those of the integration user's profile.
+  org.restrictedUserId = integration.id;
 
   let url = 'http://127.0.0.1';
   const bus = new EventBus(now, opts.retentionMs ?? defaultRetentionMs);
@@ -225,10 +257,12 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     connectTimeoutMs: opts.connectTimeoutMs ?? 110_000,
     clientExpiryMs: opts.clientExpiryMs ?? 40_000,
     requireCookies: opts.requireCookies ?? true,
+    visibleTo: (userId, message) => withoutHiddenFields(org, userId, message),
   });
 
   let apiCalls = 0;
   let latencyMs = 0;
+  const apiLimit = new ApiRequestLimit(now, opts.dailyApiRequestsMax ?? 15_000, opts.enforceDailyApiLimit ?? false);
   let queryBatchSize = opts.queryBatchSize ?? 2000;
   const requestLog: RequestLogEntry[] = [];
 
@@ -257,6 +291,12 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
 
   const app = express();
   app.disable('x-powered-by');
+  // Salesforce serves `//services/data/...` as `/services/data/...`; the sf CLI builds such URLs when the instance
+  // URL ends with a slash.
+  app.use((req, _res, next) => {
+    if (req.url.startsWith('//')) req.url = req.url.replace(/^\/+/, '/');
+    next();
+  });
   const interleaved: { matches: (request: { method: string; path: string }) => boolean; happen: () => void | Promise<void> }[] = [];
   app.use((req, _res, next) => {
     const due = interleaved.findIndex((i) => i.matches({ method: req.method, path: req.originalUrl }));
@@ -292,6 +332,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     clientSecret,
     users: { integration, admin, all: users },
     close: async () => {
+      bus.stop();
       bayeux.close();
     },
     insert: (type, fields, asUserId) => {
@@ -363,12 +404,33 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     },
     addCustomField: (type, spec) => org.addCustomField(type, spec),
     failNextWrites: (recordId, errorCode, times = 1) => org.failNextWrites(recordId, errorCode, times),
+    setRecordFault: (recordId, fault) => org.setRecordFault(recordId, fault),
+    convertLead: (id) => {
+      const change = org.convertLead(id, contextFor({ asUserId: admin.id }));
+      org.apply(change);
+      publish([change]);
+      return { ...change.after };
+    },
     injectBusy: (times) => bayeux.injectBusy(times),
     beforeNextRequest: (matches, happen) => void interleaved.push({ matches, happen }),
     setLatency: (ms) => {
       latencyMs = ms;
     },
     setCometdTimeouts: (t) => bayeux.setTimeouts(t),
+    setEventDelivery: (timing) => bus.setDeliveryTiming(timing),
+    pendingEventCount: () => bus.pendingCount(),
+    setFieldAccess: (type, field, access) => org.setFieldAccess(type, field, access),
+    setObjectAccess: (type, access) => org.setObjectAccess(type, access),
+    setSessionTimeout: (ms) => {
+      oauth.setSessionTimeout(ms);
+      bayeux.recheckTokens();
+    },
+    setApiLimit: ({ max, enforce, addUsage }) => {
+      if (max !== undefined) apiLimit.max = max;
+      if (enforce !== undefined) apiLimit.enforced = enforce;
+      if (addUsage !== undefined) apiLimit.add(addUsage);
+    },
+    apiUsage: () => ({ used: apiLimit.used(), max: apiLimit.max, enforced: apiLimit.enforced }),
     apiCallCount: () => apiCalls,
     deliveredEventCount: () => bayeux.totalDelivered,
     requestLog,
@@ -376,6 +438,47 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
   };
 
   app.use(oauth.router());
+  // The OpenID Connect UserInfo endpoint (Salesforce Help "Query for User Information"): the current user of the
+  // access token, with the API endpoints it can talk to. The sf CLI's access-token login asks it for user_id, then
+  // reads the User record for the username. An unusable token answers 403 Bad_OAuth_Token (as the identity URL does).
+  app.all('/services/oauth2/userinfo', (req, res) => {
+    const header = req.get('authorization') ?? '';
+    const token = /^(Bearer|OAuth)\s+(.+)$/i.exec(header.trim())?.[2] ?? (typeof req.query.access_token === 'string' ? req.query.access_token : undefined);
+    const session = token ? oauth.validate(token) : undefined;
+    const user = session ? users.find((u) => u.id === session.userId) : undefined;
+    if (!user) {
+      res.status(403).type('text/plain').send('Bad_OAuth_Token');
+      return;
+    }
+    const [givenName, ...family] = user.name.split(' ');
+    const v = '{version}';
+    res.json({
+      sub: `${url}/id/${org.orgId}/${user.id}`,
+      user_id: user.id,
+      organization_id: org.orgId,
+      preferred_username: user.username,
+      nickname: user.username.split('@')[0],
+      name: user.name,
+      email: user.email,
+      email_verified: true,
+      given_name: givenName ?? '',
+      family_name: family.join(' '),
+      zoneinfo: 'Etc/UTC',
+      active: true,
+      user_type: 'STANDARD',
+      language: 'en_US',
+      locale: 'en_US',
+      utcOffset: 0,
+      is_salesforce_integration_user: user.id === integration.id,
+      urls: {
+        rest: `${url}/services/data/v${v}/`,
+        sobjects: `${url}/services/data/v${v}/sobjects/`,
+        query: `${url}/services/data/v${v}/query/`,
+        users: `${url}/services/data/v${v}/chatter/users`,
+        custom_domain: url,
+      },
+    });
+  });
   app.get('/id/:orgId/:userId', (req, res) => {
     const user = users.find((u) => u.id === req.params.userId);
     if (!user) {
@@ -406,7 +509,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
       cdc,
       platformEvents,
       queryBatchSize: () => queryBatchSize,
-      dailyApiRequestsMax: opts.dailyApiRequestsMax ?? 15_000,
+      apiLimit,
       countApiCall: () => (apiCalls += 1),
       apiCallCount: () => apiCalls,
       deliveredEvents: () => bayeux.totalDelivered,
@@ -415,6 +518,25 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
   );
   app.use('/__sandbox', controlRouter(emulator, { setQueryBatchSize: (n) => (queryBatchSize = n) }));
   return { app, emulator };
+}
+
+/**
+ * "Change Data Capture respects your org's field-level security settings. Delivered events contain only the fields
+ * that a subscribed user is allowed to view" (CDC guide, "Field-Level Security"): the hidden fields leave the body
+ * and the header's field lists of what that user receives.
+ */
+function withoutHiddenFields(org: OrgData, userId: string, message: ChannelMessage): ChannelMessage {
+  const payload = message.data.payload;
+  const header = payload.ChangeEventHeader as { entityName?: unknown; changedFields?: unknown; nulledFields?: unknown; diffFields?: unknown } | undefined;
+  if (!header || typeof header.entityName !== 'string') return message;
+  const hidden = org.hiddenFields(header.entityName, userId);
+  if (hidden.size === 0) return message;
+  for (const field of hidden) delete payload[field];
+  for (const list of ['changedFields', 'nulledFields', 'diffFields'] as const) {
+    const value = header[list];
+    if (Array.isArray(value)) header[list] = value.filter((f) => typeof f !== 'string' || !hidden.has(f));
+  }
+  return message;
 }
 
 export async function startSalesforceEmulator(opts: SalesforceEmulatorOptions = {}): Promise<SalesforceEmulator> {

@@ -15,9 +15,17 @@ export interface SessionInfo {
   token: string;
   userId: string;
   issuedAt: number;
-  expiresAt?: number;
+  /** Ends the session when reached; every use moves it to now + the session timeout (it is an inactivity timeout). */
+  expiresAt: number;
   revoked: boolean;
 }
+
+/**
+ * An org's default session timeout: "The session times out after 2 hours of inactivity by default" (Pub/Sub API
+ * guide, "Authentication"; the Metadata API's "Error Handling for Session Expiration" gives the same default). An
+ * expired session answers INVALID_SESSION_ID.
+ */
+export const defaultSessionTimeoutMs = 2 * 60 * 60 * 1000;
 
 export interface OAuthConfig {
   clientId: string;
@@ -31,6 +39,7 @@ export interface OAuthConfig {
   /** User the client credentials flow runs as ("Run As" user of the connected app). */
   clientCredentialsUserId: string;
   now: () => Date;
+  /** Session timeout (inactivity); default two hours. */
   tokenTtlMs?: number;
 }
 
@@ -53,9 +62,18 @@ class OAuthError extends Error {
 export class OAuthServer {
   private readonly sessions = new Map<string, SessionInfo>();
   private publicKey: KeyObject | undefined;
+  private sessionTimeoutMs: number;
 
   constructor(private readonly config: OAuthConfig) {
     if (config.jwtPublicKeyPem) this.publicKey = publicKeyFromPem(config.jwtPublicKeyPem);
+    this.sessionTimeoutMs = config.tokenTtlMs ?? defaultSessionTimeoutMs;
+  }
+
+  /** Changes the org's session timeout; sessions already open keep the expiry of their last use until used again. */
+  setSessionTimeout(ms: number): void {
+    this.sessionTimeoutMs = ms;
+    const now = this.config.now().getTime();
+    for (const session of this.sessions.values()) session.expiresAt = Math.min(session.expiresAt, now + ms);
   }
 
   setJwtPublicKey(pem: string): void {
@@ -72,7 +90,7 @@ export class OAuthServer {
       userId,
       issuedAt: now,
       revoked: false,
-      ...(this.config.tokenTtlMs !== undefined ? { expiresAt: now + this.config.tokenTtlMs } : {}),
+      expiresAt: now + this.sessionTimeoutMs,
     };
     this.sessions.set(token, session);
     return session;
@@ -82,7 +100,9 @@ export class OAuthServer {
   validate(token: string): SessionInfo | undefined {
     const session = this.sessions.get(token);
     if (!session || session.revoked) return undefined;
-    if (session.expiresAt !== undefined && this.config.now().getTime() >= session.expiresAt) return undefined;
+    const now = this.config.now().getTime();
+    if (now >= session.expiresAt) return undefined;
+    session.expiresAt = now + this.sessionTimeoutMs;
     return session;
   }
 

@@ -35,6 +35,8 @@ export interface EmulatedUser {
 
 export interface WriteContext {
   userId: string;
+  /** The write comes through the API as this user, so the user's object and field permissions apply. */
+  enforceAccess?: boolean;
   /** CDC changeOrigin: `com/salesforce/api/rest/<ver>;client=<id>` or '' (CDC guide, ChangeEventHeader). */
   changeOrigin: string;
 }
@@ -51,6 +53,35 @@ export interface RecordChange {
   context: WriteContext;
   at: Date;
 }
+
+/**
+ * What a customer's org does to one record on every write until it is cleared: a validation rule, a field a Flow or
+ * a trigger requires, a record deleted meanwhile, a record the integration user may read but not edit (sharing).
+ * Each answers the status code the Object Reference's "Core Data Types Used in API Calls" (StatusCode) names.
+ */
+export type RecordFault =
+  | { kind: 'validation-rule'; message?: string; field?: string }
+  | { kind: 'required-field'; field: string }
+  | { kind: 'deleted' }
+  | { kind: 'read-only' };
+
+export function recordFaultError(fault: RecordFault): SalesforceApiError {
+  switch (fault.kind) {
+    case 'validation-rule':
+      // The message is the rule's own error message, written by the org's admin (it may name anything).
+      return new SalesforceApiError(400, 'FIELD_CUSTOM_VALIDATION_EXCEPTION', fault.message ?? messageForStatusCode('FIELD_CUSTOM_VALIDATION_EXCEPTION'), fault.field ? [fault.field] : []);
+    case 'required-field':
+      return new SalesforceApiError(400, 'REQUIRED_FIELD_MISSING', `Required fields are missing: [${fault.field}]`, [fault.field]);
+    case 'deleted':
+      return new SalesforceApiError(400, 'ENTITY_IS_DELETED', messageForStatusCode('ENTITY_IS_DELETED'), []);
+    case 'read-only':
+      return new SalesforceApiError(400, 'INSUFFICIENT_ACCESS_OR_READONLY', messageForStatusCode('INSUFFICIENT_ACCESS_OR_READONLY'), []);
+  }
+}
+
+/** What the integration user's profile and permission sets allow on an object or on a field. */
+export type ObjectAccess = 'edit' | 'read' | 'none';
+export type FieldAccess = 'edit' | 'read' | 'hidden';
 
 export interface OrgDataOptions {
   now: () => Date;
@@ -71,6 +102,11 @@ export class OrgData {
   readonly orgId: string;
   private readonly records = new Map<string, Map<string, StoredRecord>>();
   private readonly failures = new Map<string, { code: string; remaining: number }>();
+  private readonly faults = new Map<string, RecordFault>();
+  /** Permissions taken from the restricted user (the integration user); every other user keeps full access. */
+  private readonly objectAccess = new Map<string, ObjectAccess>();
+  private readonly fieldAccess = new Map<string, FieldAccess>();
+  restrictedUserId: string | null = null;
   private readonly extraFields: Record<string, FieldDef[]> = {};
   packageInstalled: boolean;
   readonly users: EmulatedUser[];
@@ -109,6 +145,50 @@ export class OrgData {
     const extra = this.extraFields[def.name] ?? [];
     const pkg = this.packageInstalled && (def.name === 'Contact' || def.name === 'Lead') ? packageSyncFields() : [];
     return { ...def, fields: [...def.fields, ...pkg, ...extra] };
+  }
+
+  /** Restricts what the integration user may do with an object ('edit' gives full access back). */
+  setObjectAccess(type: string, access: ObjectAccess): void {
+    const def = this.requireType(type);
+    if (access === 'edit') this.objectAccess.delete(def.name);
+    else this.objectAccess.set(def.name, access);
+  }
+
+  /** Field-level security of one field for the integration user ('edit' gives full access back). */
+  setFieldAccess(type: string, field: string, access: FieldAccess): void {
+    const def = this.requireType(type);
+    const f = this.findField(def, field);
+    if (!f) throw new SalesforceApiError(400, 'INVALID_FIELD', `No such column '${field}' on sobject of type ${def.name}`);
+    const key = `${def.name}.${f.name}`;
+    if (access === 'edit') this.fieldAccess.delete(key);
+    else this.fieldAccess.set(key, access);
+  }
+
+  /** Fields of `type` hidden from `userId` by field-level security. */
+  hiddenFields(type: string, userId: string | undefined): Set<string> {
+    const hidden = new Set<string>();
+    if (userId === undefined || userId !== this.restrictedUserId) return hidden;
+    for (const [key, access] of this.fieldAccess) {
+      const [entity, field] = key.split('.');
+      if (access === 'hidden' && entity === type && field) hidden.add(field);
+    }
+    return hidden;
+  }
+
+  /**
+   * The entity as `userId` sees it through the API (describe, SOQL, sObject Rows and Collections): without the
+   * fields field-level security hides, read-only fields not updateable, undefined without Read on the object
+   * (Salesforce Help "Field-Level Security" and "Object Permissions"; REST describe reports createable/updateable).
+   */
+  describeFor(type: string, userId: string | undefined): SObjectDef | undefined {
+    const def = this.describe(type);
+    if (!def || userId === undefined || userId !== this.restrictedUserId) return def;
+    const objectAccess = this.objectAccess.get(def.name) ?? 'edit';
+    if (objectAccess === 'none') return undefined;
+    const fields = def.fields
+      .filter((f) => this.fieldAccess.get(`${def.name}.${f.name}`) !== 'hidden')
+      .map((f) => (this.fieldAccess.get(`${def.name}.${f.name}`) === 'read' ? { ...f, createable: false, updateable: false } : f));
+    return { ...def, fields, ...(objectAccess === 'read' ? { readOnlyForUser: true } : {}) };
   }
 
   requireType(type: string): SObjectDef {
@@ -158,6 +238,26 @@ export class OrgData {
 
   failNextWrites(recordId: string, code: string, times: number): void {
     this.failures.set(recordId.slice(0, 15), { code, remaining: times });
+  }
+
+  /** Puts a lasting fault on a record (every update fails with it), or clears it with null. */
+  setRecordFault(recordId: string, fault: RecordFault | null): void {
+    if (fault === null) this.faults.delete(recordId.slice(0, 15));
+    else this.faults.set(recordId.slice(0, 15), fault);
+  }
+
+  /**
+   * Converts a Lead the way convertLead() leaves it (SOAP API "convertLead()"): IsConverted is true and Status the
+   * converted status; the record stays queryable, and every later update is refused with CANNOT_UPDATE_CONVERTED_LEAD.
+   */
+  convertLead(id: string, context: WriteContext): RecordChange {
+    const record = this.get('Lead', id);
+    if (!record) throw new SalesforceApiError(404, 'NOT_FOUND', 'The requested resource does not exist');
+    if (record.fields.IsConverted === true) throw new SalesforceApiError(400, 'CANNOT_UPDATE_CONVERTED_LEAD', messageForStatusCode('CANNOT_UPDATE_CONVERTED_LEAD'), []);
+    const change = this.prepareUpdate('Lead', id, { Status: 'Closed - Converted' }, context);
+    change.values.IsConverted = true;
+    change.after.IsConverted = true;
+    return change;
   }
 
   private injectedFailure(id: string): SalesforceApiError | undefined {
@@ -234,17 +334,21 @@ export class OrgData {
     return out;
   }
 
-  private writableType(type: string): SObjectDef {
-    const def = this.requireType(type);
+  private writableType(type: string, context?: WriteContext): SObjectDef {
+    const full = this.requireType(type);
+    const def = context?.enforceAccess ? this.describeFor(type, context.userId) : full;
+    if (!def) throw new SalesforceApiError(400, 'INVALID_TYPE', invalidTypeMessage(type));
     if (!def.writable) {
       throw new SalesforceApiError(400, 'INVALID_TYPE', `entity type ${def.name} does not support DML`, []);
     }
+    // Without Edit on the object, each record is refused as the sharing of a read-only record is.
+    if (def.readOnlyForUser) throw new SalesforceApiError(400, 'INSUFFICIENT_ACCESS_OR_READONLY', messageForStatusCode('INSUFFICIENT_ACCESS_OR_READONLY'), []);
     return def;
   }
 
   insert(type: string, input: Record<string, unknown>, context: WriteContext): RecordChange {
-    const def = this.writableType(type);
-    const values = this.resolveInput(def, input, 'create');
+    const values = this.resolveInput(this.writableType(type, context), input, 'create');
+    const def = this.requireType(type);
     const missing = def.fields.filter((f) => f.required && (values[f.name] === undefined || values[f.name] === null));
     if (missing.length > 0) {
       const names = missing.map((f) => f.name);
@@ -290,13 +394,20 @@ export class OrgData {
 
   /** Validates an update and computes its change without applying it (allOrNone needs both steps apart). */
   prepareUpdate(type: string, id: string, input: Record<string, unknown>, context: WriteContext): RecordChange {
-    const def = this.writableType(type);
+    const def = this.writableType(type, context);
     const record = this.table(def.name).get(id.slice(0, 15));
     if (!record || !sameId(String(record.fields.Id), id)) {
       throw new SalesforceApiError(404, 'NOT_FOUND', 'The requested resource does not exist');
     }
+    // A converted Lead can no longer be edited, through any API ("CANNOT_UPDATE_CONVERTED_LEAD", Salesforce Help
+    // article 000384333: after conversion only convertedAccountId / convertedContactId can be referenced).
+    if (def.name === 'Lead' && record.fields.IsConverted === true) {
+      throw new SalesforceApiError(400, 'CANNOT_UPDATE_CONVERTED_LEAD', messageForStatusCode('CANNOT_UPDATE_CONVERTED_LEAD'), []);
+    }
     const failure = this.injectedFailure(id);
     if (failure) throw failure;
+    const fault = this.faults.get(id.slice(0, 15));
+    if (fault) throw recordFaultError(fault);
     const values = this.resolveInput(def, input, 'update');
     const at = secondPrecision(this.now());
     const changed: RecordFields = {};

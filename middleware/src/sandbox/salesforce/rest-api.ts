@@ -4,6 +4,7 @@
 // array body [{message, errorCode, fields}]; an invalid token gives 401 INVALID_SESSION_ID.
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
+import type { ApiRequestLimit } from './api-limits';
 import type { ChangeEventPublisher } from './change-events';
 import type { OAuthServer, SessionInfo } from './oauth-server';
 import type { OrgData, RecordChange, RecordFields, WriteContext } from './org-data';
@@ -19,7 +20,7 @@ export interface RestContext {
   cdc: ChangeEventPublisher;
   platformEvents: PlatformEventPublisher;
   queryBatchSize: () => number;
-  dailyApiRequestsMax: number;
+  apiLimit: ApiRequestLimit;
   countApiCall: () => number;
   apiCallCount: () => number;
   deliveredEvents: () => number;
@@ -80,6 +81,7 @@ function writeContext(res: Response): WriteContext {
   const l = locals(res);
   return {
     userId: l.session.userId,
+    enforceAccess: true,
     changeOrigin: l.callClient ? `com/salesforce/api/rest/${l.version};client=${l.callClient}` : '',
   };
 }
@@ -91,8 +93,8 @@ function describeJson(def: SObjectDef): Record<string, unknown> {
     keyPrefix: def.keyPrefix,
     custom: def.custom,
     queryable: true,
-    createable: def.writable,
-    updateable: def.writable,
+    createable: def.writable && !def.readOnlyForUser,
+    updateable: def.writable && !def.readOnlyForUser,
     fields: def.fields.map((f) => ({
       name: f.name,
       label: f.label,
@@ -110,6 +112,43 @@ function describeJson(def: SObjectDef): Record<string, unknown> {
   };
 }
 
+const apexTypes: Record<FieldDef['type'], string> = {
+  id: 'Id',
+  string: 'String',
+  email: 'String',
+  boolean: 'Boolean',
+  datetime: 'Datetime',
+  reference: 'Id',
+  picklist: 'String',
+  textarea: 'String',
+  double: 'Double',
+};
+
+/**
+ * `GET /query?q=...&columns=true`: the query's column metadata instead of its rows, which the Developer Console and
+ * the sf CLI's `data query` read to lay out their table (the shape is that of the CLI's plugin-data, which reads
+ * columnMetadata[].columnName / joinColumns / aggregate; the rest of each column follows what orgs answer).
+ */
+function columnMetadata(def: SObjectDef, fields: FieldDef[], count: boolean): Record<string, unknown> {
+  const columns = count
+    ? [{ aggregate: true, apexType: 'Integer', booleanType: false, columnName: 'expr0', custom: false, displayName: 'COUNT()', foreignKeyName: null, insertable: false, joinColumns: [], numberType: true, textType: false, updatable: false }]
+    : fields.map((f) => ({
+        aggregate: false,
+        apexType: apexTypes[f.type],
+        booleanType: f.type === 'boolean',
+        columnName: f.name,
+        custom: f.custom,
+        displayName: f.name,
+        foreignKeyName: null,
+        insertable: f.createable,
+        joinColumns: [],
+        numberType: f.type === 'double',
+        textType: ['string', 'email', 'picklist', 'textarea'].includes(f.type),
+        updatable: f.updateable,
+      }));
+  return { columnMetadata: columns, entityName: def.name, groupBy: false, idSelected: fields.some((f) => f.name === 'Id'), keyPrefix: def.keyPrefix };
+}
+
 export function restRouter(ctx: RestContext): Router {
   const router = express.Router();
   const cursors = new Map<string, { def: SObjectDef; rows: Record<string, unknown>[] }>();
@@ -117,6 +156,15 @@ export function restRouter(ctx: RestContext): Router {
 
   router.use('/services/data', (req: Request, res: Response, next: NextFunction) => {
     ctx.countApiCall();
+    // The Versions resource does not count against the allocation and carries no Limit Info header.
+    if (req.path !== '/') {
+      if (!ctx.apiLimit.take()) {
+        res.set('Sforce-Limit-Info', ctx.apiLimit.header());
+        res.status(403).json([{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
+        return;
+      }
+      res.set('Sforce-Limit-Info', ctx.apiLimit.header());
+    }
     const delay = ctx.latencyMs();
     if (delay > 0) setTimeout(next, delay);
     else next();
@@ -161,9 +209,9 @@ export function restRouter(ctx: RestContext): Router {
   });
 
   versioned.get('/limits', (_req, res) => {
-    const max = ctx.dailyApiRequestsMax;
+    const max = ctx.apiLimit.max;
     res.json({
-      DailyApiRequests: { Max: max, Remaining: Math.max(0, max - ctx.apiCallCount()) },
+      DailyApiRequests: { Max: max, Remaining: Math.max(0, max - ctx.apiLimit.used()) },
       DailyDeliveredPlatformEvents: { Max: 50000, Remaining: Math.max(0, 50000 - ctx.deliveredEvents()) },
       MonthlyPlatformEventsUsageEntitlement: { Max: 0, Remaining: 0 },
     });
@@ -193,7 +241,11 @@ export function restRouter(ctx: RestContext): Router {
       res.status(400).json([{ message: 'A query string has to be specified', errorCode: 'MALFORMED_QUERY' }]);
       return;
     }
-    const result = executeQuery(ctx.org, q.data);
+    const result = executeQuery(ctx.org, q.data, locals(res).session.userId);
+    if (req.query.columns === 'true') {
+      res.json(columnMetadata(result.type, result.fields, result.count));
+      return;
+    }
     if (result.count) {
       res.json({ totalSize: result.rows.length, done: true, records: [] });
       return;
@@ -216,7 +268,7 @@ export function restRouter(ctx: RestContext): Router {
   versioned.get('/sobjects', (_req, res) => {
     const names = ['Contact', 'Lead', 'User', 'Campaign', 'CampaignMember', 'OptOutSync_Settings__mdt'];
     const sobjects = names
-      .map((n) => ctx.org.describe(n))
+      .map((n) => ctx.org.describeFor(n, locals(res).session.userId))
       .filter((d): d is SObjectDef => d !== undefined)
       .map((d) => ({ name: d.name, label: d.label, keyPrefix: d.keyPrefix, custom: d.custom, queryable: true }));
     for (const e of ctx.platformEvents.events) {
@@ -226,18 +278,19 @@ export function restRouter(ctx: RestContext): Router {
     res.json({ encoding: 'UTF-8', maxBatchSize: 200, sobjects });
   });
 
-  const requireDef = (type: string): SObjectDef => {
-    const def = ctx.org.describe(type);
+  /** The entity as the session's user sees it: without Read on the object, it does not exist (404). */
+  const requireDef = (type: string, res: Response): SObjectDef => {
+    const def = ctx.org.describeFor(type, locals(res).session.userId);
     if (!def) throw notFound();
     return def;
   };
 
   versioned.get('/sobjects/:type/describe', (req, res) => {
-    res.json(describeJson(requireDef(String(req.params.type))));
+    res.json(describeJson(requireDef(String(req.params.type), res)));
   });
 
   versioned.get('/sobjects/:type', (req, res) => {
-    const def = requireDef(String(req.params.type));
+    const def = requireDef(String(req.params.type), res);
     res.json({
       objectDescribe: { name: def.name, label: def.label, keyPrefix: def.keyPrefix, custom: def.custom },
       recentItems: [],
@@ -245,7 +298,7 @@ export function restRouter(ctx: RestContext): Router {
   });
 
   versioned.get('/sobjects/:type/:id', (req, res) => {
-    const def = requireDef(String(req.params.type));
+    const def = requireDef(String(req.params.type), res);
     const record = ctx.org.get(def.name, String(req.params.id));
     if (!record) throw notFound();
     const fieldsParam =
@@ -284,7 +337,7 @@ export function restRouter(ctx: RestContext): Router {
   };
 
   versioned.patch('/sobjects/:type/:id', (req, res) => {
-    const def = requireDef(String(req.params.type));
+    const def = requireDef(String(req.params.type), res);
     // Weak validation ("Conditional Request Headers", REST API guide): the update is refused with 412 Precondition
     // Failed when the record's LastModifiedDate is later than the given HTTP-date (whole seconds); an unreadable
     // date is a 400. The guide names only the statuses, so the 412 carries no body (as HTTP defines it).

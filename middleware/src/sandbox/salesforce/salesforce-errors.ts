@@ -43,6 +43,10 @@ export function messageForStatusCode(code: string): string {
       return 'TotalRequests Limit exceeded.';
     case 'FIELD_CUSTOM_VALIDATION_EXCEPTION':
       return 'Validation rule failed';
+    case 'CANNOT_UPDATE_CONVERTED_LEAD':
+      return 'cannot reference converted lead';
+    case 'INSUFFICIENT_ACCESS_OR_READONLY':
+      return 'insufficient access rights on object id';
     default:
       return `${code.toLowerCase().replace(/_/g, ' ')}`;
   }

@@ -32,6 +32,8 @@ export interface SObjectDef {
   changeTracked: boolean;
   /** Records can be written through REST (custom metadata cannot: it is deployed, not DML'd). */
   writable: boolean;
+  /** The user asking has Read but not Edit on the object (describeFor). */
+  readOnlyForUser?: boolean;
   fields: FieldDef[];
 }
 

@@ -380,14 +380,15 @@ function likeToRegExp(pattern: string): RegExp {
 }
 
 /** Runs a parsed query against the org's data (the whole result; the REST layer pages it). */
-export function executeQuery(org: OrgData, soql: string): QueryResultRows {
+export function executeQuery(org: OrgData, soql: string, asUserId?: string): QueryResultRows {
   const parser = new SoqlParser(soql);
   const query = parser.parse();
-  return run(org, parser, query);
+  return run(org, parser, query, asUserId);
 }
 
-function run(org: OrgData, parser: SoqlParser, query: Query): QueryResultRows {
-  const def = org.describe(query.from.name);
+/** `asUserId`: the API user whose object and field permissions apply (a field hidden from it is no column at all). */
+function run(org: OrgData, parser: SoqlParser, query: Query, asUserId?: string): QueryResultRows {
+  const def = org.describeFor(query.from.name, asUserId);
   if (!def) throw parser.failAt(query.from.pos, invalidTypeMessage(query.from.name), 'INVALID_TYPE');
   const resolve = (ref: FieldRef): FieldDef => {
     const f = org.findField(def, ref.name);
@@ -418,7 +419,7 @@ function run(org: OrgData, parser: SoqlParser, query: Query): QueryResultRows {
         if (Array.isArray(cond.values)) {
           candidates = cond.values.map((v) => literalValue(parser, f, v, cond.field.pos));
         } else {
-          const sub = run(org, parser, cond.values);
+          const sub = run(org, parser, cond.values, asUserId);
           const subField = sub.fields[0];
           if (!subField || sub.fields.length !== 1)
             throw parser.failAt(cond.field.pos, 'semi join sub-selects must select one field', 'MALFORMED_QUERY');

@@ -23,6 +23,8 @@ function running(sandbox: Sandbox): NonNullable<Sandbox['app']> {
 /** True when the middleware has nothing left to do with what it has already seen. */
 async function idle(sandbox: Sandbox): Promise<boolean> {
   const app = running(sandbox);
+  // A change event delayed by the org (a loaded org's delivery timing) has not happened yet for anyone.
+  if (sandbox.sf.pendingEventCount() > 0) return false;
   if ((await app.store.webhookInbox.pending(1)).length > 0) return false;
   if ((await app.store.jobs.counts()).some((c) => c.state !== 'dead' && c.n > 0)) return false;
   const stream = (await app.status()).stream;

@@ -20,6 +20,7 @@
 // Replay a failure: FC_SEED=<seed> FC_PATH=<path> npm run jest -- middleware/test/model/system -t <engine>
 import fc from 'fast-check';
 import { engines, type Engine } from '../../support/test-databases';
+import type { DeliveryTiming } from '../../../src/sandbox/salesforce';
 import { startSandbox, type Sandbox } from '../../support/sandbox-harness';
 import { readyApp } from '../../support/sandbox-queries';
 import { propertyParameters } from '../fast-check-options';
@@ -34,7 +35,17 @@ const lanesPerEngine = Number(process.env.SYSTEM_MODEL_LANES ?? 2);
 const runsPerLane = Number(process.env.SYSTEM_MODEL_RUNS ?? 13);
 /** Bounds a lane, shrinking included: a lane that cannot finish its runs in time fails (it never passes short). */
 const laneTimeLimitMs = Number(process.env.SYSTEM_MODEL_TIME_LIMIT_MS ?? 300_000);
-const lanes = engines.flatMap((engine) => Array.from({ length: lanesPerEngine }, (_, i) => ({ engine, lane: `${engine}#${i + 1}` })));
+/**
+ * One more lane runs with a loaded org's event timing: change events arrive 0.2-1.2 s after the commit, the CDC
+ * channels later than the Platform Event channel (cross-channel reordering), each channel in order. No outcome may
+ * change. Fewer runs: every settle waits out the delays.
+ */
+const delayedRuns = Number(process.env.SYSTEM_MODEL_DELAYED_RUNS ?? 5);
+const loadedOrgTiming: Partial<DeliveryTiming> = { delayMs: 200, jitterMs: 1000, channelDelayMs: { '/data/OptOutSync__chn': 500, '/data/ContactChangeEvent': 500, '/data/LeadChangeEvent': 500 } };
+const lanes: { engine: Engine; lane: string; runs: number; timing?: Partial<DeliveryTiming> }[] = [
+  ...engines.flatMap((engine) => Array.from({ length: lanesPerEngine }, (_, i) => ({ engine, lane: `${engine}#${i + 1}`, runs: runsPerLane }))),
+  ...(delayedRuns > 0 ? [{ engine: 'pglite' as const, lane: 'pglite#late-events', runs: delayedRuns, timing: loadedOrgTiming }] : []),
+];
 const modelStart = Date.UTC(2026, 0, 5, 9, 0, 0);
 
 class ModelMismatch extends Error {}
@@ -110,8 +121,9 @@ async function runSequence(sandbox: Sandbox, lists: ListMap, sequence: SystemSeq
 describe('the real middleware against the reference model', () => {
   test.concurrent.each(lanes)(
     'when generated sequences of Salesforce and ActiveCampaign actions run on $lane, then both systems settle to the model and stay quiet',
-    async ({ engine, lane }: { engine: Engine; lane: string }) => {
+    async ({ engine, lane, runs, timing }: { engine: Engine; lane: string; runs: number; timing?: Partial<DeliveryTiming> }) => {
       const sandbox = await startSandbox(engine, { persistent: true });
+      if (timing !== undefined) sandbox.sf.setEventDelivery(timing);
       const stats = { runs: 0, rounds: 0, actions: 0, restarts: 0 };
       const started = Date.now();
       const tag = lane.replace(/[^a-z0-9]/g, '');
@@ -123,7 +135,7 @@ describe('the real middleware against the reference model', () => {
             stats.runs++;
             await runSequence(sandbox, lists, sequence, `m${tag}r${stats.runs}-`, stats);
           }),
-          { ...propertyParameters<[SystemSequence]>(runsPerLane), verbose: 1, interruptAfterTimeLimit: laneTimeLimitMs, markInterruptAsFailure: true },
+          { ...propertyParameters<[SystemSequence]>(runs), verbose: 1, interruptAfterTimeLimit: laneTimeLimitMs, markInterruptAsFailure: true },
         );
       } finally {
         const seconds = ((Date.now() - started) / 1000).toFixed(1);

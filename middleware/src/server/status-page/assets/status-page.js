@@ -99,6 +99,16 @@
       });
     }
     item('ActiveCampaign', status.acReachable === null ? 'unknown' : status.acReachable, status.acReachable === 'unreachable' ? 'bad' : undefined);
+    var sfApi = status.salesforceApi;
+    if (sfApi) {
+      item('Salesforce API use (24 h)', sfApi.used === null ? 'unknown' : sfApi.used + ' of ' + sfApi.max, sfApi.writesPausedUntil ? 'bad' : undefined);
+      if (sfApi.writesPausedUntil) item('Salesforce writes', 'paused: daily API limit reached, queued until ' + when(sfApi.writesPausedUntil), 'bad');
+    }
+    if (status.salesforcePermissions && status.salesforcePermissions.length > 0) {
+      status.salesforcePermissions.forEach(function (f) {
+        item('Salesforce permission', (f.field ? f.object + '.' + f.field : f.object) + ' lacks ' + f.permission + ': ' + f.message, 'bad');
+      });
+    }
     item('Last poll', when(status.lastPollAt));
 
     replaceRows(

@@ -1,0 +1,157 @@
+// The product's Salesforce client against what a real org does: slow answers, expired sessions, the daily API
+// limit, and the failure classes callers branch on.
+import { z } from 'zod';
+import { SalesforceRestClient } from '../../src/salesforce/salesforce-rest';
+import {
+  SalesforceApiError,
+  SalesforceAuthError,
+  SalesforceNetworkError,
+  SalesforceSessionExpiredError,
+  SalesforceTimeoutError,
+  redactSalesforceMessage,
+  saveErrorClass,
+  salesforceFailureClass,
+} from '../../src/salesforce/salesforce-errors';
+import { SalesforceSession } from '../../src/salesforce/salesforce-auth';
+import { systemClock } from '../../src/salesforce/logger-and-clock';
+import { jwtSession, startHarness, type Harness } from './emulator-harness';
+
+const idSchema = z.object({ Id: z.string() });
+
+let harness: Harness;
+
+beforeAll(async () => {
+  harness = await startHarness();
+});
+
+afterAll(async () => {
+  await harness.emulator.close();
+});
+
+describe('Salesforce failures, classified', () => {
+  test('when Salesforce answers slower than the timeout, then the call fails as a transient timeout naming no query', async () => {
+    harness.emulator.setLatency(400);
+    try {
+      const rest = new SalesforceRestClient(jwtSession(harness), { timeoutMs: 100 });
+      const error = await rest.query(`SELECT Id FROM Contact WHERE Email = 'secret@example.com'`, idSchema).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SalesforceTimeoutError);
+      expect(salesforceFailureClass(error)).toBe('transient');
+      expect(String((error as Error).message)).not.toContain('secret@example.com');
+    } finally {
+      harness.emulator.setLatency(0);
+    }
+  });
+
+  test('when the token endpoint answers slower than the timeout, then the token request fails as a transient auth error', async () => {
+    harness.emulator.beforeNextRequest(({ path }) => path.startsWith('/services/oauth2/token'), () => new Promise((resolve) => setTimeout(resolve, 400)));
+    const base = jwtSession(harness);
+    const session = new SalesforceSession({
+      auth: { kind: 'jwt-bearer', loginUrl: harness.emulator.url, clientId: harness.emulator.clientId, username: harness.emulator.users.integration.username, privateKeyPem: harness.privateKeyPem },
+      apiVersion: base.apiVersion,
+      productClientId: base.productClientId,
+      timeoutMs: 100,
+    });
+    const error = await session.token().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SalesforceAuthError);
+    expect(error).toMatchObject({ errorCode: 'timeout', httpStatus: 0 });
+    expect(salesforceFailureClass(error)).toBe('transient');
+  });
+
+  test('when nothing listens at the instance URL, then the call fails as a transient network error', async () => {
+    const session = jwtSession(harness);
+    await session.token();
+    const closedPort = { ...session.current()!, instanceUrl: 'http://127.0.0.1:9' };
+    const rest = new SalesforceRestClient({ ...session, withToken: (call: (t: typeof closedPort) => Promise<unknown>) => call(closedPort) } as unknown as typeof session);
+    const error = await rest.getLimits().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SalesforceNetworkError);
+    expect(salesforceFailureClass(error)).toBe('transient');
+  });
+
+  test.each([
+    [new SalesforceApiError(400, 'UNABLE_TO_LOCK_ROW', 'locked'), 'transient'],
+    [new SalesforceApiError(403, 'REQUEST_LIMIT_EXCEEDED', 'TotalRequests Limit exceeded.'), 'transient'],
+    [new SalesforceApiError(503, 'SERVER_UNAVAILABLE', 'down'), 'transient'],
+    [new SalesforceApiError(403, 'INSUFFICIENT_ACCESS', 'no'), 'credentials'],
+    [new SalesforceSessionExpiredError('INVALID_SESSION_ID'), 'credentials'],
+    [new SalesforceAuthError('invalid_grant', 'user hasn\'t approved this consumer', 400), 'credentials'],
+    [new SalesforceAuthError('network_error', 'ECONNREFUSED', 0), 'transient'],
+    [new SalesforceApiError(400, 'FIELD_CUSTOM_VALIDATION_EXCEPTION', 'rule'), 'permanent'],
+    [new SalesforceApiError(400, 'INVALID_FIELD', 'No such column'), 'permanent'],
+    [new Error('not salesforce'), undefined],
+  ] as const)('%s is %s', (error, expected) => {
+    expect(salesforceFailureClass(error)).toBe(expected);
+  });
+
+  test.each([
+    ['UNABLE_TO_LOCK_ROW', 'transient'],
+    ['FIELD_CUSTOM_VALIDATION_EXCEPTION', 'permanent'],
+    ['ENTITY_IS_DELETED', 'permanent'],
+    ['CANNOT_UPDATE_CONVERTED_LEAD', 'permanent'],
+    ['REQUIRED_FIELD_MISSING', 'permanent'],
+  ] as const)('a record refused with %s is %s', (code, expected) => {
+    expect(saveErrorClass(code)).toBe(expected);
+  });
+
+  test('when a validation message quotes the person, then the redacted message keeps the rule but not the data', () => {
+    const message = redactSalesforceMessage(`VIP "Ada Lovelace" (ada@example.com, +44 20 7946 0958) may not opt out`);
+    expect(message).toBe('VIP [quoted] ([email], [number]) may not opt out');
+  });
+});
+
+describe('Salesforce sessions and the daily API limit', () => {
+  let org: Harness;
+  const clock = { offsetMs: 0 };
+
+  beforeAll(async () => {
+    org = await startHarness({ now: () => new Date(Date.now() + clock.offsetMs) });
+  });
+  /** The product signs its JWT with the same (mocked) time as the org. */
+  const orgSession = () => {
+    const base = jwtSession(org);
+    return new SalesforceSession({
+      auth: { kind: 'jwt-bearer', loginUrl: org.emulator.url, clientId: org.emulator.clientId, username: org.emulator.users.integration.username, privateKeyPem: org.privateKeyPem },
+      apiVersion: base.apiVersion,
+      productClientId: base.productClientId,
+      clock: { ...systemClock, now: () => Date.now() + clock.offsetMs },
+    });
+  };
+  afterAll(async () => {
+    await org.emulator.close();
+  });
+
+  test('when the session expired after two idle hours, then the client re-authenticates and the call still answers', async () => {
+    const session = orgSession();
+    const rest = new SalesforceRestClient(session);
+    const id = String(org.emulator.insert('Contact', { LastName: 'Idle', Email: 'idle@example.com' }).Id);
+    await rest.getLimits();
+    expect(session.refreshes()).toBe(1);
+    clock.offsetMs += 2 * 3600_000 + 1000;
+    const rows = await rest.query(`SELECT Id FROM Contact WHERE Email = 'idle@example.com'`, idSchema);
+    expect(rows).toEqual([{ Id: id }]);
+    expect(session.refreshes()).toBe(2);
+  });
+
+  test('when Salesforce answers, then the client reads the org API use from Sforce-Limit-Info and reports it', async () => {
+    const seen: Array<{ used: number; max: number }> = [];
+    const rest = new SalesforceRestClient(orgSession(), { onApiUsage: (usage) => seen.push(usage) });
+    await rest.getLimits();
+    const usage = org.emulator.apiUsage();
+    expect(rest.apiUsage()).toMatchObject({ used: usage.used, max: usage.max });
+    expect(seen.at(-1)).toMatchObject({ used: usage.used, max: 15000 });
+  });
+
+  test('when the daily API limit is reached, then the call fails with REQUEST_LIMIT_EXCEEDED, classed transient (wait)', async () => {
+    const rest = new SalesforceRestClient(orgSession());
+    await rest.getLimits();
+    org.emulator.setApiLimit({ max: org.emulator.apiUsage().used, enforce: true });
+    try {
+      const error = await rest.getLimits().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SalesforceApiError);
+      expect(error).toMatchObject({ httpStatus: 403, errorCode: 'REQUEST_LIMIT_EXCEEDED' });
+      expect(salesforceFailureClass(error)).toBe('transient');
+      expect(rest.apiUsage()?.used).toBe(rest.apiUsage()?.max);
+    } finally {
+      org.emulator.setApiLimit({ max: 15000, enforce: false });
+    }
+  });
+});

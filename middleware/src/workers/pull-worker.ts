@@ -200,7 +200,7 @@ export class PullWorker {
           tx,
         );
         for (const w of refused) {
-          if (await store.jobs.deadLetterPart(tx, pullJobKind, job, `${w.id}: ${describeSaveErrors(results.get(w.id))}`)) deadLettered.push(w.id);
+          if (await store.jobs.deadLetterPart(tx, pullJobKind, job, `permanent: ${w.id}: ${describeSaveErrors(results.get(w.id))}`)) deadLettered.push(w.id);
         }
         if (retryable.length === 0) await store.jobs.complete(job.id, tx);
       }));

@@ -115,7 +115,9 @@ export class WebhookProcessor {
           // A delivery is a doorbell: only what AC's records confirm (list statuses with their sdate/udate, the bounce
           // counter) counts, dated by those records, never by the delivery's date_time. Anyone who can list the
           // account's webhooks knows the URL's secret; a forged or stale delivery must change nothing.
-          const { steps, rejected } = replayConfirmedDeliveries(snapshot === undefined ? null : { ...state, listStatuses: snapshot.listStatuses, hardBounced: snapshot.hardBounced, acUpdatedAt: snapshot.acUpdatedAt }, byContact.get(contactId)?.payloads ?? [], state);
+          const start = snapshot === undefined ? null : { ...state, listStatuses: snapshot.listStatuses, hardBounced: snapshot.hardBounced, acUpdatedAt: snapshot.acUpdatedAt };
+          const steps = statesSinceSnapshot(start, state, byContact.get(contactId)?.payloads ?? []);
+          const rejected = unconfirmedDeliveries(start, byContact.get(contactId)?.payloads ?? [], state);
           for (const payload of rejected) {
             unconfirmed.push({ direction: 'ac_to_sf', email: state.email.toLowerCase(), acContactId: contactId, decision: 'skip', reason: `webhook ${payload.type} not confirmed by ActiveCampaign's records (a doorbell, not a fact)`, result: 'unconfirmed', newValue: describeDelivery(payload) });
           }
@@ -138,62 +140,67 @@ export class WebhookProcessor {
 }
 
 /**
- * The states a contact went through according to its deliveries, starting from the last snapshot, keeping only
- * the deliveries AC's current records confirm happened since that snapshot:
- * - an unsubscribe from list L: L shows an unsubscribe date (udate) after the snapshot, whether L is still
- *   unsubscribed or was joined again since (then its sdate is later than its udate);
- * - a subscribe to list L: L shows a subscribe date (sdate) after the snapshot;
- * - a hard bounce: the contact's hard-bounce counter is above zero.
- * Each step is dated by AC's record (udate, sdate, the contact's udate), never by the delivery's date_time. A state
- * that lasted a moment still yields its transitions when AC's dates show it (left every list, then joined one
- * again); one that no record shows is not an event. Rejected deliveries are returned for the audit.
+ * The states a contact went through since the last snapshot, by AC's own records: every list whose unsubscribe
+ * date (udate) or subscribe date (sdate) is later than the snapshot's time is a change at that moment, applied to
+ * the snapshot in time order. Deliveries play no part in it (they only ring the bell): a forged or stale one
+ * changes nothing, and deliveries that arrive over several rounds cannot hide a state the records show (left every
+ * list, then joined one again). AC stamps whole seconds: within one second a list's own two changes keep the order
+ * its current status implies, and across lists the earlier of each list's changes comes first, unsubscribes before
+ * subscribes (in doubt, the opt-out is seen). A change in the snapshot's own second counts when a delivery rang for
+ * it (a delivery may say "look here", never what happened).
  */
-export function replayConfirmedDeliveries(start: AcContactState | null, payloads: WebhookPayload[], read: AcContactState): { steps: AcContactState[]; rejected: WebhookPayload[] } {
-  if (start === null) return { steps: [], rejected: [] };
+export function statesSinceSnapshot(start: AcContactState | null, read: AcContactState, rung: WebhookPayload[] = []): AcContactState[] {
+  if (start === null) return [];
   const since = start.acUpdatedAt?.getTime() ?? Number.NEGATIVE_INFINITY;
-  const steps: AcContactState[] = [];
-  const rejected: WebhookPayload[] = [];
-  let current = start;
-  for (const payload of payloads) {
-    const listId = deliveredListId(payload.list);
-    const next: AcContactState = { ...current, listStatuses: { ...current.listStatuses }, subscribedAt: { ...read.subscribedAt }, unsubscribedAt: { ...read.unsubscribedAt } };
-    if (payload.type === 'unsubscribe' && listId !== null) {
-      const status = read.listStatuses[listId];
-      const udate = read.unsubscribedAt?.[listId];
-      const sdate = read.subscribedAt[listId];
-      // Still unsubscribed, or left and joined again since the snapshot (AC's dates show both).
-      const confirmed = status === 2 || ((status === 0 || status === 1) && udate !== undefined && udate.getTime() > since && sdate !== undefined && sdate.getTime() >= udate.getTime());
-      if (!confirmed) {
-        rejected.push(payload);
-        continue;
-      }
-      next.listStatuses[listId] = 2;
-      next.acUpdatedAt = udate ?? read.acUpdatedAt;
-    } else if (payload.type === 'subscribe' && listId !== null) {
-      const status = read.listStatuses[listId];
-      const udate = read.unsubscribedAt?.[listId];
-      const sdate = read.subscribedAt[listId];
-      // Still on the list, or joined and left again since the snapshot. AC stamps whole seconds, so a subscribe
-      // in the snapshot's own second is not taken for one that came after it.
-      const confirmed = ((status === 0 || status === 1) && sdate !== undefined) || (status === 2 && sdate !== undefined && sdate.getTime() > since && udate !== undefined && udate.getTime() >= sdate.getTime());
-      if (!confirmed) {
-        rejected.push(payload);
-        continue;
-      }
-      next.listStatuses[listId] = 1;
-      next.acUpdatedAt = sdate;
-    } else if (payload.type === 'bounce' && bounceType(payload) === 'hard') {
-      if (!read.hardBounced) {
-        rejected.push(payload);
-        continue;
-      }
-      next.hardBounced = true;
-      next.acUpdatedAt = read.acUpdatedAt;
-    } else continue;
-    steps.push(next);
-    current = next;
+  // A change in the snapshot's own second counts only when a delivery rang for it: the records alone cannot tell
+  // whether the snapshot already saw it, and taking it twice would replay a transition.
+  const rangFor = new Set(rung.map((p) => deliveredListId(p.list)).filter((id): id is string => id !== null));
+  const inWindow = (at: number | undefined, listId: string) => at !== undefined && (at > since || (at === since && rangFor.has(listId)));
+  const events: { at: number; phase: number; listId: string; status: 1 | 2 }[] = [];
+  for (const [listId, status] of Object.entries(read.listStatuses)) {
+    const udate = read.unsubscribedAt?.[listId]?.getTime();
+    const sdate = read.subscribedAt[listId]?.getTime();
+    const left = inWindow(udate, listId);
+    const joined = inWindow(sdate, listId);
+    if (left && joined && udate !== undefined && sdate !== undefined) {
+      // Both in the window: the current status says which came last.
+      const unsubscribedLast = status === 2;
+      events.push({ at: udate, phase: unsubscribedLast ? 1 : 0, listId, status: 2 }, { at: sdate, phase: unsubscribedLast ? 0 : 1, listId, status: 1 });
+    } else if (left && udate !== undefined && status === 2) events.push({ at: udate, phase: 0, listId, status: 2 });
+    else if (joined && sdate !== undefined && (status === 1 || status === 0)) events.push({ at: sdate, phase: 0, listId, status: 1 });
   }
-  return { steps, rejected };
+  events.sort((a, b) => a.at - b.at || a.phase - b.phase || b.status - a.status);
+  const steps: AcContactState[] = [];
+  let current: AcContactState = { ...read, listStatuses: { ...start.listStatuses }, hardBounced: start.hardBounced };
+  for (const event of events) {
+    if (current.listStatuses[event.listId] === event.status) continue;
+    current = { ...current, listStatuses: { ...current.listStatuses, [event.listId]: event.status }, acUpdatedAt: new Date(event.at) };
+    steps.push(current);
+  }
+  return steps;
+}
+
+/**
+ * The deliveries AC's records do not confirm: an unsubscribe from a list that is neither unsubscribed now nor shows
+ * an unsubscribe since the snapshot, a subscribe to a list that is not on it now nor shows a subscribe since the
+ * snapshot, a hard bounce the counter does not show. They are audited as unconfirmed and weigh on nothing.
+ */
+export function unconfirmedDeliveries(start: AcContactState | null, payloads: WebhookPayload[], read: AcContactState): WebhookPayload[] {
+  const since = start?.acUpdatedAt?.getTime() ?? Number.NEGATIVE_INFINITY;
+  return payloads.filter((payload) => {
+    const listId = deliveredListId(payload.list);
+    if (payload.type === 'unsubscribe' && listId !== null) {
+      const udate = read.unsubscribedAt?.[listId];
+      return !(read.listStatuses[listId] === 2 || (udate !== undefined && udate.getTime() >= since));
+    }
+    if (payload.type === 'subscribe' && listId !== null) {
+      const status = read.listStatuses[listId];
+      const sdate = read.subscribedAt[listId];
+      return !(status === 0 || status === 1 || (sdate !== undefined && sdate.getTime() > since));
+    }
+    if (payload.type === 'bounce' && bounceType(payload) === 'hard') return !read.hardBounced;
+    return false;
+  });
 }
 
 function describeDelivery(payload: WebhookPayload): string {

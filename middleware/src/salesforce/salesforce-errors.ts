@@ -89,12 +89,17 @@ export type SalesforceFailureClass = 'transient' | 'credentials' | 'permanent';
  */
 const transientCodes = new Set(['UNABLE_TO_LOCK_ROW', 'REQUEST_LIMIT_EXCEEDED', 'SERVER_UNAVAILABLE', 'UNKNOWN_EXCEPTION', 'QUERY_TIMEOUT']);
 
+const orgWideRecordCodes = new Set(['INSUFFICIENT_ACCESS_OR_READONLY', 'INVALID_FIELD_FOR_INSERT_UPDATE', 'INVALID_FIELD', 'CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY', 'ENTITY_IS_LOCKED', 'INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY']);
+
 /** The class of one record's save error inside sObject Collections (a `statusCode` of its SaveResult). */
 export function saveErrorClass(statusCode: string): SalesforceFailureClass {
   if (transientCodes.has(statusCode)) return 'transient';
   if (statusCode === 'INVALID_SESSION_ID') return 'credentials';
-  // FIELD_CUSTOM_VALIDATION_EXCEPTION, REQUIRED_FIELD_MISSING, ENTITY_IS_DELETED, CANNOT_UPDATE_CONVERTED_LEAD,
-  // INSUFFICIENT_ACCESS_OR_READONLY and the rest: the record fails the same way until someone changes the org.
+  // The org's configuration or state, not the record's: the integration user's access, field-level security, a
+  // failing trigger, an approval lock. Every record of the kind fails alike until an admin acts; the work waits.
+  if (orgWideRecordCodes.has(statusCode)) return 'credentials';
+  // FIELD_CUSTOM_VALIDATION_EXCEPTION, REQUIRED_FIELD_MISSING, ENTITY_IS_DELETED, CANNOT_UPDATE_CONVERTED_LEAD and
+  // the rest: this record fails the same way until someone changes it.
   return 'permanent';
 }
 

@@ -313,7 +313,9 @@ export class PushWorker {
       this.noteVendorFailure(error);
       const failure = classifyFailure(error);
       if (failure.failureClass === 'permanent') {
-        await Promise.all(toImport.map((c) => this.failJob(c.job, error, false)));
+        // AC refused a whole import (one invalid email rejects its batch, a status check answered 404): that is no
+        // contact's own refusal. Every job of the round takes the single path, which judges each contact alone.
+        await Promise.all(toImport.map((c) => store.jobs.requeue(pushJobKind, c.job, this.deps.clock(), `bulk import refused: ${failure.message}`)));
         return;
       }
       // An outage or a refused token: the round confirmed nothing. Its jobs go back without using an attempt, so
@@ -393,9 +395,17 @@ export class PushWorker {
         continue;
       }
       for (const c of batch) {
-        const lists = reads.get(c.contactId) ?? [];
+        const lists = reads.get(c.contactId);
+        if (lists === undefined) {
+          // Not in the answer: unverified, so the single path looks again.
+          out.push({ c, stillActive: ['(not returned)'], unsubscribedLists: [] });
+          continue;
+        }
         const optedOutAt = Date.parse(c.job.payload.latestChangedAt);
-        const stillActive = lists.filter((l) => (l.status === 0 || l.status === 1) && (l.sdate === null || Date.parse(l.sdate) <= optedOutAt)).map((l) => l.listId);
+        // Only an active list with a readable subscribe date after the opt-out is the person's newer choice; an
+        // unconfirmed one (status 0) could still be confirmed by a click, so it goes to 2 like on the single path.
+        const joinedAfter = (l: { status: number; sdate: string | null }) => l.status === 1 && l.sdate !== null && Date.parse(l.sdate) > optedOutAt;
+        const stillActive = lists.filter((l) => (l.status === 0 || l.status === 1) && !joinedAfter(l)).map((l) => l.listId);
         const unsubscribedLists = Object.entries(c.lists)
           .filter(([listId, before]) => (before === 0 || before === 1) && lists.some((l) => l.listId === listId && l.status === 2))
           .map(([listId]) => listId);

@@ -94,7 +94,6 @@ describe.each(engines)('a real org refusing single records, on %s', (engine) => 
   test.each([
     ['required-field', 'REQUIRED_FIELD_MISSING'],
     ['deleted', 'ENTITY_IS_DELETED'],
-    ['read-only', 'INSUFFICIENT_ACCESS_OR_READONLY'],
   ] as const)('when the org answers %s for the Contact, then the Lead is written and the Contact alone is dead-lettered with %s', async (kind, code) => {
     const email = `${kind}@example.com`;
     const { contact, lead } = await person(email);
@@ -109,6 +108,19 @@ describe.each(engines)('a real org refusing single records, on %s', (engine) => 
     expect(letters[0]?.lastError).toContain(`${contact}: ${code}`);
     await waitFor(async () => (await jobsOf(email)).length === 0, { what: 'job done' });
   });
+
+  test('when the org answers read-only for the Contact (the integration user\'s access, not the record), then the Lead is written and the Contact\'s opt-out waits, undead, until access returns', async () => {
+    const { contact, lead } = await person('read-only@example.com');
+    sandbox.sf.setRecordFault(contact, { kind: 'read-only' });
+    sandbox.ac.unsubscribe('read-only@example.com', 'all');
+    await waitFor(() => isOptedOut(sandbox, 'Lead', lead), { what: 'Lead opted out' });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await lettersOf('read-only@example.com')).toEqual([]);
+    expect((await jobsOf('read-only@example.com')).length).toBeGreaterThan(0);
+    sandbox.sf.setRecordFault(contact, null);
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact), { what: 'Contact written once access returns', timeoutMs: 30_000 });
+    expect(await lettersOf('read-only@example.com')).toEqual([]);
+  }, 45_000);
 
   test('when the Contact is locked for a while, then the Lead is written at once and the Contact after the retries', async () => {
     const { contact, lead } = await person('locked-one@example.com');

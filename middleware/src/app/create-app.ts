@@ -31,7 +31,8 @@ import { PushWorker } from '../workers/push-worker';
 import { PullWorker } from '../workers/pull-worker';
 import { WebhookProcessor } from '../workers/webhook-processor';
 import { AcPoller } from '../workers/ac-poller';
-import { createHttpApp } from '../server/http-app';
+import { createHttpApp, createWebhookApp } from '../server/http-app';
+import { listen } from '../server/listen';
 import { pushJobKind } from '../sync/push-job';
 import { pullJobKind } from '../sync/pull-job';
 
@@ -87,6 +88,8 @@ const STORE_MAINTENANCE_EVERY_MS = 15 * 60_000;
 
 export interface RunningApp {
   url: string;
+  /** The separate webhook listener's URL when WEBHOOK_HTTP_PORT is set; null when the main listener serves it. */
+  webhookUrl: string | null;
   instanceId: string;
   store: Store;
   metrics: Metrics;
@@ -377,11 +380,31 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     reconcile: (reason) => reconciler!.reconcile(['Contact', 'Lead'], null, reason),
     retryDeadLetter: async (id) => (await store.jobs.retryDeadLetter(pushJobKind, id)) || store.jobs.retryDeadLetter(pullJobKind, id),
     onBackfillQueued: (direction) => (direction === 'sf-to-ac' ? pushLoop?.poke() : pullLoop?.poke()),
+    serveWebhook: config.http.webhook === undefined,
   });
   const server = http.createServer(httpApp);
-  await new Promise<void>((resolve) => server.listen(config.http.port, config.http.host, resolve));
-  const address = server.address();
-  const url = `http://${config.http.host}:${typeof address === 'object' && address !== null ? address.port : config.http.port}`;
+  // The public face (WEBHOOK_HTTP_PORT): the webhook receiver alone, on its own listener.
+  const webhookServer = config.http.webhook === undefined ? null : http.createServer(createWebhookApp({ store, metrics, logger, webhookSecret: config.http.webhookSecret, onWebhookAccepted: () => webhookLoop?.poke() }));
+  const closeServers = async () => {
+    for (const s of [server, webhookServer]) {
+      if (s === null || !s.listening) continue;
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+      s.closeAllConnections();
+    }
+  };
+  let url: string;
+  let webhookUrl: string | null = null;
+  try {
+    url = `http://${config.http.host}:${await listen(server, config.http.port, config.http.host, 'HTTP_PORT')}`;
+    if (webhookServer !== null && config.http.webhook !== undefined) {
+      webhookUrl = `http://${config.http.webhook.host}:${await listen(webhookServer, config.http.webhook.port, config.http.webhook.host, 'WEBHOOK_HTTP_PORT')}`;
+    }
+  } catch (error) {
+    await closeServers();
+    settingsTask.stop();
+    await db.close();
+    throw error;
+  }
 
   pushLoop.start();
   pullLoop.start();
@@ -406,10 +429,11 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       (err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'webhook registration failed; the poller still covers every change'),
     );
   }
-  logger.info({ url, database: db.kind, settings: settings.source }, 'optout-sync started');
+  logger.info({ url, webhookUrl, database: db.kind, settings: settings.source }, 'optout-sync started');
 
   return {
     url,
+    webhookUrl,
     instanceId,
     store,
     metrics,
@@ -427,8 +451,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       await store.leases.release(LEADER_LEASE).catch(() => undefined);
       await Promise.all([pushLoop?.stop(), pullLoop?.stop(), webhookLoop?.stop(), gapLoop?.stop()]);
       await push.idle();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      await closeServers();
       await db.close();
     },
   };

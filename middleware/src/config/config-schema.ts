@@ -5,6 +5,13 @@ import { z } from 'zod';
 
 const positiveInt = z.coerce.number().int().positive();
 const url = z.url({ protocol: /^https?$/ });
+// A port given as anything but digits (HTTP_PORT=eighty) is named as such, not as a missing value.
+const port = z
+  .string()
+  .trim()
+  .regex(/^\d{1,5}$/, 'is not a port number (0-65535)')
+  .transform(Number)
+  .refine((n) => n <= 65535, 'is not a port number (0-65535)');
 
 /** One entry per variable: the schema, its default and one line of documentation (also rendered in .env.example). */
 export const configEntries = {
@@ -27,7 +34,9 @@ export const configEntries = {
   DATABASE_URL: { schema: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(), secret: true, doc: 'PostgreSQL URL (required for several instances). Unset: embedded PGlite in PGLITE_DATA_DIR.' },
   PGLITE_DATA_DIR: { schema: z.string().min(1).default('.data/pglite'), doc: 'Directory of the embedded PGlite database (used when DATABASE_URL is unset).' },
   HTTP_HOST: { schema: z.string().default('127.0.0.1'), doc: 'Interface the HTTP server binds to.' },
-  HTTP_PORT: { schema: z.coerce.number().int().min(0).max(65535).default(8080), doc: 'Port of /healthz, /readyz, /metrics, the webhook receiver, the admin API and the status page.' },
+  HTTP_PORT: { schema: port.default(8080), doc: 'Port of /healthz, /readyz, /metrics, the admin API, the status page (and the webhook receiver unless WEBHOOK_HTTP_PORT is set).' },
+  WEBHOOK_HTTP_PORT: { schema: port.optional(), doc: 'When set, the AC webhook receiver listens on this port alone (the only one to expose, behind a TLS proxy) and HTTP_PORT no longer serves it.' },
+  WEBHOOK_HTTP_HOST: { schema: z.string().min(1).default('127.0.0.1'), doc: 'Interface of the webhook listener (with WEBHOOK_HTTP_PORT); 0.0.0.0 only when no proxy runs on this host.' },
   ADMIN_TOKEN: { schema: z.string().min(16, 'must be at least 16 characters'), secret: true, doc: 'Bearer token for the admin API.' },
   WEBHOOK_SECRET: { schema: z.string().min(16, 'must be at least 16 characters'), secret: true, doc: 'Secret carried in the webhook URL path (AC signs nothing).' },
   JOB_MAX_ATTEMPTS: { schema: positiveInt.default(8), doc: 'Attempts before a job moves to the dead-letter table.' },
@@ -45,6 +54,9 @@ export const envSchema = z
     },
   )
   .superRefine((env, ctx) => {
+    if (env.WEBHOOK_HTTP_PORT !== undefined && env.WEBHOOK_HTTP_PORT !== 0 && env.WEBHOOK_HTTP_PORT === env.HTTP_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_HTTP_PORT'], message: 'must differ from HTTP_PORT (the webhook listener is the separate, public one)' });
+    }
     const hasJwt = env.SF_USERNAME !== undefined || env.SF_PRIVATE_KEY_FILE !== undefined;
     if (hasJwt && (env.SF_USERNAME === undefined || env.SF_PRIVATE_KEY_FILE === undefined)) {
       ctx.addIssue({ code: 'custom', path: [env.SF_USERNAME === undefined ? 'SF_USERNAME' : 'SF_PRIVATE_KEY_FILE'], message: 'the JWT bearer flow needs both SF_USERNAME and SF_PRIVATE_KEY_FILE' });

@@ -8,6 +8,7 @@ import { runCheck } from './check-command';
 import { listDeadLetters, retryDeadLetter, startReconcile, type AdminTarget } from './admin-commands';
 import { runBackfill } from './backfill-command';
 import { defaultSandboxPorts } from '../sandbox/run-sandbox-servers';
+import { packageVersion } from './version';
 
 function port(value: string): number {
   const n = Number(value);
@@ -35,6 +36,7 @@ function adminTarget(options: { url: string; token?: string }): AdminTarget {
 export function buildProgram(terminal: Terminal, setExitCode: (code: number) => void): Command {
   const program = new Command('optout-sync')
     .description('Keeps email opt-out in step between Salesforce and ActiveCampaign.')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => terminal.say(s.trimEnd()), writeErr: (s) => terminal.warn(s.trimEnd()) });
   const run = (action: Promise<number>) => action.then(setExitCode);

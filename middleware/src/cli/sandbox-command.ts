@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../observability/logger';
 import { startSandboxServers, type SandboxServers } from '../sandbox/run-sandbox-servers';
 import { printTryItYourself, StepTimeoutError, walkThroughRoundTrip } from './sandbox-walkthrough';
 import { untilStopSignal } from './stop-signal';
+import { ListenError } from '../server/listen';
 import { errorText, type Terminal } from './terminal';
 
 export interface SandboxOptions {
@@ -129,6 +130,10 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
     return 0;
   } catch (error) {
     terminal.warn('');
+    if (error instanceof ListenError && error.code === 'EADDRINUSE') {
+      terminal.warn(`The middleware's port ${options.port} is already in use on ${host} (is another sandbox running?): pick another with --port (0 = any free port).`);
+      return 1;
+    }
     terminal.warn(error instanceof StepTimeoutError ? `The round trip stopped at ${error.message}.` : `The sandbox failed: ${errorText(error)}`);
     terminal.warn(`Middleware logs: ${options.verbose ? 'above' : path.join(dataDir, 'middleware.log')}`);
     return 1;

@@ -53,12 +53,13 @@ export function buildProgram(terminal: Terminal, setExitCode: (code: number) => 
     .option('--sf-port <port>', 'Salesforce emulator port (0 = any free port)', port, defaultSandboxPorts.salesforce)
     .option('--ac-port <port>', 'ActiveCampaign emulator port (0 = any free port)', port, defaultSandboxPorts.activecampaign)
     .option('--port <port>', 'middleware HTTP port (0 = any free port)', port, 4400)
+    .option('--host <address>', 'interface the emulators and the middleware listen on (0.0.0.0 inside a container)', '127.0.0.1')
     .option('--data-dir <dir>', 'directory for the embedded database and the logs (default: a new temporary directory)')
     .option('--exit-after-demo', 'exit once the walk-through is done instead of running until Ctrl-C', false)
     .option('--step-timeout <seconds>', 'how long each step may take before the demo reports a failure', positiveSeconds, 30)
     .option('--verbose', 'show the middleware logs here instead of writing them to a file', false)
-    .action((o: { sfPort: number; acPort: number; port: number; dataDir?: string; exitAfterDemo: boolean; stepTimeout: number; verbose: boolean }) =>
-      run(runSandbox(terminal, { sfPort: o.sfPort, acPort: o.acPort, port: o.port, exitAfterDemo: o.exitAfterDemo, verbose: o.verbose, stepTimeoutSeconds: o.stepTimeout, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) })),
+    .action((o: { sfPort: number; acPort: number; port: number; host: string; dataDir?: string; exitAfterDemo: boolean; stepTimeout: number; verbose: boolean }) =>
+      run(runSandbox(terminal, { sfPort: o.sfPort, acPort: o.acPort, port: o.port, host: o.host, exitAfterDemo: o.exitAfterDemo, verbose: o.verbose, stepTimeoutSeconds: o.stepTimeout, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) })),
     );
 
   program

@@ -21,6 +21,8 @@ export interface SandboxOptions {
   sfPort: number;
   acPort: number;
   port: number;
+  /** Interface of the emulators and the middleware (default 127.0.0.1). */
+  host?: string;
   dataDir?: string;
   exitAfterDemo: boolean;
   verbose: boolean;
@@ -62,7 +64,7 @@ function middlewareLogger(options: SandboxOptions, dataDir: string, secrets: str
 }
 
 export async function runSandbox(terminal: Terminal, options: SandboxOptions): Promise<number> {
-  const host = '127.0.0.1';
+  const host = options.host ?? '127.0.0.1';
   const dataDir = path.resolve(options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'optout-sync-sandbox-')));
   fs.mkdirSync(dataDir, { recursive: true });
 

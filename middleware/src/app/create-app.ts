@@ -12,6 +12,7 @@ import { createStore, openDatabase, type Store } from '../store';
 import { systemClock, type Clock } from '../store/clock';
 import { createLogger } from '../observability/logger';
 import { createMetrics, countingSalesforceFetch, type Metrics } from '../observability/metrics';
+import { registerStreamGauges } from '../observability/stream-metrics';
 import { AcReadiness, type AcReachability } from '../server/ac-readiness';
 import { createResyncRequests } from '../workers/resync-requests';
 import { SalesforceSession, type SalesforceAuthConfig } from '../salesforce/salesforce-auth';
@@ -349,6 +350,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     }
   };
   const settingsTask = cron.schedule(config.salesforce.settingsRefreshCron, () => void settings.refresh());
+  registerStreamGauges(metrics.registry, () => ({ leader, connected: subscriber?.state().connected === true }));
 
   const status = async (): Promise<AppStatus> => ({
     instanceId,

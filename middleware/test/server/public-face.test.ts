@@ -87,6 +87,12 @@ describe('separate webhook listener over a round trip', () => {
     expect((await fetch(`${sandbox.app!.url}/healthz`)).status).toBe(200);
   });
 
+  test('when the private listener is scraped, then it says this instance leads and its stream is connected', async () => {
+    const text = await (await fetch(`${sandbox.app!.url}/metrics`)).text();
+    expect(text).toMatch(/^optout_leader 1$/m);
+    expect(text).toMatch(/^optout_stream_connected 1$/m);
+  });
+
   test('when a caller without the secret starts a large body, then it is answered 401 before the body is sent', async () => {
     const status = await new Promise<number>((resolve, reject) => {
       const request = http.request(`${publicBase}/webhooks/activecampaign/not-the-secret`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(10_000_000) } });

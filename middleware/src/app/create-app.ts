@@ -22,6 +22,7 @@ import { cdcChannel, optOutEvent, syncStateFields } from '../salesforce/package-
 import { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
 import { PrioritizedBudget, TokenBucket, type RequestPriority } from '../activecampaign/rate-limiter';
 import { SharedRequestBudget } from '../store/shared-request-budget';
+import { RetentionPruner, defaultRetention } from '../store/retention';
 import { SettingsProvider } from './settings-provider';
 import { createSyncScope } from '../workers/sync-scope';
 import { WorkLoop } from './work-loop';
@@ -86,6 +87,8 @@ const LEADER_LEASE = 'stream-and-poll';
 const MAX_POLL_DEFERRAL_MS = 10 * 60_000;
 /** How often an embedded store is vacuumed and analyzed (PGlite has no autovacuum). */
 const STORE_MAINTENANCE_EVERY_MS = 15 * 60_000;
+/** How often the leader prunes rows past their retention. */
+const RETENTION_EVERY_MS = 3600_000;
 
 export interface RunningApp {
   url: string;
@@ -418,6 +421,12 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     db.maintain().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'store maintenance (VACUUM ANALYZE) failed'));
   }, STORE_MAINTENANCE_EVERY_MS);
   maintenanceTimer.unref();
+  // Retention: the leader prunes expired rows hourly, in small batches (store/retention.ts).
+  const retention = new RetentionPruner({ db, clock, settings: { ...defaultRetention, ...config.retention }, logger });
+  const retentionTimer = setInterval(() => {
+    if (leader) retention.pruneOnce().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'retention pruning failed; the next hour tries again'));
+  }, RETENTION_EVERY_MS);
+  retentionTimer.unref();
   const leadershipTimer = setInterval(() => {
     void checkLeadership();
     // A missed renewal only risks a second run of a job by another instance, which is idempotent.
@@ -448,6 +457,8 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     async stop() {
       clearInterval(leadershipTimer);
       clearInterval(maintenanceTimer);
+      clearInterval(retentionTimer);
+      await retention.stop();
       settingsTask.stop();
       if (leader) await loseLeadership();
       await store.leases.release(LEADER_LEASE).catch(() => undefined);

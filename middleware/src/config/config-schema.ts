@@ -4,6 +4,7 @@
 import { z } from 'zod';
 
 const positiveInt = z.coerce.number().int().positive();
+const days = z.coerce.number().int().min(0, 'must be 0 (keep forever) or a number of days');
 const url = z.url({ protocol: /^https?$/ });
 // A port given as anything but digits (HTTP_PORT=eighty) is named as such, not as a missing value.
 const port = z
@@ -41,6 +42,11 @@ export const configEntries = {
   WEBHOOK_SECRET: { schema: z.string().min(16, 'must be at least 16 characters'), secret: true, doc: 'Secret carried in the webhook URL path (AC signs nothing).' },
   JOB_MAX_ATTEMPTS: { schema: positiveInt.default(8), doc: 'Attempts before a job moves to the dead-letter table.' },
   JOB_BACKOFF_BASE_MS: { schema: positiveInt.default(1000), doc: 'First retry delay; doubles per attempt with full jitter, capped at 5 minutes.' },
+  RETENTION_AUDIT_LOG_DAYS: { schema: days.default(1095), doc: 'Days the audit log (every decision, the record of each opt-out and consent change) is kept; 0 keeps it forever. At least 730 is advised.' },
+  RETENTION_WEBHOOK_INBOX_DAYS: { schema: days.default(14), doc: 'Days processed webhook deliveries are kept (pending ones are never pruned); 0 keeps them forever.' },
+  RETENTION_QUARANTINE_DAYS: { schema: days.default(90), doc: 'Days quarantined (rejected) inputs are kept for diagnosis; 0 keeps them forever.' },
+  RETENTION_JOBS_DAYS: { schema: days.default(30), doc: 'Days finished jobs and already-retried dead letters are kept (open dead letters stay); 0 keeps them forever.' },
+  RETENTION_BATCH_SIZE: { schema: positiveInt.max(10_000).default(500), doc: 'Rows deleted per statement when pruning (hourly, on the leader): small batches never hold the queue.' },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), doc: 'pino log level.' },
 } as const;
 

@@ -36,6 +36,8 @@ export interface AppConfig {
     webhook: { host: string; port: number } | undefined;
   };
   jobs: { maxAttempts: number; backoffBaseMs: number };
+  /** Days each kind of row is kept (0: forever) and the pruning batch size. */
+  retention: { auditLogDays: number; webhookInboxDays: number; quarantineDays: number; jobsDays: number; batchSize: number };
   logLevel: Env['LOG_LEVEL'];
   /** Every secret value, so that the logger can redact them wherever they appear. */
   secrets: string[];
@@ -100,6 +102,13 @@ export function parseConfig(source: Record<string, string | undefined>): AppConf
       webhook: env.WEBHOOK_HTTP_PORT !== undefined ? { host: env.WEBHOOK_HTTP_HOST, port: env.WEBHOOK_HTTP_PORT } : undefined,
     },
     jobs: { maxAttempts: env.JOB_MAX_ATTEMPTS, backoffBaseMs: env.JOB_BACKOFF_BASE_MS },
+    retention: {
+      auditLogDays: env.RETENTION_AUDIT_LOG_DAYS,
+      webhookInboxDays: env.RETENTION_WEBHOOK_INBOX_DAYS,
+      quarantineDays: env.RETENTION_QUARANTINE_DAYS,
+      jobsDays: env.RETENTION_JOBS_DAYS,
+      batchSize: env.RETENTION_BATCH_SIZE,
+    },
     logLevel: env.LOG_LEVEL,
     secrets,
   };

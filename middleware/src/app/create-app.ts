@@ -8,6 +8,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config';
+import { DatabaseUnreachableError } from '../config/database-label';
 import { createStore, openDatabase, type Store } from '../store';
 import { systemClock, type Clock } from '../store/clock';
 import { createLogger } from '../observability/logger';
@@ -125,7 +126,9 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   const metrics = createMetrics({ now: () => clock().getTime() });
   const edgeClock = { now: () => clock().getTime(), setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
 
-  const db = await openDatabase(config.database.kind === 'postgres' ? config.database : { kind: 'pglite', dataDir: config.database.dataDir });
+  const db = await openDatabase(config.database.kind === 'postgres' ? config.database : { kind: 'pglite', dataDir: config.database.dataDir }).catch((error: unknown) => {
+    throw new DatabaseUnreachableError(config.database, error);
+  });
   const store = await createStore(db, clock, instanceId);
 
   const session = new SalesforceSession({ auth: salesforceAuth(config), apiVersion: config.salesforce.apiVersion, productClientId: config.salesforce.clientTag, logger, clock: edgeClock });

@@ -9,6 +9,7 @@ import { listDeadLetters, retryDeadLetter, startReconcile, type AdminTarget } fr
 import { runBackfill } from './backfill-command';
 import { defaultSandboxPorts } from '../sandbox/run-sandbox-servers';
 import { packageVersion } from './version';
+import { defaultAdminUrl, resolveAdminTarget } from './admin-target';
 
 function port(value: string): number {
   const n = Number(value);
@@ -22,15 +23,17 @@ function positiveSeconds(value: string): number {
   return n;
 }
 
-/** --url and --token of the commands that talk to a running middleware. */
+/** --url, --token and --env-file of the commands that talk to a running middleware. */
 function withAdminTarget(command: Command): Command {
-  return command
-    .addOption(new Option('--url <url>', 'base URL of the running middleware').env('OPTOUT_SYNC_URL').default('http://127.0.0.1:8080'))
-    .addOption(new Option('--token <token>', 'admin API token').env('ADMIN_TOKEN'));
+  command
+    .addOption(new Option('--url <url>', `base URL of the running middleware (default: from the env file, else ${defaultAdminUrl})`).env('OPTOUT_SYNC_URL'))
+    .addOption(new Option('--token <token>', 'admin API token (default: ADMIN_TOKEN from the env file)').env('ADMIN_TOKEN'));
+  if (!command.options.some((o) => o.long === '--env-file')) command.option('--env-file <file>', 'the env file the middleware runs with (e.g. the one `sandbox` writes)', '.env');
+  return command;
 }
 
-function adminTarget(options: { url: string; token?: string }): AdminTarget {
-  return { url: options.url, token: options.token };
+function adminTarget(options: { url?: string; token?: string; envFile: string }): AdminTarget {
+  return resolveAdminTarget(options);
 }
 
 export function buildProgram(terminal: Terminal, setExitCode: (code: number) => void): Command {
@@ -70,12 +73,12 @@ export function buildProgram(terminal: Terminal, setExitCode: (code: number) => 
 
   const deadLetters = program.command('dead-letters').description('jobs that failed every attempt (on a running middleware)');
   withAdminTarget(deadLetters.command('list').description('list dead letters'))
-    .action((o: { url: string; token?: string }) => run(listDeadLetters(terminal, adminTarget(o))));
+    .action((o: { url?: string; token?: string; envFile: string }) => run(listDeadLetters(terminal, adminTarget(o))));
   withAdminTarget(deadLetters.command('retry').argument('<id>', 'dead-letter id (see list)').description('send a dead letter back to the queue'))
-    .action((id: string, o: { url: string; token?: string }) => run(retryDeadLetter(terminal, adminTarget(o), id)));
+    .action((id: string, o: { url?: string; token?: string; envFile: string }) => run(retryDeadLetter(terminal, adminTarget(o), id)));
 
   withAdminTarget(program.command('reconcile').description('ask a running middleware to re-read Salesforce and queue whatever is out of step'))
-    .action((o: { url: string; token?: string }) => run(startReconcile(terminal, adminTarget(o))));
+    .action((o: { url?: string; token?: string; envFile: string }) => run(startReconcile(terminal, adminTarget(o))));
 
   withAdminTarget(
     program
@@ -84,7 +87,7 @@ export function buildProgram(terminal: Terminal, setExitCode: (code: number) => 
       .addOption(new Option('--direction <direction>', 'which side wins').choices(['sf-to-ac', 'ac-to-sf']).makeOptionMandatory())
       .option('--dry-run', 'print what would change and change nothing', false)
       .option('--env-file <file>', 'read Salesforce and ActiveCampaign settings from this file instead of .env', '.env'),
-  ).action((o: { direction: 'sf-to-ac' | 'ac-to-sf'; dryRun: boolean; envFile: string; url: string; token?: string }) =>
+  ).action((o: { direction: 'sf-to-ac' | 'ac-to-sf'; dryRun: boolean; envFile: string; url?: string; token?: string }) =>
     run(runBackfill(terminal, { direction: o.direction, dryRun: o.dryRun, envFile: o.envFile, target: adminTarget(o), progress: process.stderr.isTTY === true })),
   );
 

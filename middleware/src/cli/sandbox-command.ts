@@ -63,6 +63,29 @@ function middlewareLogger(options: SandboxOptions, dataDir: string, secrets: str
   return { logger: createLogger({ level: 'info', secrets, destination }), logFile };
 }
 
+/**
+ * The running sandbox's settings as an env file (tokens included, so readable by this user only): the admin
+ * commands find the middleware's URL and token in it, and `check` and `backfill` its Salesforce and AC settings.
+ */
+function writeSandboxEnvFile(dataDir: string, settings: Record<string, string>, middlewareUrl: string): string {
+  const file = path.join(dataDir, 'sandbox.env');
+  const lines = [
+    '# Written by `optout-sync sandbox` for the sandbox running now; its tokens change with every run.',
+    `OPTOUT_SYNC_URL=${middlewareUrl.replace('://0.0.0.0:', '://127.0.0.1:')}`,
+    ...Object.entries(settings).map(([name, value]) => `${name}=${value}`),
+  ];
+  fs.writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+  return file;
+}
+
+function printEnvFileUsage(terminal: Terminal, envFile: string): void {
+  terminal.say('');
+  terminal.say(`This sandbox's settings are in ${envFile}. From another terminal:`);
+  for (const command of ['check', 'dead-letters list', 'reconcile', 'backfill --direction sf-to-ac --dry-run']) {
+    terminal.say(`  npx optout-sync ${command} --env-file ${envFile}`);
+  }
+}
+
 export async function runSandbox(terminal: Terminal, options: SandboxOptions): Promise<number> {
   const host = options.host ?? '127.0.0.1';
   const dataDir = path.resolve(options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'optout-sync-sandbox-')));
@@ -86,7 +109,7 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
     // Generated per run: nothing in the sandbox uses a well-known secret.
     const adminToken = randomBytes(18).toString('base64url');
     const webhookSecret = randomBytes(18).toString('base64url');
-    const config = parseConfig({
+    const settings = {
       SF_LOGIN_URL: servers.sf.url,
       SF_CLIENT_ID: servers.sf.clientId,
       SF_CLIENT_SECRET: servers.sf.clientSecret,
@@ -100,7 +123,8 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
       ADMIN_TOKEN: adminToken,
       WEBHOOK_SECRET: webhookSecret,
       JOB_BACKOFF_BASE_MS: '200',
-    });
+    };
+    const config = parseConfig(settings);
     const { logger, logFile } = middlewareLogger(options, dataDir, config.secrets);
     terminal.say(`  middleware               starting on embedded PGlite in ${config.database.kind === 'pglite' ? config.database.dataDir : ''}`);
     if (logFile !== null) terminal.say(`                           logs go to ${logFile} (--verbose shows them here)`);
@@ -121,8 +145,10 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
 
     await walkThroughRoundTrip(terminal, { servers, middlewareUrl: app.url, adminToken, logFile, stepTimeoutMs: options.stepTimeoutSeconds * 1000 });
 
+    const envFile = writeSandboxEnvFile(dataDir, settings, app.url);
     if (!options.exitAfterDemo) {
       printTryItYourself(terminal, servers);
+      printEnvFileUsage(terminal, envFile);
       terminal.say('');
       terminal.say('Everything keeps running. Ctrl-C stops it.');
       await untilStopSignal();

@@ -59,6 +59,14 @@ describe('the first day', () => {
     }
   });
 
+  test('when PostgreSQL cannot be reached, then start names the database and its host, never the password', async () => {
+    const result = await runCli(['start'], { env: { ...unreachableButValid, DATABASE_URL: 'postgres://optout:pw-that-must-not-show@127.0.0.1:1/optout' } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^optout-sync could not start: the database \(PostgreSQL at 127\.0\.0\.1:1\/optout\) cannot be reached: .*check DATABASE_URL/m);
+    expect(result.stderr + result.stdout).not.toContain('pw-that-must-not-show');
+    expect(result.stderr).not.toMatch(stackTraceLine);
+  });
+
   test('when the sandbox middleware port is taken, then sandbox exits 1 with one line naming --port', async () => {
     const taken = await occupyPort();
     try {

@@ -23,6 +23,7 @@ import { keyPrefixes } from './salesforce-ids';
 import type { CustomFieldSpec, FieldValue } from './sobject-schema';
 import { executeQuery } from './soql';
 import { controlRouter } from './control-api';
+import { salesforceIndexPage } from './index-page';
 
 export type {
   ChannelMessage,
@@ -414,6 +415,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     }),
   );
   app.use('/__sandbox', controlRouter(emulator, { setQueryBatchSize: (n) => (queryBatchSize = n) }));
+  app.get('/', (_req, res) => void res.type('html').send(salesforceIndexPage(emulator.url, apiVersion)));
   return { app, emulator };
 }
 

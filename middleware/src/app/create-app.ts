@@ -36,6 +36,7 @@ import { WebhookProcessor } from '../workers/webhook-processor';
 import { AcPoller } from '../workers/ac-poller';
 import { createHttpApp, createWebhookApp } from '../server/http-app';
 import { listen } from '../server/listen';
+import { ConnectedSince } from '../server/connected-since';
 import { pushJobKind } from '../sync/push-job';
 import { pullJobKind } from '../sync/pull-job';
 
@@ -112,7 +113,8 @@ export interface AppStatus {
   instanceId: string;
   leader: boolean;
   settingsSource: 'org' | 'defaults';
-  stream: ReturnType<StreamingSubscriber['state']> | null;
+  /** The subscriber's state, with when the current connection was made (lastConnectAt moves with every poll). */
+  stream: (ReturnType<StreamingSubscriber['state']> & { connectedSince: number | null }) | null;
   queue: { kind: string; state: string; n: number }[];
   acReachable: AcReachability;
   lastPollAt: string | null;
@@ -270,6 +272,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     return mode === 'CDC' ? [cdcChannel.channel] : mode === 'RELAY' ? [optOutEvent.channel] : [cdcChannel.channel, optOutEvent.channel];
   };
   let subscriber: StreamingSubscriber | null = null;
+  const connectedSince = new ConnectedSince();
   const startStream = async () => {
     subscriber = new StreamingSubscriber({
       session,
@@ -362,7 +365,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     instanceId,
     leader,
     settingsSource: settings.source,
-    stream: subscriber?.state() ?? null,
+    stream: subscriber === null ? null : { ...subscriber.state(), connectedSince: connectedSince.observe(subscriber.state()) },
     queue: await store.jobs.counts(),
     acReachable: acReadiness.known(),
     lastPollAt: lastPollAt?.toISOString() ?? null,
@@ -431,6 +434,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   }, RETENTION_EVERY_MS);
   retentionTimer.unref();
   const leadershipTimer = setInterval(() => {
+    connectedSince.observe(subscriber?.state() ?? null);
     void checkLeadership();
     // A missed renewal only risks a second run of a job by another instance, which is idempotent.
     store.jobs.renewLeases(timing.jobLeaseMs).catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'job lease renewal failed'));

@@ -87,7 +87,8 @@
       item('State', status.leader ? 'not started' : 'standby: another instance streams', 'muted');
     } else {
       item('State', stream.status, stream.connected ? 'ok' : 'bad');
-      item('Connected since', when(stream.lastConnectAt));
+      item('Connected since', stream.connected ? when(stream.connectedSince) : '—');
+      item('Last heard from Salesforce', when(stream.lastConnectAt));
       item('Restarts', stream.restarts);
       if (stream.lastError) item('Last error', stream.lastError, 'bad');
       Object.keys(stream.channels).forEach(function (name) {
@@ -112,22 +113,79 @@
     );
   }
 
+  var CHANGES_SHOWN = 20;
+
+  /** A decision that changed nothing because the value was already there (mostly our own writes seen again). */
+  function isEcho(e) {
+    return e.decision === 'skip' && e.oldValue !== null && e.oldValue === e.newValue;
+  }
+
+  function oldToNew(e) {
+    return e.oldValue === null && e.newValue === null ? '' : (e.oldValue || '—') + ' → ' + (e.newValue || '—');
+  }
+
+  /** One row of the audit log; `first` is the person column (email, or the direction in a history). */
+  function auditRow(e, first) {
+    var tr = el('tr');
+    tr.appendChild(el('td', when(e.occurredAt)));
+    tr.appendChild(el('td', first));
+    tr.appendChild(el('td', e.decision));
+    tr.appendChild(el('td', oldToNew(e)));
+    tr.appendChild(el('td', e.reason, 'why'));
+    tr.appendChild(el('td', e.result));
+    return tr;
+  }
+
+  /** Runs of echoes become one row with their count, so that they do not push the real changes out of view. */
+  function foldEchoes(entries, rowFor) {
+    var rows = [];
+    var run = [];
+    function flush() {
+      if (run.length === 0) return;
+      var tr = el('tr', null, 'echoes');
+      tr.appendChild(el('td', when(run[0].occurredAt)));
+      var td = el('td', run.length + (run.length === 1 ? ' value already in step' : ' values already in step') + ' (our own writes seen again, nothing to do)', 'muted');
+      td.colSpan = 5;
+      tr.appendChild(td);
+      rows.push(tr);
+      run = [];
+    }
+    entries.forEach(function (e) {
+      if (isEcho(e)) {
+        run.push(e);
+        return;
+      }
+      flush();
+      rows.push(rowFor(e));
+    });
+    flush();
+    return rows;
+  }
+
   function renderChanges(direction, entries) {
-    replaceRows(
-      $('changes-' + direction),
-      entries.map(function (e) {
-        var tr = el('tr');
-        tr.appendChild(el('td', when(e.occurredAt)));
-        tr.appendChild(el('td', e.email || e.recordId || '—'));
-        tr.appendChild(el('td', e.decision));
-        tr.appendChild(el('td', e.oldValue === null && e.newValue === null ? '' : (e.oldValue || '—') + ' → ' + (e.newValue || '—')));
-        tr.appendChild(el('td', e.result));
-        tr.title = e.reason;
-        return tr;
-      }),
-      'no changes yet',
-      5,
-    );
+    var rows = foldEchoes(entries, function (e) {
+      return auditRow(e, e.email || e.recordId || '—');
+    });
+    replaceRows($('changes-' + direction), rows.slice(0, CHANGES_SHOWN), 'no changes yet', 6);
+  }
+
+  var DIRECTIONS = { sf_to_ac: 'Salesforce → AC', ac_to_sf: 'AC → Salesforce', internal: 'internal' };
+
+  function search(email) {
+    $('search-message').textContent = 'Searching…';
+    return api('GET', '/admin/history/' + encodeURIComponent(email))
+      .then(function (body) {
+        var rows = foldEchoes(body.entries, function (e) {
+          return auditRow(e, DIRECTIONS[e.direction] || e.direction);
+        });
+        $('history').hidden = body.entries.length === 0;
+        replaceRows($('history-rows'), rows, '', 6);
+        $('search-message').textContent = body.entries.length === 0 ? 'Nothing recorded for ' + body.email + '.' : body.entries.length + ' decision(s) recorded for ' + body.email + ', newest first.';
+      })
+      .catch(function (error) {
+        if (error instanceof AuthError) showLogin('The token was refused.');
+        else $('search-message').textContent = 'Search failed: ' + error.message;
+      });
   }
 
   function renderDeadLetters(letters) {
@@ -216,10 +274,15 @@
     var maxLabel = svgNode('text', { x: 2, y: top + 2 }, 'axis');
     maxLabel.textContent = String(max);
     svg.appendChild(maxLabel);
-    [0, Math.floor(points.length / 2), points.length - 1].forEach(function (index) {
-      var p = points[index];
+    // First, middle and last labels anchored at their start, middle and end, so none runs off the chart's edges.
+    [
+      { index: 0, anchor: 'start', x: 2 },
+      { index: Math.floor(points.length / 2), anchor: 'middle', x: width / 2 },
+      { index: points.length - 1, anchor: 'end', x: width - 2 },
+    ].forEach(function (tick) {
+      var p = points[tick.index];
       if (!p) return;
-      var text = svgNode('text', { x: Math.min(width - 40, index * slot).toFixed(1), y: height - 4 }, 'axis');
+      var text = svgNode('text', { x: tick.x.toFixed(1), y: height - 4, 'text-anchor': tick.anchor }, 'axis');
       text.textContent = options.label(p);
       svg.appendChild(text);
     });
@@ -235,8 +298,9 @@
     timer = null;
     return Promise.all([
       api('GET', '/admin/status'),
-      api('GET', '/admin/changes?direction=sf_to_ac&limit=20'),
-      api('GET', '/admin/changes?direction=ac_to_sf&limit=20'),
+      // More than are shown: echoes are folded into one row, and the real changes behind them still fill the table.
+      api('GET', '/admin/changes?direction=sf_to_ac&limit=100'),
+      api('GET', '/admin/changes?direction=ac_to_sf&limit=100'),
       api('GET', '/admin/dead-letters'),
       api('GET', '/admin/series/opt-outs?hours=24'),
       api('GET', '/admin/series/ac-usage?minutes=60'),
@@ -278,6 +342,11 @@
       sessionStorage.setItem(TOKEN_KEY, value);
       $('token').value = '';
       refresh();
+    });
+    $('search-form').addEventListener('submit', function (event) {
+      event.preventDefault();
+      var email = $('search-email').value.trim();
+      if (email !== '') search(email);
     });
     $('sign-out').addEventListener('click', function () {
       sessionStorage.removeItem(TOKEN_KEY);

@@ -392,6 +392,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     retryDeadLetter: async (id) => (await store.jobs.retryDeadLetter(pushJobKind, id)) || store.jobs.retryDeadLetter(pullJobKind, id),
     onBackfillQueued: (direction) => (direction === 'sf-to-ac' ? pushLoop?.poke() : pullLoop?.poke()),
     serveWebhook: config.http.webhook === undefined,
+    listNames: async () => (await ac.listLists()).map((l) => ({ id: String(l.id), name: l.name })),
   });
   const server = http.createServer(httpApp);
   // The public face (WEBHOOK_HTTP_PORT): the webhook receiver alone, on its own listener.

@@ -71,6 +71,8 @@ describe('status page in the admin\'s language', () => {
     const row = page.locator('#changes-sf_to_ac tr').filter({ hasText: 'why.column@example.com' }).first();
     await row.waitFor();
     expect(await row.locator('td.why').textContent()).toBe('R1: Email Opt Out turned true');
+    // The list by its name and the status in words, not "list 7: 1 → list 7: 2".
+    await page.locator('#changes-sf_to_ac tr').filter({ hasText: '"Admin Language": subscribed → "Admin Language": unsubscribed' }).first().waitFor();
 
     // Thirty decisions that changed nothing (the value was already there), newer than the real change.
     await sandbox.app!.store.audit.record(

@@ -120,8 +120,35 @@
     return e.decision === 'skip' && e.oldValue !== null && e.oldValue === e.newValue;
   }
 
+  var listNames = {};
+  var listNamesAt = 0;
+  var STATUS_WORDS = { 1: 'subscribed', 2: 'unsubscribed', 3: 'bounced' };
+
+  /** "list 3: 2" as the admin reads it: "Newsletter: unsubscribed" (the id stays when the name is unknown). */
+  var missingListId = null;
+
+  function readable(value) {
+    if (value === null || value === undefined) return '—';
+    return String(value).replace(/list (\d+): (\d+)/g, function (_all, id, status) {
+      if (!listNames[id]) missingListId = id;
+      return (listNames[id] ? '"' + listNames[id] + '"' : 'list ' + id) + ': ' + (STATUS_WORDS[status] || status);
+    });
+  }
+
   function oldToNew(e) {
-    return e.oldValue === null && e.newValue === null ? '' : (e.oldValue || '—') + ' → ' + (e.newValue || '—');
+    return e.oldValue === null && e.newValue === null ? '' : readable(e.oldValue) + ' → ' + readable(e.newValue);
+  }
+
+  function loadListNames(missing) {
+    return api('GET', '/admin/lists' + (missing ? '?missing=' + encodeURIComponent(missing) : '')).then(
+      function (body) {
+        listNames = body.lists || {};
+        listNamesAt = Date.now();
+      },
+      function () {
+        // Names are a nicety: ids are shown while AC cannot be asked.
+      },
+    );
   }
 
   /** One row of the audit log; `first` is the person column (email, or the direction in a history). */
@@ -298,6 +325,8 @@
     timer = null;
     return Promise.all([
       api('GET', '/admin/status'),
+      // Names are read every five minutes, or sooner (the server allows every 10 s) for a list seen without one.
+      Date.now() - listNamesAt > 5 * 60000 || (missingListId !== null && Date.now() - listNamesAt > 10000) ? loadListNames(missingListId) : null,
       // More than are shown: echoes are folded into one row, and the real changes behind them still fill the table.
       api('GET', '/admin/changes?direction=sf_to_ac&limit=100'),
       api('GET', '/admin/changes?direction=ac_to_sf&limit=100'),
@@ -306,20 +335,21 @@
       api('GET', '/admin/series/ac-usage?minutes=60'),
     ])
       .then(function (answers) {
+        missingListId = null;
         showDashboard();
         $('load-error').textContent = '';
         renderStatus(answers[0]);
-        renderChanges('sf_to_ac', answers[1].entries);
-        renderChanges('ac_to_sf', answers[2].entries);
-        renderDeadLetters(answers[3].deadLetters);
-        drawBars($('opt-out-chart'), answers[4].hours, [
+        renderChanges('sf_to_ac', answers[2].entries);
+        renderChanges('ac_to_sf', answers[3].entries);
+        renderDeadLetters(answers[4].deadLetters);
+        drawBars($('opt-out-chart'), answers[5].hours, [
           { key: 'salesforceToAc', name: 'Salesforce → AC', className: 'sf-bar' },
           { key: 'acToSalesforce', name: 'AC → Salesforce', className: 'ac-bar' },
         ], { label: function (p) { return shortTime(p.hour); } });
-        drawBars($('ac-chart'), answers[5].minutes, [
+        drawBars($('ac-chart'), answers[6].minutes, [
           { key: 'requests', name: 'requests', className: 'req-bar' },
           { key: 'throttled', name: '429 answers', className: 'throttled-bar' },
-        ], { limit: answers[5].limitPerMinute, label: function (p) { return shortTime(p.minute); } });
+        ], { limit: answers[6].limitPerMinute, label: function (p) { return shortTime(p.minute); } });
       })
       .catch(function (error) {
         if (error instanceof AuthError) {

@@ -8,10 +8,12 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/load-config';
+import { DatabaseUnreachableError } from '../config/database-label';
 import { createStore, openDatabase, type Store } from '../store';
 import { systemClock, type Clock } from '../store/clock';
 import { createLogger } from '../observability/logger';
 import { createMetrics, countingSalesforceFetch, type Metrics } from '../observability/metrics';
+import { registerStreamGauges } from '../observability/stream-metrics';
 import { AcReadiness, type AcReachability } from '../server/ac-readiness';
 import { createResyncRequests } from '../workers/resync-requests';
 import { SalesforceSession, type SalesforceAuthConfig } from '../salesforce/salesforce-auth';
@@ -22,6 +24,7 @@ import { cdcChannel, optOutEvent, syncStateFields } from '../salesforce/package-
 import { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
 import { PrioritizedBudget, TokenBucket, type RequestPriority } from '../activecampaign/rate-limiter';
 import { SharedRequestBudget } from '../store/shared-request-budget';
+import { RetentionPruner, defaultRetention } from '../store/retention';
 import { SettingsProvider } from './settings-provider';
 import { createSyncScope } from '../workers/sync-scope';
 import { WorkLoop } from './work-loop';
@@ -32,8 +35,10 @@ import { PushWorker } from '../workers/push-worker';
 import { PullWorker } from '../workers/pull-worker';
 import { WebhookProcessor } from '../workers/webhook-processor';
 import { AcPoller } from '../workers/ac-poller';
-import { createHttpApp } from '../server/http-app';
 import { ConsentHealth, type ConsentHealthReport } from '../workers/consent-health';
+import { createHttpApp, createWebhookApp } from '../server/http-app';
+import { listen } from '../server/listen';
+import { ConnectedSince } from '../server/connected-since';
 import { pushJobKind } from '../sync/push-job';
 import { pullJobKind } from '../sync/pull-job';
 
@@ -101,9 +106,13 @@ const MAX_POLL_DEFERRAL_MS = 10 * 60_000;
 const STORE_MAINTENANCE_EVERY_MS = 15 * 60_000;
 /** How often the consent-health gauges (oldest pending opt-out, circuits) are brought up to date. */
 const HEALTH_REFRESH_EVERY_MS = 5_000;
+/** How often the leader prunes rows past their retention. */
+const RETENTION_EVERY_MS = 3600_000;
 
 export interface RunningApp {
   url: string;
+  /** The separate webhook listener's URL when WEBHOOK_HTTP_PORT is set; null when the main listener serves it. */
+  webhookUrl: string | null;
   instanceId: string;
   store: Store;
   metrics: Metrics;
@@ -121,7 +130,8 @@ export interface AppStatus {
   instanceId: string;
   leader: boolean;
   settingsSource: 'org' | 'defaults';
-  stream: ReturnType<StreamingSubscriber['state']> | null;
+  /** The subscriber's state, with when the current connection was made (lastConnectAt moves with every poll). */
+  stream: (ReturnType<StreamingSubscriber['state']> & { connectedSince: number | null }) | null;
   queue: { kind: string; state: string; n: number }[];
   acReachable: AcReachability;
   lastPollAt: string | null;
@@ -141,7 +151,9 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   const metrics = createMetrics({ now: () => clock().getTime() });
   const edgeClock = { now: () => clock().getTime(), setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
 
-  const db = await openDatabase(config.database.kind === 'postgres' ? config.database : { kind: 'pglite', dataDir: config.database.dataDir });
+  const db = await openDatabase(config.database.kind === 'postgres' ? config.database : { kind: 'pglite', dataDir: config.database.dataDir }).catch((error: unknown) => {
+    throw new DatabaseUnreachableError(config.database, error);
+  });
   const store = await createStore(db, clock, instanceId);
 
   const session = new SalesforceSession({ auth: salesforceAuth(config), apiVersion: config.salesforce.apiVersion, productClientId: config.salesforce.clientTag, logger, clock: edgeClock, timeoutMs: timing.sfTimeoutMs });
@@ -298,6 +310,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     return mode === 'CDC' ? [cdcChannel.channel] : mode === 'RELAY' ? [optOutEvent.channel] : [cdcChannel.channel, optOutEvent.channel];
   };
   let subscriber: StreamingSubscriber | null = null;
+  const connectedSince = new ConnectedSince();
   const startStream = async () => {
     subscriber = new StreamingSubscriber({
       session,
@@ -384,12 +397,13 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     }
   };
   const settingsTask = cron.schedule(config.salesforce.settingsRefreshCron, () => void settings.refresh().then(checkPermissions));
+  registerStreamGauges(metrics.registry, () => ({ leader, connected: subscriber?.state().connected === true }));
 
   const status = async (): Promise<AppStatus> => ({
     instanceId,
     leader,
     settingsSource: settings.source,
-    stream: subscriber?.state() ?? null,
+    stream: subscriber === null ? null : { ...subscriber.state(), connectedSince: connectedSince.observe(subscriber.state()) },
     queue: await store.jobs.counts(),
     acReachable: acReadiness.known(),
     lastPollAt: lastPollAt?.toISOString() ?? null,
@@ -419,11 +433,32 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     reconcile: (reason) => reconciler!.reconcile(['Contact', 'Lead'], null, reason),
     retryDeadLetter: async (id) => (await store.jobs.retryDeadLetter(pushJobKind, id)) || store.jobs.retryDeadLetter(pullJobKind, id),
     onBackfillQueued: (direction) => (direction === 'sf-to-ac' ? pushLoop?.poke() : pullLoop?.poke()),
+    serveWebhook: config.http.webhook === undefined,
+    listNames: async () => (await ac.listLists()).map((l) => ({ id: String(l.id), name: l.name })),
   });
   const server = http.createServer(httpApp);
-  await new Promise<void>((resolve) => server.listen(config.http.port, config.http.host, resolve));
-  const address = server.address();
-  const url = `http://${config.http.host}:${typeof address === 'object' && address !== null ? address.port : config.http.port}`;
+  // The public face (WEBHOOK_HTTP_PORT): the webhook receiver alone, on its own listener.
+  const webhookServer = config.http.webhook === undefined ? null : http.createServer(createWebhookApp({ store, metrics, logger, webhookSecret: config.http.webhookSecret, onWebhookAccepted: () => webhookLoop?.poke() }));
+  const closeServers = async () => {
+    for (const s of [server, webhookServer]) {
+      if (s === null || !s.listening) continue;
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+      s.closeAllConnections();
+    }
+  };
+  let url: string;
+  let webhookUrl: string | null = null;
+  try {
+    url = `http://${config.http.host}:${await listen(server, config.http.port, config.http.host, 'HTTP_PORT')}`;
+    if (webhookServer !== null && config.http.webhook !== undefined) {
+      webhookUrl = `http://${config.http.webhook.host}:${await listen(webhookServer, config.http.webhook.port, config.http.webhook.host, 'WEBHOOK_HTTP_PORT')}`;
+    }
+  } catch (error) {
+    await closeServers();
+    settingsTask.stop();
+    await db.close();
+    throw error;
+  }
 
   pushLoop.start();
   pullLoop.start();
@@ -440,7 +475,14 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     health.report().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'consent health check failed'));
   }, HEALTH_REFRESH_EVERY_MS);
   healthTimer.unref();
+  // Retention: the leader prunes expired rows hourly, in small batches (store/retention.ts).
+  const retention = new RetentionPruner({ db, clock, settings: { ...defaultRetention, ...config.retention }, logger });
+  const retentionTimer = setInterval(() => {
+    if (leader) retention.pruneOnce().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'retention pruning failed; the next hour tries again'));
+  }, RETENTION_EVERY_MS);
+  retentionTimer.unref();
   const leadershipTimer = setInterval(() => {
+    connectedSince.observe(subscriber?.state() ?? null);
     void checkLeadership();
     // A missed renewal only risks a second run of a job by another instance, which is idempotent.
     store.jobs.renewLeases(timing.jobLeaseMs).catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'job lease renewal failed'));
@@ -453,10 +495,11 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       (err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'webhook registration failed; the poller still covers every change'),
     );
   }
-  logger.info({ url, database: db.kind, settings: settings.source }, 'optout-sync started');
+  logger.info({ url, webhookUrl, database: db.kind, settings: settings.source }, 'optout-sync started');
 
   return {
     url,
+    webhookUrl,
     instanceId,
     store,
     metrics,
@@ -470,13 +513,14 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       clearInterval(leadershipTimer);
       clearInterval(maintenanceTimer);
       clearInterval(healthTimer);
+      clearInterval(retentionTimer);
+      await retention.stop();
       settingsTask.stop();
       if (leader) await loseLeadership();
       await store.leases.release(LEADER_LEASE).catch(() => undefined);
       await Promise.all([pushLoop?.stop(), pullLoop?.stop(), webhookLoop?.stop(), gapLoop?.stop()]);
       await push.idle();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      await closeServers();
       await db.close();
     },
   };

@@ -9,6 +9,8 @@ import { listDeadLetters, retryDeadLetter, startReconcile, type AdminTarget } fr
 import { runBackfill } from './backfill-command';
 import { defaultSandboxPorts } from '../sandbox/run-sandbox-servers';
 import { isOrgScenario, orgScenarios } from '../sandbox/salesforce';
+import { packageVersion } from './version';
+import { defaultAdminUrl, resolveAdminTarget } from './admin-target';
 
 function port(value: string): number {
   const n = Number(value);
@@ -22,20 +24,23 @@ function positiveSeconds(value: string): number {
   return n;
 }
 
-/** --url and --token of the commands that talk to a running middleware. */
+/** --url, --token and --env-file of the commands that talk to a running middleware. */
 function withAdminTarget(command: Command): Command {
-  return command
-    .addOption(new Option('--url <url>', 'base URL of the running middleware').env('OPTOUT_SYNC_URL').default('http://127.0.0.1:8080'))
-    .addOption(new Option('--token <token>', 'admin API token').env('ADMIN_TOKEN'));
+  command
+    .addOption(new Option('--url <url>', `base URL of the running middleware (default: from the env file, else ${defaultAdminUrl})`).env('OPTOUT_SYNC_URL'))
+    .addOption(new Option('--token <token>', 'admin API token (default: ADMIN_TOKEN from the env file)').env('ADMIN_TOKEN'));
+  if (!command.options.some((o) => o.long === '--env-file')) command.option('--env-file <file>', 'the env file the middleware runs with (e.g. the one `sandbox` writes)', '.env');
+  return command;
 }
 
-function adminTarget(options: { url: string; token?: string }): AdminTarget {
-  return { url: options.url, token: options.token };
+function adminTarget(options: { url?: string; token?: string; envFile: string }): AdminTarget {
+  return resolveAdminTarget(options);
 }
 
 export function buildProgram(terminal: Terminal, setExitCode: (code: number) => void): Command {
   const program = new Command('optout-sync')
     .description('Keeps email opt-out in step between Salesforce and ActiveCampaign.')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .showHelpAfterError()
     .configureOutput({ writeOut: (s) => terminal.say(s.trimEnd()), writeErr: (s) => terminal.warn(s.trimEnd()) });
   const run = (action: Promise<number>) => action.then(setExitCode);
@@ -52,13 +57,14 @@ export function buildProgram(terminal: Terminal, setExitCode: (code: number) => 
     .option('--sf-port <port>', 'Salesforce emulator port (0 = any free port)', port, defaultSandboxPorts.salesforce)
     .option('--ac-port <port>', 'ActiveCampaign emulator port (0 = any free port)', port, defaultSandboxPorts.activecampaign)
     .option('--port <port>', 'middleware HTTP port (0 = any free port)', port, 4400)
+    .option('--host <address>', 'interface the emulators and the middleware listen on (0.0.0.0 inside a container)', '127.0.0.1')
     .option('--data-dir <dir>', 'directory for the embedded database and the logs (default: a new temporary directory)')
     .option('--exit-after-demo', 'exit once the walk-through is done instead of running until Ctrl-C', false)
     .option('--step-timeout <seconds>', 'how long each step may take before the demo reports a failure', positiveSeconds, 30)
     .option('--verbose', 'show the middleware logs here instead of writing them to a file', false)
     .addOption(new Option('--scenario <name>', 'start the demo org with a real-org problem and show what the product reports').choices(Object.keys(orgScenarios)))
-    .action((o: { sfPort: number; acPort: number; port: number; dataDir?: string; exitAfterDemo: boolean; stepTimeout: number; verbose: boolean; scenario?: string }) =>
-      run(runSandbox(terminal, { sfPort: o.sfPort, acPort: o.acPort, port: o.port, exitAfterDemo: o.exitAfterDemo, verbose: o.verbose, stepTimeoutSeconds: o.stepTimeout, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}), ...(o.scenario !== undefined && isOrgScenario(o.scenario) ? { scenario: o.scenario } : {}) })),
+    .action((o: { sfPort: number; acPort: number; port: number; host: string; dataDir?: string; exitAfterDemo: boolean; stepTimeout: number; verbose: boolean; scenario?: string }) =>
+      run(runSandbox(terminal, { sfPort: o.sfPort, acPort: o.acPort, port: o.port, host: o.host, exitAfterDemo: o.exitAfterDemo, verbose: o.verbose, stepTimeoutSeconds: o.stepTimeout, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}), ...(o.scenario !== undefined && isOrgScenario(o.scenario) ? { scenario: o.scenario } : {}) })),
     );
 
   program
@@ -69,12 +75,12 @@ export function buildProgram(terminal: Terminal, setExitCode: (code: number) => 
 
   const deadLetters = program.command('dead-letters').description('jobs that failed every attempt (on a running middleware)');
   withAdminTarget(deadLetters.command('list').description('list dead letters'))
-    .action((o: { url: string; token?: string }) => run(listDeadLetters(terminal, adminTarget(o))));
+    .action((o: { url?: string; token?: string; envFile: string }) => run(listDeadLetters(terminal, adminTarget(o))));
   withAdminTarget(deadLetters.command('retry').argument('<id>', 'dead-letter id (see list)').description('send a dead letter back to the queue'))
-    .action((id: string, o: { url: string; token?: string }) => run(retryDeadLetter(terminal, adminTarget(o), id)));
+    .action((id: string, o: { url?: string; token?: string; envFile: string }) => run(retryDeadLetter(terminal, adminTarget(o), id)));
 
   withAdminTarget(program.command('reconcile').description('ask a running middleware to re-read Salesforce and queue whatever is out of step'))
-    .action((o: { url: string; token?: string }) => run(startReconcile(terminal, adminTarget(o))));
+    .action((o: { url?: string; token?: string; envFile: string }) => run(startReconcile(terminal, adminTarget(o))));
 
   withAdminTarget(
     program
@@ -83,7 +89,7 @@ export function buildProgram(terminal: Terminal, setExitCode: (code: number) => 
       .addOption(new Option('--direction <direction>', 'which side wins').choices(['sf-to-ac', 'ac-to-sf']).makeOptionMandatory())
       .option('--dry-run', 'print what would change and change nothing', false)
       .option('--env-file <file>', 'read Salesforce and ActiveCampaign settings from this file instead of .env', '.env'),
-  ).action((o: { direction: 'sf-to-ac' | 'ac-to-sf'; dryRun: boolean; envFile: string; url: string; token?: string }) =>
+  ).action((o: { direction: 'sf-to-ac' | 'ac-to-sf'; dryRun: boolean; envFile: string; url?: string; token?: string }) =>
     run(runBackfill(terminal, { direction: o.direction, dryRun: o.dryRun, envFile: o.envFile, target: adminTarget(o), progress: process.stderr.isTTY === true })),
   );
 

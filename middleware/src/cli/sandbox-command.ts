@@ -16,12 +16,15 @@ import { printTryItYourself, StepTimeoutError, walkThroughRoundTrip } from './sa
 import { applyScenario, showScenario } from './sandbox-scenario';
 import type { OrgScenario } from '../sandbox/salesforce';
 import { untilStopSignal } from './stop-signal';
+import { ListenError } from '../server/listen';
 import { errorText, type Terminal } from './terminal';
 
 export interface SandboxOptions {
   sfPort: number;
   acPort: number;
   port: number;
+  /** Interface of the emulators and the middleware (default 127.0.0.1). */
+  host?: string;
   dataDir?: string;
   exitAfterDemo: boolean;
   verbose: boolean;
@@ -64,8 +67,31 @@ function middlewareLogger(options: SandboxOptions, dataDir: string, secrets: str
   return { logger: createLogger({ level: 'info', secrets, destination }), logFile };
 }
 
+/**
+ * The running sandbox's settings as an env file (tokens included, so readable by this user only): the admin
+ * commands find the middleware's URL and token in it, and `check` and `backfill` its Salesforce and AC settings.
+ */
+function writeSandboxEnvFile(dataDir: string, settings: Record<string, string>, middlewareUrl: string): string {
+  const file = path.join(dataDir, 'sandbox.env');
+  const lines = [
+    '# Written by `optout-sync sandbox` for the sandbox running now; its tokens change with every run.',
+    `OPTOUT_SYNC_URL=${middlewareUrl.replace('://0.0.0.0:', '://127.0.0.1:')}`,
+    ...Object.entries(settings).map(([name, value]) => `${name}=${value}`),
+  ];
+  fs.writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+  return file;
+}
+
+function printEnvFileUsage(terminal: Terminal, envFile: string): void {
+  terminal.say('');
+  terminal.say(`This sandbox's settings are in ${envFile}. From another terminal:`);
+  for (const command of ['check', 'dead-letters list', 'reconcile', 'backfill --direction sf-to-ac --dry-run']) {
+    terminal.say(`  npx optout-sync ${command} --env-file ${envFile}`);
+  }
+}
+
 export async function runSandbox(terminal: Terminal, options: SandboxOptions): Promise<number> {
-  const host = '127.0.0.1';
+  const host = options.host ?? '127.0.0.1';
   const dataDir = path.resolve(options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'optout-sync-sandbox-')));
   fs.mkdirSync(dataDir, { recursive: true });
 
@@ -88,7 +114,7 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
     // Generated per run: nothing in the sandbox uses a well-known secret.
     const adminToken = randomBytes(18).toString('base64url');
     const webhookSecret = randomBytes(18).toString('base64url');
-    const config = parseConfig({
+    const settings = {
       SF_LOGIN_URL: servers.sf.url,
       SF_CLIENT_ID: servers.sf.clientId,
       SF_CLIENT_SECRET: servers.sf.clientSecret,
@@ -102,7 +128,8 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
       ADMIN_TOKEN: adminToken,
       WEBHOOK_SECRET: webhookSecret,
       JOB_BACKOFF_BASE_MS: '200',
-    });
+    };
+    const config = parseConfig(settings);
     const { logger, logFile } = middlewareLogger(options, dataDir, config.secrets);
     terminal.say(`  middleware               starting on embedded PGlite in ${config.database.kind === 'pglite' ? config.database.dataDir : ''}`);
     if (logFile !== null) terminal.say(`                           logs go to ${logFile} (--verbose shows them here)`);
@@ -124,8 +151,10 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
     if (options.scenario !== undefined) await showScenario(terminal, servers, app, options.scenario, options.stepTimeoutSeconds * 1000);
     else await walkThroughRoundTrip(terminal, { servers, middlewareUrl: app.url, adminToken, logFile, stepTimeoutMs: options.stepTimeoutSeconds * 1000 });
 
+    const envFile = writeSandboxEnvFile(dataDir, settings, app.url);
     if (!options.exitAfterDemo) {
       printTryItYourself(terminal, servers);
+      printEnvFileUsage(terminal, envFile);
       terminal.say('');
       terminal.say('Everything keeps running. Ctrl-C stops it.');
       await untilStopSignal();
@@ -135,6 +164,10 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
     return 0;
   } catch (error) {
     terminal.warn('');
+    if (error instanceof ListenError && error.code === 'EADDRINUSE') {
+      terminal.warn(`The middleware's port ${options.port} is already in use on ${host} (is another sandbox running?): pick another with --port (0 = any free port).`);
+      return 1;
+    }
     terminal.warn(error instanceof StepTimeoutError ? `The round trip stopped at ${error.message}.` : `The sandbox failed: ${errorText(error)}`);
     terminal.warn(`Middleware logs: ${options.verbose ? 'above' : path.join(dataDir, 'middleware.log')}`);
     return 1;

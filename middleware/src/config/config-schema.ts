@@ -4,7 +4,15 @@
 import { z } from 'zod';
 
 const positiveInt = z.coerce.number().int().positive();
+const days = z.coerce.number().int().min(0, 'must be 0 (keep forever) or a number of days');
 const url = z.url({ protocol: /^https?$/ });
+// A port given as anything but digits (HTTP_PORT=eighty) is named as such, not as a missing value.
+const port = z
+  .string()
+  .trim()
+  .regex(/^\d{1,5}$/, 'is not a port number (0-65535)')
+  .transform(Number)
+  .refine((n) => n <= 65535, 'is not a port number (0-65535)');
 
 /** One entry per variable: the schema, its default and one line of documentation (also rendered in .env.example). */
 export const configEntries = {
@@ -27,13 +35,20 @@ export const configEntries = {
   DATABASE_URL: { schema: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(), secret: true, doc: 'PostgreSQL URL (required for several instances). Unset: embedded PGlite in PGLITE_DATA_DIR.' },
   PGLITE_DATA_DIR: { schema: z.string().min(1).default('.data/pglite'), doc: 'Directory of the embedded PGlite database (used when DATABASE_URL is unset).' },
   HTTP_HOST: { schema: z.string().default('127.0.0.1'), doc: 'Interface the HTTP server binds to.' },
-  HTTP_PORT: { schema: z.coerce.number().int().min(0).max(65535).default(8080), doc: 'Port of /healthz, /readyz, /metrics, the webhook receiver, the admin API and the status page.' },
+  HTTP_PORT: { schema: port.default(8080), doc: 'Port of /healthz, /readyz, /metrics, the admin API, the status page (and the webhook receiver unless WEBHOOK_HTTP_PORT is set).' },
+  WEBHOOK_HTTP_PORT: { schema: port.optional(), doc: 'When set, the AC webhook receiver listens on this port alone (the only one to expose, behind a TLS proxy) and HTTP_PORT no longer serves it.' },
+  WEBHOOK_HTTP_HOST: { schema: z.string().min(1).default('127.0.0.1'), doc: 'Interface of the webhook listener (with WEBHOOK_HTTP_PORT); 0.0.0.0 only when no proxy runs on this host.' },
   ADMIN_TOKEN: { schema: z.string().min(16, 'must be at least 16 characters'), secret: true, doc: 'Bearer token for the admin API.' },
   WEBHOOK_SECRET: { schema: z.string().min(16, 'must be at least 16 characters'), secret: true, doc: 'Secret carried in the webhook URL path (AC signs nothing).' },
   JOB_MAX_ATTEMPTS: { schema: positiveInt.default(8), doc: 'Attempts before work that is not an opt-out (an R5 opt-in, an R2 re-subscribe) may be dead-lettered for a transient cause, once JOB_RETRY_WINDOW_HOURS have passed too. Opt-outs never are: only a permanent refusal of one record ends them.' },
   JOB_BACKOFF_BASE_MS: { schema: positiveInt.default(1000), doc: 'First retry delay; doubles per attempt with full jitter, capped at JOB_BACKOFF_CAP_SECONDS.' },
   JOB_BACKOFF_CAP_SECONDS: { schema: positiveInt.default(300), doc: 'Longest delay between two retries of a job (an opt-out retries at least this often for as long as the outage lasts).' },
   JOB_RETRY_WINDOW_HOURS: { schema: positiveInt.default(168), doc: 'How long work that is not an opt-out keeps retrying transient and credential failures before it may be dead-lettered (7 days).' },
+  RETENTION_AUDIT_LOG_DAYS: { schema: days.default(1095), doc: 'Days the audit log (every decision, the record of each opt-out and consent change) is kept; 0 keeps it forever. At least 730 is advised.' },
+  RETENTION_WEBHOOK_INBOX_DAYS: { schema: days.default(14), doc: 'Days processed webhook deliveries are kept (pending ones are never pruned); 0 keeps them forever.' },
+  RETENTION_QUARANTINE_DAYS: { schema: days.default(90), doc: 'Days quarantined (rejected) inputs are kept for diagnosis; 0 keeps them forever.' },
+  RETENTION_JOBS_DAYS: { schema: days.default(30), doc: 'Days finished jobs and already-retried dead letters are kept (open dead letters stay); 0 keeps them forever.' },
+  RETENTION_BATCH_SIZE: { schema: positiveInt.max(10_000).default(500), doc: 'Rows deleted per statement when pruning (hourly, on the leader): small batches never hold the queue.' },
   LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), doc: 'pino log level.' },
 } as const;
 
@@ -47,6 +62,9 @@ export const envSchema = z
     },
   )
   .superRefine((env, ctx) => {
+    if (env.WEBHOOK_HTTP_PORT !== undefined && env.WEBHOOK_HTTP_PORT !== 0 && env.WEBHOOK_HTTP_PORT === env.HTTP_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_HTTP_PORT'], message: 'must differ from HTTP_PORT (the webhook listener is the separate, public one)' });
+    }
     const hasJwt = env.SF_USERNAME !== undefined || env.SF_PRIVATE_KEY_FILE !== undefined;
     if (hasJwt && (env.SF_USERNAME === undefined || env.SF_PRIVATE_KEY_FILE === undefined)) {
       ctx.addIssue({ code: 'custom', path: [env.SF_USERNAME === undefined ? 'SF_USERNAME' : 'SF_PRIVATE_KEY_FILE'], message: 'the JWT bearer flow needs both SF_USERNAME and SF_PRIVATE_KEY_FILE' });

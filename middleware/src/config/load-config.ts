@@ -27,8 +27,17 @@ export interface AppConfig {
     webhookPublicUrl: string | undefined;
   };
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
-  http: { host: string; port: number; adminToken: string; webhookSecret: string };
+  http: {
+    host: string;
+    port: number;
+    adminToken: string;
+    webhookSecret: string;
+    /** The public face: the webhook receiver alone on its own listener (undefined: served by the main listener). */
+    webhook: { host: string; port: number } | undefined;
+  };
   jobs: { maxAttempts: number; backoffBaseMs: number; backoffCapMs: number; retryWindowMs: number };
+  /** Days each kind of row is kept (0: forever) and the pruning batch size. */
+  retention: { auditLogDays: number; webhookInboxDays: number; quarantineDays: number; jobsDays: number; batchSize: number };
   logLevel: Env['LOG_LEVEL'];
   /** Every secret value, so that the logger can redact them wherever they appear. */
   secrets: string[];
@@ -42,10 +51,12 @@ export class ConfigError extends Error {
 }
 
 /** One line per problem, naming the variable and never its value (values may be secrets). */
-function describeIssues(error: z.ZodError): string[] {
+function describeIssues(error: z.ZodError, given: Record<string, string | undefined>): string[] {
   return error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '(environment)');
-    const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+    // "is required" only for a variable that is absent: a value that could not be read says what was wrong with it.
+    const absent = given[name] === undefined;
+    const message = absent && issue.code === 'invalid_type' ? 'is required' : issue.code === 'invalid_type' ? `is not a valid ${issue.expected}` : issue.message;
     const doc = name in configEntries ? ` (${configEntries[name as EnvName].doc})` : '';
     return `${name}: ${message}${doc}`;
   });
@@ -56,7 +67,7 @@ export function parseConfig(source: Record<string, string | undefined>): AppConf
     Object.keys(configEntries).map((name) => [name, source[name] === '' ? undefined : source[name]]),
   );
   const parsed = envSchema.safeParse(relevant);
-  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error));
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, relevant));
   const env = parsed.data;
   const auth: SalesforceAuth =
     env.SF_USERNAME !== undefined && env.SF_PRIVATE_KEY_FILE !== undefined
@@ -83,8 +94,21 @@ export function parseConfig(source: Record<string, string | undefined>): AppConf
       webhookPublicUrl: env.AC_WEBHOOK_PUBLIC_URL,
     },
     database: env.DATABASE_URL !== undefined ? { kind: 'postgres', url: env.DATABASE_URL } : { kind: 'pglite', dataDir: env.PGLITE_DATA_DIR },
-    http: { host: env.HTTP_HOST, port: env.HTTP_PORT, adminToken: env.ADMIN_TOKEN, webhookSecret: env.WEBHOOK_SECRET },
+    http: {
+      host: env.HTTP_HOST,
+      port: env.HTTP_PORT,
+      adminToken: env.ADMIN_TOKEN,
+      webhookSecret: env.WEBHOOK_SECRET,
+      webhook: env.WEBHOOK_HTTP_PORT !== undefined ? { host: env.WEBHOOK_HTTP_HOST, port: env.WEBHOOK_HTTP_PORT } : undefined,
+    },
     jobs: { maxAttempts: env.JOB_MAX_ATTEMPTS, backoffBaseMs: env.JOB_BACKOFF_BASE_MS, backoffCapMs: env.JOB_BACKOFF_CAP_SECONDS * 1000, retryWindowMs: env.JOB_RETRY_WINDOW_HOURS * 3600_000 },
+    retention: {
+      auditLogDays: env.RETENTION_AUDIT_LOG_DAYS,
+      webhookInboxDays: env.RETENTION_WEBHOOK_INBOX_DAYS,
+      quarantineDays: env.RETENTION_QUARANTINE_DAYS,
+      jobsDays: env.RETENTION_JOBS_DAYS,
+      batchSize: env.RETENTION_BATCH_SIZE,
+    },
     logLevel: env.LOG_LEVEL,
     secrets,
   };

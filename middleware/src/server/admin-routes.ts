@@ -27,7 +27,13 @@ export interface AdminDeps {
   retryDeadLetter: (id: string) => Promise<boolean>;
   /** Wakes the workers after a backfill batch was queued. */
   onBackfillQueued?: (direction: 'sf-to-ac' | 'ac-to-sf') => void;
+  /** The AC account's lists (id and name), so that the status page shows names where the audit log has ids. */
+  listNames?: () => Promise<{ id: string; name: string }[]>;
 }
+
+/** List names change rarely: one AC read (a page per 100 lists) per five minutes at most, from the status page. */
+const LIST_NAMES_TTL_MS = 5 * 60_000;
+const LIST_NAMES_RETRY_MS = 10_000;
 
 const emailParam = z.email();
 /** Salesforce ids: 15 characters, or 18 with the case-safe suffix. */
@@ -62,6 +68,27 @@ export function adminRoutes(deps: AdminDeps): Router {
 
   admin.get('/status', async (_req, res) => {
     res.json(await deps.status());
+  });
+  let listNames: { at: number; names: Record<string, string> } | null = null;
+  admin.get('/lists', async (req, res) => {
+    if (deps.listNames === undefined) {
+      res.json({ lists: {} });
+      return;
+    }
+    // A list created since the last read is asked for by id: read again, though not more than every 10 s.
+    const missing = typeof req.query.missing === 'string' && /^\d+$/.test(req.query.missing) && listNames !== null && !(req.query.missing in listNames.names);
+    const age = listNames === null ? Infinity : now().getTime() - listNames.at;
+    if (age > LIST_NAMES_TTL_MS || (missing && age > LIST_NAMES_RETRY_MS)) {
+      try {
+        const lists = await deps.listNames();
+        listNames = { at: now().getTime(), names: Object.fromEntries(lists.map((l) => [l.id, l.name])) };
+      } catch (error) {
+        // Names are a nicety: the page shows ids meanwhile, and AC is asked again after the same wait.
+        deps.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'list names for the status page could not be read from ActiveCampaign');
+        listNames = { at: now().getTime(), names: listNames?.names ?? {} };
+      }
+    }
+    res.json({ lists: listNames?.names ?? {} });
   });
   admin.get('/history/:email', async (req, res) => {
     const email = emailParam.safeParse(req.params.email);

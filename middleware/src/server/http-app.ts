@@ -26,6 +26,8 @@ export interface HttpAppDeps extends Omit<AdminDeps, 'acUsage'> {
   webhookSecret: string;
   onWebhookAccepted: () => void;
   ready: () => Promise<Readiness>;
+  /** False when the webhook receiver has its own listener (WEBHOOK_HTTP_PORT): this one then does not serve it. */
+  serveWebhook?: boolean;
 }
 
 export function createHttpApp(deps: HttpAppDeps): express.Express {
@@ -53,21 +55,42 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
 
-  app.use(webhookRoutes({ store: deps.store, secret: deps.webhookSecret, logger: deps.logger, metrics: deps.metrics, onAccepted: deps.onWebhookAccepted }));
+  if (deps.serveWebhook !== false) app.use(webhookRoutes(webhookDeps(deps)));
   app.use('/admin', adminRoutes({ ...deps, acUsage: deps.metrics.acUsage }));
   app.use('/status', statusPageRoutes());
 
+  finishApp(app, deps.logger);
+  return app;
+}
+
+export type WebhookAppDeps = Pick<HttpAppDeps, 'store' | 'metrics' | 'logger' | 'webhookSecret' | 'onWebhookAccepted'>;
+
+const webhookDeps = (deps: WebhookAppDeps) => ({ store: deps.store, secret: deps.webhookSecret, logger: deps.logger, metrics: deps.metrics, onAccepted: deps.onWebhookAccepted });
+
+/**
+ * The public face (WEBHOOK_HTTP_PORT): the AC webhook receiver and nothing else, so that the one listener exposed to
+ * the internet carries no admin API, metrics or status page. Every other path is a bare 404.
+ */
+export function createWebhookApp(deps: WebhookAppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(webhookRoutes(webhookDeps(deps)));
+  finishApp(app, deps.logger);
+  return app;
+}
+
+function finishApp(app: express.Express, logger: Logger): void {
   app.use((_req, res) => {
     res.status(404).json({ error: 'not found' });
   });
   // Express error handler: log with context, answer without internals.
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const status = typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number' && error.status >= 400 && error.status < 600 ? error.status : 500;
-    if (status >= 500) deps.logger.error({ err: error instanceof Error ? error.message : String(error), method: req.method, path: loggablePath(req.path) }, 'request failed');
+    if (status >= 500) logger.error({ err: error instanceof Error ? error.message : String(error), method: req.method, path: loggablePath(req.path) }, 'request failed');
     if (res.headersSent) return;
     res.status(status).json({ error: status === 413 ? 'body too large' : status < 500 ? 'bad request' : 'internal error' });
   });
-  return app;
 }
 
 /** The webhook URL carries the webhook secret: it never reaches a log line. */

@@ -24,6 +24,7 @@ import { Representations } from './resource-representations';
 import { sandboxControlRoutes } from './sandbox-control-routes';
 import { WebhookDispatcher, type WebhookDelivery } from './webhook-dispatcher';
 import { webhooksApi } from './webhooks-api';
+import { activeCampaignIndexPage } from './index-page';
 
 export type { ContactView, PersonSource } from './person-actions';
 export type { FaultSpec } from './fault-injector';
@@ -236,6 +237,7 @@ export async function startActiveCampaignEmulator(
     sandboxControlRoutes(() => emulator),
   );
   app.use('/api/3', api);
+  app.get('/', (_req, res) => void res.type('html').send(activeCampaignIndexPage(baseUrl)));
 
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {

@@ -27,6 +27,7 @@ import type { CustomFieldSpec, FieldValue } from './sobject-schema';
 import { executeQuery } from './soql';
 import { controlRouter } from './control-api';
 import { ApiRequestLimit } from './api-limits';
+import { salesforceIndexPage } from './index-page';
 
 export type {
   ChannelMessage,
@@ -517,6 +518,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     }),
   );
   app.use('/__sandbox', controlRouter(emulator, { setQueryBatchSize: (n) => (queryBatchSize = n) }));
+  app.get('/', (_req, res) => void res.type('html').send(salesforceIndexPage(emulator.url, apiVersion)));
   return { app, emulator };
 }
 

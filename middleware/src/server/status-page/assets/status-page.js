@@ -90,7 +90,8 @@
       item('State', status.leader ? 'not started' : 'standby: another instance streams', 'muted');
     } else {
       item('State', stream.status, stream.connected ? 'ok' : 'bad');
-      item('Connected since', when(stream.lastConnectAt));
+      item('Connected since', stream.connected ? when(stream.connectedSince) : '—');
+      item('Last heard from Salesforce', when(stream.lastConnectAt));
       item('Restarts', stream.restarts);
       if (stream.lastError) item('Last error', stream.lastError, 'bad');
       Object.keys(stream.channels).forEach(function (name) {
@@ -125,22 +126,106 @@
     );
   }
 
-  function renderChanges(direction, entries) {
-    replaceRows(
-      $('changes-' + direction),
-      entries.map(function (e) {
-        var tr = el('tr');
-        tr.appendChild(el('td', when(e.occurredAt)));
-        tr.appendChild(el('td', e.email || e.recordId || '—'));
-        tr.appendChild(el('td', e.decision));
-        tr.appendChild(el('td', e.oldValue === null && e.newValue === null ? '' : (e.oldValue || '—') + ' → ' + (e.newValue || '—')));
-        tr.appendChild(el('td', e.result));
-        tr.title = e.reason;
-        return tr;
-      }),
-      'no changes yet',
-      5,
+  var CHANGES_SHOWN = 20;
+
+  /** A decision that changed nothing because the value was already there (mostly our own writes seen again). */
+  function isEcho(e) {
+    return e.decision === 'skip' && e.oldValue !== null && e.oldValue === e.newValue;
+  }
+
+  var listNames = {};
+  var listNamesAt = 0;
+  var STATUS_WORDS = { 1: 'subscribed', 2: 'unsubscribed', 3: 'bounced' };
+
+  /** "list 3: 2" as the admin reads it: "Newsletter: unsubscribed" (the id stays when the name is unknown). */
+  var missingListId = null;
+
+  function readable(value) {
+    if (value === null || value === undefined) return '—';
+    return String(value).replace(/list (\d+): (\d+)/g, function (_all, id, status) {
+      if (!listNames[id]) missingListId = id;
+      return (listNames[id] ? '"' + listNames[id] + '"' : 'list ' + id) + ': ' + (STATUS_WORDS[status] || status);
+    });
+  }
+
+  function oldToNew(e) {
+    return e.oldValue === null && e.newValue === null ? '' : readable(e.oldValue) + ' → ' + readable(e.newValue);
+  }
+
+  function loadListNames(missing) {
+    return api('GET', '/admin/lists' + (missing ? '?missing=' + encodeURIComponent(missing) : '')).then(
+      function (body) {
+        listNames = body.lists || {};
+        listNamesAt = Date.now();
+      },
+      function () {
+        // Names are a nicety: ids are shown while AC cannot be asked.
+      },
     );
+  }
+
+  /** One row of the audit log; `first` is the person column (email, or the direction in a history). */
+  function auditRow(e, first) {
+    var tr = el('tr');
+    tr.appendChild(el('td', when(e.occurredAt)));
+    tr.appendChild(el('td', first));
+    tr.appendChild(el('td', e.decision));
+    tr.appendChild(el('td', oldToNew(e)));
+    tr.appendChild(el('td', e.reason, 'why'));
+    tr.appendChild(el('td', e.result));
+    return tr;
+  }
+
+  /** Runs of echoes become one row with their count, so that they do not push the real changes out of view. */
+  function foldEchoes(entries, rowFor) {
+    var rows = [];
+    var run = [];
+    function flush() {
+      if (run.length === 0) return;
+      var tr = el('tr', null, 'echoes');
+      tr.appendChild(el('td', when(run[0].occurredAt)));
+      var td = el('td', run.length + (run.length === 1 ? ' value already in step' : ' values already in step') + ' (our own writes seen again, nothing to do)', 'muted');
+      td.colSpan = 5;
+      tr.appendChild(td);
+      rows.push(tr);
+      run = [];
+    }
+    entries.forEach(function (e) {
+      if (isEcho(e)) {
+        run.push(e);
+        return;
+      }
+      flush();
+      rows.push(rowFor(e));
+    });
+    flush();
+    return rows;
+  }
+
+  function renderChanges(direction, entries) {
+    var rows = foldEchoes(entries, function (e) {
+      return auditRow(e, e.email || e.recordId || '—');
+    });
+    replaceRows($('changes-' + direction), rows.slice(0, CHANGES_SHOWN), 'no changes yet', 6);
+  }
+
+  var DIRECTIONS = { sf_to_ac: 'Salesforce → AC', ac_to_sf: 'AC → Salesforce', internal: 'internal' };
+
+  function search(email) {
+    $('search-message').textContent = 'Searching…';
+    return api('GET', '/admin/history/' + encodeURIComponent(email))
+      .then(function (body) {
+        var rows = foldEchoes(body.entries, function (e) {
+          return auditRow(e, DIRECTIONS[e.direction] || e.direction);
+        });
+        $('history').hidden = body.entries.length === 0;
+        replaceRows($('history-rows'), rows, '', 6);
+        $('search-message').textContent = body.entries.length === 0 ? 'Nothing recorded for ' + body.email + '.' : body.entries.length + ' decision(s) recorded for ' + body.email + ', newest first.';
+      })
+      .catch(function (error) {
+        if (error instanceof AuthError) showLogin('The token was refused.');
+        else $('search-message').textContent = 'Search failed: ' + error.message;
+      });
   }
 
   function renderDeadLetters(letters) {
@@ -229,10 +314,15 @@
     var maxLabel = svgNode('text', { x: 2, y: top + 2 }, 'axis');
     maxLabel.textContent = String(max);
     svg.appendChild(maxLabel);
-    [0, Math.floor(points.length / 2), points.length - 1].forEach(function (index) {
-      var p = points[index];
+    // First, middle and last labels anchored at their start, middle and end, so none runs off the chart's edges.
+    [
+      { index: 0, anchor: 'start', x: 2 },
+      { index: Math.floor(points.length / 2), anchor: 'middle', x: width / 2 },
+      { index: points.length - 1, anchor: 'end', x: width - 2 },
+    ].forEach(function (tick) {
+      var p = points[tick.index];
       if (!p) return;
-      var text = svgNode('text', { x: Math.min(width - 40, index * slot).toFixed(1), y: height - 4 }, 'axis');
+      var text = svgNode('text', { x: tick.x.toFixed(1), y: height - 4, 'text-anchor': tick.anchor }, 'axis');
       text.textContent = options.label(p);
       svg.appendChild(text);
     });
@@ -248,27 +338,31 @@
     timer = null;
     return Promise.all([
       api('GET', '/admin/status'),
-      api('GET', '/admin/changes?direction=sf_to_ac&limit=20'),
-      api('GET', '/admin/changes?direction=ac_to_sf&limit=20'),
+      // Names are read every five minutes, or sooner (the server allows every 10 s) for a list seen without one.
+      Date.now() - listNamesAt > 5 * 60000 || (missingListId !== null && Date.now() - listNamesAt > 10000) ? loadListNames(missingListId) : null,
+      // More than are shown: echoes are folded into one row, and the real changes behind them still fill the table.
+      api('GET', '/admin/changes?direction=sf_to_ac&limit=100'),
+      api('GET', '/admin/changes?direction=ac_to_sf&limit=100'),
       api('GET', '/admin/dead-letters'),
       api('GET', '/admin/series/opt-outs?hours=24'),
       api('GET', '/admin/series/ac-usage?minutes=60'),
     ])
       .then(function (answers) {
+        missingListId = null;
         showDashboard();
         $('load-error').textContent = '';
         renderStatus(answers[0]);
-        renderChanges('sf_to_ac', answers[1].entries);
-        renderChanges('ac_to_sf', answers[2].entries);
-        renderDeadLetters(answers[3].deadLetters);
-        drawBars($('opt-out-chart'), answers[4].hours, [
+        renderChanges('sf_to_ac', answers[2].entries);
+        renderChanges('ac_to_sf', answers[3].entries);
+        renderDeadLetters(answers[4].deadLetters);
+        drawBars($('opt-out-chart'), answers[5].hours, [
           { key: 'salesforceToAc', name: 'Salesforce → AC', className: 'sf-bar' },
           { key: 'acToSalesforce', name: 'AC → Salesforce', className: 'ac-bar' },
         ], { label: function (p) { return shortTime(p.hour); } });
-        drawBars($('ac-chart'), answers[5].minutes, [
+        drawBars($('ac-chart'), answers[6].minutes, [
           { key: 'requests', name: 'requests', className: 'req-bar' },
           { key: 'throttled', name: '429 answers', className: 'throttled-bar' },
-        ], { limit: answers[5].limitPerMinute, label: function (p) { return shortTime(p.minute); } });
+        ], { limit: answers[6].limitPerMinute, label: function (p) { return shortTime(p.minute); } });
       })
       .catch(function (error) {
         if (error instanceof AuthError) {
@@ -291,6 +385,11 @@
       sessionStorage.setItem(TOKEN_KEY, value);
       $('token').value = '';
       refresh();
+    });
+    $('search-form').addEventListener('submit', function (event) {
+      event.preventDefault();
+      var email = $('search-email').value.trim();
+      if (email !== '') search(email);
     });
     $('sign-out').addEventListener('click', function () {
       sessionStorage.removeItem(TOKEN_KEY);

@@ -26,7 +26,7 @@ describe('optout-sync sandbox --scenario', () => {
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     expect(result.stdout).toMatch(/audit {2}003\w+ {2}update-salesforce: .*\[written\]/);
     expect(result.stdout).toMatch(/audit {2}00Q\w+ {2}dead-letter: .*\[FIELD_CUSTOM_VALIDATION_EXCEPTION: Opt-out changes on Leads need a reason/);
-    expect(result.stdout).toMatch(/dead letter \d+: 00Q\w+: FIELD_CUSTOM_VALIDATION_EXCEPTION/);
+    expect(result.stdout).toMatch(/dead letter \d+: permanent: 00Q\w+: FIELD_CUSTOM_VALIDATION_EXCEPTION/);
   }, 60_000);
 
   test('when the Lead was converted, then the sandbox shows it skipped and nothing dead-lettered', async () => {

@@ -23,6 +23,7 @@ import { keyPrefixes } from './salesforce-ids';
 import type { CustomFieldSpec, FieldValue } from './sobject-schema';
 import { executeQuery } from './soql';
 import { controlRouter } from './control-api';
+import { PubSubEmulatorServer, knownPlatformEventFieldTypes } from './pubsub';
 
 export type {
   ChannelMessage,
@@ -72,6 +73,8 @@ export interface SalesforceEmulatorOptions {
   tokenTtlMs?: number;
   port?: number;
   host?: string;
+  /** The Pub/Sub API (gRPC over TLS) beside CometD, from the same event bus; false leaves it off. */
+  pubSub?: false | { port?: number; keepaliveMs?: number };
 }
 
 export interface RequestLogEntry {
@@ -140,6 +143,12 @@ export interface SalesforceEmulator {
   deliveredEventCount(): number;
   requestLog: RequestLogEntry[];
   app: Express;
+  /** The Pub/Sub API server; listening (endpoint and CA set) once startSalesforceEmulator returned. */
+  pubSub: PubSubEmulatorServer;
+  /** `127.0.0.1:<port>` of the Pub/Sub API, null when it is off. */
+  pubSubEndpoint: string | null;
+  /** PEM of the self-signed certificate the Pub/Sub API presents (clients trust it as their root). */
+  pubSubCaPem: string | null;
 }
 
 export const defaultCustomChannels: CustomChannelConfig[] = [
@@ -227,6 +236,29 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     requireCookies: opts.requireCookies ?? true,
   });
 
+  const pubSub = new PubSubEmulatorServer({
+    bus,
+    orgId: org.orgId,
+    instanceUrl: () => url,
+    authenticate: (token) => {
+      const session = oauth.validate(token);
+      return session ? { userId: session.userId } : undefined;
+    },
+    channelExists,
+    entityFields: (entity) => {
+      const def = org.describe(entity);
+      return def?.changeTracked ? def.fields.map((f) => ({ name: f.name, type: f.type })) : undefined;
+    },
+    channelMembers: (channel) => customChannels.find((c) => `/data/${c.name}` === channel)?.members ?? [],
+    platformEventFields: (name) => {
+      const config = platformEvents.find(name);
+      return config ? (config.fields ?? []) : undefined;
+    },
+    platformEventFieldTypes: knownPlatformEventFieldTypes,
+    publishPlatformEvent: (name, fields, userId) => platformEvents.publish(name, fields, userId, now()),
+    ...(opts.pubSub ? opts.pubSub : {}),
+  });
+
   let apiCalls = 0;
   let latencyMs = 0;
   let queryBatchSize = opts.queryBatchSize ?? 2000;
@@ -293,6 +325,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     users: { integration, admin, all: users },
     close: async () => {
       bayeux.close();
+      await pubSub.close();
     },
     insert: (type, fields, asUserId) => {
       const change = org.insert(type, fields, contextFor(asUserId ? { asUserId } : {}));
@@ -329,14 +362,17 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     revokeToken: (token) => {
       oauth.revoke(token);
       bayeux.recheckTokens();
+      pubSub.recheckTokens();
     },
     revokeAllTokens: () => {
       oauth.revokeAll();
       bayeux.recheckTokens();
+      pubSub.recheckTokens();
     },
     expireAllTokens: () => {
       oauth.expireAll();
       bayeux.recheckTokens();
+      pubSub.recheckTokens();
     },
     expireAllClients: () => bayeux.expireAllClients(),
     cometdClients: () => bayeux.clientInfo(),
@@ -373,6 +409,9 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     deliveredEventCount: () => bayeux.totalDelivered,
     requestLog,
     app,
+    pubSub,
+    pubSubEndpoint: null,
+    pubSubCaPem: null,
   };
 
   app.use(oauth.router());
@@ -430,6 +469,11 @@ export async function startSalesforceEmulator(opts: SalesforceEmulatorOptions = 
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   emulator.url = `http://${host}:${address.port}`;
+  if (opts.pubSub !== false) {
+    const { port, certificate } = await emulator.pubSub.start();
+    emulator.pubSubEndpoint = `${opts.host ?? '127.0.0.1'}:${port}`;
+    emulator.pubSubCaPem = certificate.certificatePem;
+  }
   const closeState = emulator.close;
   emulator.close = async () => {
     await closeState();

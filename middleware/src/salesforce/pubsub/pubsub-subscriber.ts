@@ -453,7 +453,7 @@ export class PubSubSubscriber {
     else channel.drainScheduled = false;
     if (batch.length === 0 || !this.running) return;
     channel.inFlight = batch.length;
-    let ids: string[] = [];
+    const ids: string[] = [];
     try {
       const messages: StreamMessage[] = [];
       for (const { event } of batch) {
@@ -466,7 +466,6 @@ export class PubSubSubscriber {
       }
       if (messages.length > 0) await this.options.onMessages(channel.name, messages);
     } catch (error) {
-      ids = [];
       channel.inFlight = 0;
       channel.handlerFailures += 1;
       channel.failuresInRow += 1;

@@ -21,6 +21,11 @@ function positiveSeconds(value: string): number {
   return n;
 }
 
+function transportOption(value: string): 'pubsub' | 'cometd' {
+  if (value !== 'pubsub' && value !== 'cometd') throw new InvalidArgumentError('pubsub or cometd');
+  return value;
+}
+
 /** --url and --token of the commands that talk to a running middleware. */
 function withAdminTarget(command: Command): Command {
   return command
@@ -49,14 +54,16 @@ export function buildProgram(terminal: Terminal, setExitCode: (code: number) => 
     .command('sandbox')
     .description('run the real middleware against both emulators and walk through a round trip on screen')
     .option('--sf-port <port>', 'Salesforce emulator port (0 = any free port)', port, defaultSandboxPorts.salesforce)
+    .option('--pubsub-port <port>', 'Salesforce emulator Pub/Sub API port (0 = any free port)', port, defaultSandboxPorts.pubSub)
     .option('--ac-port <port>', 'ActiveCampaign emulator port (0 = any free port)', port, defaultSandboxPorts.activecampaign)
+    .option('--transport <transport>', 'how the middleware receives Salesforce events: pubsub (Pub/Sub API, gRPC) or cometd', transportOption, 'pubsub')
     .option('--port <port>', 'middleware HTTP port (0 = any free port)', port, 4400)
     .option('--data-dir <dir>', 'directory for the embedded database and the logs (default: a new temporary directory)')
     .option('--exit-after-demo', 'exit once the walk-through is done instead of running until Ctrl-C', false)
     .option('--step-timeout <seconds>', 'how long each step may take before the demo reports a failure', positiveSeconds, 30)
     .option('--verbose', 'show the middleware logs here instead of writing them to a file', false)
-    .action((o: { sfPort: number; acPort: number; port: number; dataDir?: string; exitAfterDemo: boolean; stepTimeout: number; verbose: boolean }) =>
-      run(runSandbox(terminal, { sfPort: o.sfPort, acPort: o.acPort, port: o.port, exitAfterDemo: o.exitAfterDemo, verbose: o.verbose, stepTimeoutSeconds: o.stepTimeout, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) })),
+    .action((o: { sfPort: number; pubsubPort: number; acPort: number; port: number; transport: 'pubsub' | 'cometd'; dataDir?: string; exitAfterDemo: boolean; stepTimeout: number; verbose: boolean }) =>
+      run(runSandbox(terminal, { sfPort: o.sfPort, pubSubPort: o.pubsubPort, transport: o.transport, acPort: o.acPort, port: o.port, exitAfterDemo: o.exitAfterDemo, verbose: o.verbose, stepTimeoutSeconds: o.stepTimeout, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}) })),
     );
 
   program

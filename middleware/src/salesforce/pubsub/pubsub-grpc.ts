@@ -1,7 +1,9 @@
 // The gRPC side of the Pub/Sub API client: Salesforce's pubsub_api.proto (vendored beside this file, CC0) loaded
 // with @grpc/proto-loader, TLS always, and the session in the documented metadata headers (accesstoken,
 // instanceurl, tenantid) on every call.
+import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { z } from 'zod';
@@ -78,7 +80,18 @@ export class PubSubConnection {
   /** rootCertificatePem: trust this CA instead of the system's (a private endpoint or the local emulator). */
   constructor(endpoint: string, rootCertificatePem: string | null) {
     const Stub = stubConstructor();
-    this.stub = new Stub(endpoint, grpc.credentials.createSsl(rootCertificatePem ? Buffer.from(rootCertificatePem) : null), {
+    // An IP endpoint (a private one, the local emulator): TLS server names may not be IP addresses (RFC 6066, and
+    // Node warns), so no name is sent and the certificate is checked against the IP itself.
+    const host = endpoint.slice(0, endpoint.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+    const ipHost = net.isIP(host) !== 0;
+    const credentials = grpc.credentials.createSsl(
+      rootCertificatePem ? Buffer.from(rootCertificatePem) : null,
+      null,
+      null,
+      ipHost ? { checkServerIdentity: (_name, certificate) => tls.checkServerIdentity(host, certificate) } : {},
+    );
+    this.stub = new Stub(endpoint, credentials, {
+      ...(ipHost ? { 'grpc.ssl_target_name_override': 'pubsub.invalid' } : {}),
       // HTTP/2 pings keep idle NAT and proxy paths open between the server's keepalive responses.
       'grpc.keepalive_time_ms': 60_000,
       'grpc.keepalive_timeout_ms': 20_000,

@@ -172,6 +172,26 @@ describe('PubSubSubscriber over gRPC against the emulator', () => {
     expect(worstUnstored).toBeLessThanOrEqual(120);
   });
 
+  test('schema cache: one GetSchema per schema id; a field added to the object brings a new schema id, fetched once and decoded', async () => {
+    const consumer = fakeConsumer();
+    const { subscriber } = subscriberFor(consumer);
+    await subscriber.start();
+    await subscribed(subscriber);
+    const requests = harness.emulator.pubSub.schemaRequests;
+    const before = new Map(requests);
+    for (let i = 0; i < 5; i++) newContact(`schema${i}`);
+    await waitFor(() => consumer.received.length >= 5, { what: 'five events' });
+    const schemaId = (consumer.received[0]!.rawMessage as { data: { schema: string } }).data.schema;
+    expect((requests.get(schemaId) ?? 0) - (before.get(schemaId) ?? 0)).toBe(1);
+    harness.emulator.addCustomField('Contact', { name: 'Loyalty_Tier__c', type: 'string' });
+    const id = String(harness.emulator.insert('Contact', { LastName: 'tier', Email: 'tier@example.com', Loyalty_Tier__c: 'Gold' }).Id);
+    const created = await waitFor(() => consumer.received.find((m) => recordIdsOf([m]).includes(id)), { what: 'event with the new field' });
+    const data = (created.rawMessage as { data: { schema: string; payload: Record<string, unknown> } }).data;
+    expect(data.schema).not.toBe(schemaId);
+    expect(data.payload.Loyalty_Tier__c).toBe('Gold');
+    expect(requests.get(data.schema)).toBe(1);
+  });
+
   test('restart resumes after the stored replay id (CUSTOM): what changed while stopped arrives, nothing before it', async () => {
     const consumer = fakeConsumer();
     const first = subscriberFor(consumer).subscriber;

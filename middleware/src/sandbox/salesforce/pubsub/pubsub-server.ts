@@ -135,6 +135,8 @@ export class PubSubEmulatorServer {
   certificate: ServerCertificate | null = null;
   port = 0;
   totalDelivered = 0;
+  /** GetSchema calls answered, by schema id (what a client's schema cache saves shows here). */
+  readonly schemaRequests = new Map<string, number>();
 
   constructor(private readonly options: PubSubServerOptions) {
     this.keepaliveMs = options.keepaliveMs ?? 270_000;
@@ -411,6 +413,7 @@ export class PubSubEmulatorServer {
   private getSchema(call: grpc.ServerUnaryCall<{ schema_id: string }, unknown>, callback: grpc.sendUnaryData<unknown>): void {
     const auth = this.authenticate(call.metadata);
     if (auth instanceof Error) return callback(auth);
+    this.schemaRequests.set(call.request.schema_id, (this.schemaRequests.get(call.request.schema_id) ?? 0) + 1);
     const schema = this.schemas.get(call.request.schema_id);
     if (!schema) return callback(this.error(grpc.status.NOT_FOUND, pubSubErrorCodes.schemaNotFound, `Schema not found: ${call.request.schema_id}`));
     callback(null, { schema_json: schema.json, schema_id: schema.id, rpc_id: randomUUID() });

@@ -26,7 +26,7 @@
 //
 // Prints a table, then as its very last line one JSON object (the format is fixed by issue 3).
 import { z } from 'zod';
-import { startBenchSandbox, seedPeople, until, waitUntilReady, queuesEmpty, realism, benchEngine } from './support/bench-sandbox';
+import { startBenchSandbox, seedPeople, until, waitUntilReady, queuesEmpty, realism, benchEngine, benchTransport } from './support/bench-sandbox';
 import { acUsageBetween, describeUsage, dumpRequestLogIfAsked } from './support/ac-requests';
 import { percentile, printTable, progress, round, elapsedSeconds, type Row } from './support/report';
 import { patchRecord, patchCollection } from '../test/support/salesforce-user';
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
       return listIds.every((id) => Number(lists[id]) === 2);
     };
 
-    progress(`starting the middleware (${benchEngine === 'postgres' ? 'PostgreSQL' : 'PGlite in a temp dir'}) and waiting for its baseline poll`);
+    progress(`starting the middleware (${benchEngine === 'postgres' ? 'PostgreSQL' : 'PGlite in a temp dir'}, events over ${benchTransport === 'pubsub' ? 'the Pub/Sub API' : 'CometD'}) and waiting for its baseline poll`);
     const startedAt = Date.now();
     const middleware = await sandbox.startMiddleware({ webhooks: true });
     await waitUntilReady(middleware);
@@ -161,6 +161,7 @@ async function main(): Promise<void> {
       peak_rss_mb: round(final.peakRssMb, 1),
     };
     const rows: Row[] = [
+      ['event transport', benchTransport === 'pubsub' ? 'Pub/Sub API (gRPC)' : 'CometD', 'BENCH_TRANSPORT'],
       ['setup: middleware ready (stream + baseline poll)', `${round(readySeconds, 1)} s`, `${SINGLE_COUNT + MASS_COUNT} AC contacts on ${LISTS_PER_PERSON} lists each`],
       ['(a) single opt-outs', SINGLE_COUNT, `one every ${SINGLE_INTERVAL_MS} ms, ${LISTS_PER_PERSON} active lists each`],
       ['(a) latency p50', `${result.latency_p50_ms} ms`, 'SF commit -> every AC list at status 2'],

@@ -8,6 +8,9 @@
 // previous one has settled: both systems hold the model's state for it, no job for it is open, the poller's
 // snapshot equals ActiveCampaign and the intake has seen its Salesforce values. Hundreds of emails are in flight
 // at once, so the faults still hit work in every stage.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { z } from 'zod';
 import { createPostgresDatabase } from '../test/support/test-databases';
@@ -36,10 +39,12 @@ export interface ChaosOptions {
   settleTimeoutMs: number;
   /** The account's AC rate limit, in the emulator and in the middleware (AC: 5). */
   acRatePerSecond: number;
+  /** The middleware's event transport; default CHAOS_TRANSPORT from the environment, else cometd. */
+  transport?: 'cometd' | 'pubsub';
   log: (line: string) => void;
 }
 
-export type FaultName = 'sigkill' | 'ac-outage-503' | '429-storm' | 'token-revocation' | 'cometd-client-expiry' | 'replay-id-expired' | 'pg-terminate-backend';
+export type FaultName = 'sigkill' | 'ac-outage-503' | '429-storm' | 'token-revocation' | 'cometd-client-expiry' | 'pubsub-streams-dropped' | 'replay-id-expired' | 'pg-terminate-backend';
 
 export interface ChaosResult {
   figures: ChaosFigures;
@@ -77,7 +82,7 @@ const timing = {
   jobLeaseMs: 20_000,
 };
 
-const identitySchema = z.object({ clientId: z.string(), clientSecret: z.string(), apiVersion: z.string(), adminUserId: z.string(), integrationUserId: z.string() });
+const identitySchema = z.object({ clientId: z.string(), clientSecret: z.string(), apiVersion: z.string(), adminUserId: z.string(), integrationUserId: z.string(), pubSubEndpoint: z.string().nullable(), pubSubCaPem: z.string().nullable() });
 const recordSchema = z.object({ Id: z.string(), Email: z.string().nullable(), HasOptedOutOfEmail: z.boolean(), AC_Hard_Bounced__c: z.boolean().nullable().optional() }).loose();
 const contactSchema = z.object({ lists: z.record(z.string(), z.number()), bouncedHard: z.number() }).loose().nullable();
 const statusSchema = z.object({ leader: z.boolean(), stream: z.object({ connected: z.boolean() }).loose().nullable(), lastPollAt: z.string().nullable() }).loose();
@@ -133,6 +138,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     cleanups.push(() => judgeDb.end());
 
     const identity = identitySchema.parse(await http('GET', `${sfProc.observer}/identity`));
+    const transport = options.transport ?? (process.env.CHAOS_TRANSPORT === 'pubsub' ? 'pubsub' : 'cometd');
+    let transportEnv: Record<string, string> = { SF_EVENT_TRANSPORT: 'cometd' };
+    if (transport === 'pubsub') {
+      if (identity.pubSubEndpoint === null || identity.pubSubCaPem === null) throw new Error('the Salesforce emulator process serves no Pub/Sub API');
+      const caDir = fs.mkdtempSync(path.join(os.tmpdir(), 'optout-chaos-pubsub-'));
+      fs.writeFileSync(path.join(caDir, 'ca.pem'), identity.pubSubCaPem);
+      cleanups.push(async () => fs.rmSync(caDir, { recursive: true, force: true }));
+      transportEnv = { SF_EVENT_TRANSPORT: 'pubsub', SF_PUBSUB_ENDPOINT: identity.pubSubEndpoint, SF_PUBSUB_CA_FILE: path.join(caDir, 'ca.pem') };
+    }
+    note(`event transport: ${transport === 'pubsub' ? 'Pub/Sub API (gRPC)' : 'CometD'}`);
     const apiToken = z.object({ apiToken: z.string() }).parse(await http('GET', `${acProc.observer}/api-token`)).apiToken;
 
     // Seed both systems silently (before any middleware runs): a settled, consistent start.
@@ -159,6 +174,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       SF_CLIENT_ID: identity.clientId,
       SF_CLIENT_SECRET: identity.clientSecret,
       SF_API_VERSION: identity.apiVersion,
+      ...transportEnv,
       AC_API_URL: acProc.url,
       AC_API_TOKEN: apiToken,
       AC_RATE_LIMIT_PER_SECOND: String(options.acRatePerSecond),
@@ -326,6 +342,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           note('Salesforce tokens revoked');
           return;
         case 'cometd':
+          // The transport's own connection fault: CometD clients expire, Pub/Sub streams end with UNAVAILABLE.
+          if (transport === 'pubsub') {
+            await http('POST', `${sfProc.url}/__sandbox/pubsub/drop-all`, {});
+            faults.add('pubsub-streams-dropped');
+            note('Pub/Sub streams dropped (UNAVAILABLE)');
+            return;
+          }
           await http('POST', `${sfProc.url}/__sandbox/cometd/expire-all`, {});
           faults.add('cometd-client-expiry');
           note('CometD clients expired (403::Unknown client)');

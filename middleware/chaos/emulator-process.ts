@@ -57,8 +57,9 @@ async function startObserver(routes: Record<string, (body: unknown) => unknown>)
 }
 
 async function runSalesforce(): Promise<{ url: string; observer: string }> {
-  // Short CometD timers so that a killed client is noticed in seconds, as in the e2e tests.
-  const sf = await startSalesforceEmulator({ connectTimeoutMs: 2000, clientExpiryMs: 5000 });
+  // Short CometD timers so that a killed client is noticed in seconds, as in the e2e tests; Pub/Sub keepalives
+  // every second for the same reason (Salesforce: within 270 s).
+  const sf = await startSalesforceEmulator({ connectTimeoutMs: 2000, clientExpiryMs: 5000, pubSub: { keepaliveMs: 1000 } });
   const captured: CapturedChange[] = [];
   let lastReplayId = -1;
   const capture = () => {
@@ -78,7 +79,7 @@ async function runSalesforce(): Promise<{ url: string; observer: string }> {
       capture();
       return captured;
     },
-    'GET /identity': () => ({ clientId: sf.clientId, clientSecret: sf.clientSecret, apiVersion: sf.apiVersion, adminUserId: sf.users.admin.id, integrationUserId: sf.users.integration.id }),
+    'GET /identity': () => ({ clientId: sf.clientId, clientSecret: sf.clientSecret, apiVersion: sf.apiVersion, adminUserId: sf.users.admin.id, integrationUserId: sf.users.integration.id, pubSubEndpoint: sf.pubSubEndpoint, pubSubCaPem: sf.pubSubCaPem }),
   });
   return { url: sf.url, observer };
 }

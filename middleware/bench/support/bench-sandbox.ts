@@ -14,6 +14,9 @@
 //   (so the bench doesn't spend its time waiting for the cron), with a 15 s overlap instead of 120 s: the overlap
 //   keeps the production ratio of overlap to poll interval, so each change is re-read about as often as in
 //   production. Webhooks are registered (realistic): the middleware's URL is given as AC_WEBHOOK_PUBLIC_URL.
+// - Transport: BENCH_TRANSPORT=cometd (default) or pubsub. On pubsub the emulator's Pub/Sub API sends its
+//   keepalive every 60 s (Salesforce: "within 270 s"; field reports see about 60 s), which only delays the first
+//   confirmation of a new LATEST subscription (start-up), not the delivery of events.
 // - Process: the compiled middleware on plain node with the production node flags (compiled-child.ts).
 // - Store: PGlite in a temp dir (the default engine). Its first ever open runs initdb, a one-off spike of several
 //   hundred MB; production meets it once per install. The bench therefore creates the data dir with a first,
@@ -44,6 +47,7 @@ export const realism = {
 } as const;
 
 export const benchEngine = z.object({ BENCH_ENGINE: z.enum(['pglite', 'postgres']).default('pglite') }).parse(process.env).BENCH_ENGINE;
+export const benchTransport = z.object({ BENCH_TRANSPORT: z.enum(['cometd', 'pubsub']).default('cometd') }).parse(process.env).BENCH_TRANSPORT;
 
 export interface BenchSandbox {
   sf: SalesforceEmulator;
@@ -60,7 +64,7 @@ export interface BenchSandbox {
 export async function startBenchSandbox(name: string): Promise<BenchSandbox> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `optout-bench-${name}-`));
   // The CometD hold and client expiry are Salesforce's (110 s / 40 s); the middleware's watchdog matches them.
-  const sf = await startSalesforceEmulator({ connectTimeoutMs: 110_000, clientExpiryMs: 40_000 });
+  const sf = await startSalesforceEmulator({ connectTimeoutMs: 110_000, clientExpiryMs: 40_000, pubSub: { keepaliveMs: 60_000 } });
   sf.setLatency(realism.sfLatencyMs);
   const ac = await startActiveCampaignEmulator({
     rateLimitPerSecond: realism.acRateLimitPerSecond,
@@ -73,6 +77,12 @@ export async function startBenchSandbox(name: string): Promise<BenchSandbox> {
   const compiledChild = compileMiddlewareChild();
   const pg = benchEngine === 'postgres' ? await createPostgresDatabase() : null;
   const storeEnv: Record<string, string> = pg !== null ? { DATABASE_URL: pg.url } : { PGLITE_DATA_DIR: path.join(workDir, 'pglite') };
+  let transportEnv: Record<string, string> = { SF_EVENT_TRANSPORT: 'cometd' };
+  if (benchTransport === 'pubsub') {
+    const caFile = path.join(workDir, 'pubsub-ca.pem');
+    fs.writeFileSync(caFile, sf.pubSubCaPem ?? '');
+    transportEnv = { SF_EVENT_TRANSPORT: 'pubsub', SF_PUBSUB_ENDPOINT: sf.pubSubEndpoint ?? '', SF_PUBSUB_CA_FILE: caFile };
+  }
 
   const sandbox: BenchSandbox = {
     sf,
@@ -98,6 +108,7 @@ export async function startBenchSandbox(name: string): Promise<BenchSandbox> {
           AC_API_TOKEN: ac.apiToken,
           AC_POLL_OVERLAP_SECONDS: String(realism.pollOverlapSeconds),
           ...storeEnv,
+          ...transportEnv,
           HTTP_PORT: String(port),
           ADMIN_TOKEN: testSecrets.adminToken,
           WEBHOOK_SECRET: testSecrets.webhookSecret,

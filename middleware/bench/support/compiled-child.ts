@@ -32,5 +32,8 @@ export function compileMiddlewareChild(): string {
     }),
   );
   execFileSync(path.join(repoRoot, 'node_modules', '.bin', 'tsc'), ['-p', configPath], { stdio: 'inherit' });
+  // tsc copies no .proto: the Pub/Sub client loads Salesforce's proto from beside its compiled module.
+  const proto = path.join('src', 'salesforce', 'pubsub', 'pubsub_api.proto');
+  fs.cpSync(path.join(repoRoot, 'middleware', proto), path.join(outDir, proto));
   return path.join(outDir, 'bench', 'support', 'middleware-child.js');
 }

@@ -19,7 +19,7 @@ import { createResyncRequests } from '../workers/resync-requests';
 import { SalesforceSession, type SalesforceAuthConfig } from '../salesforce/salesforce-auth';
 import { SalesforceRestClient } from '../salesforce/salesforce-rest';
 import { describePermissionFindings, salesforcePermissionFindings, type PermissionFinding } from '../salesforce/salesforce-permissions';
-import { StreamingSubscriber } from '../salesforce/streaming-subscriber';
+import type { SubscriberState } from '../salesforce/streaming-subscriber';
 import { cdcChannel, optOutEvent, syncStateFields } from '../salesforce/package-names';
 import { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
 import { PrioritizedBudget, TokenBucket, type RequestPriority } from '../activecampaign/rate-limiter';
@@ -28,6 +28,7 @@ import { RetentionPruner, defaultRetention } from '../store/retention';
 import { SettingsProvider } from './settings-provider';
 import { createSyncScope } from '../workers/sync-scope';
 import { WorkLoop } from './work-loop';
+import { createEventStream, type EventStream } from './event-stream';
 import { SalesforceIntake, type RecordSnapshot } from '../workers/salesforce-intake';
 import { SalesforceReconciler } from '../workers/salesforce-reconciler';
 import { createSalesforceRecordReader } from '../workers/salesforce-records';
@@ -131,7 +132,7 @@ export interface AppStatus {
   leader: boolean;
   settingsSource: 'org' | 'defaults';
   /** The subscriber's state, with when the current connection was made (lastConnectAt moves with every poll). */
-  stream: (ReturnType<StreamingSubscriber['state']> & { connectedSince: number | null }) | null;
+  stream: (SubscriberState & { connectedSince: number | null }) | null;
   queue: { kind: string; state: string; n: number }[];
   acReachable: AcReachability;
   lastPollAt: string | null;
@@ -309,35 +310,10 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     const mode = settings.get().eventMode;
     return mode === 'CDC' ? [cdcChannel.channel] : mode === 'RELAY' ? [optOutEvent.channel] : [cdcChannel.channel, optOutEvent.channel];
   };
-  let subscriber: StreamingSubscriber | null = null;
+  let subscriber: EventStream | null = null;
   const connectedSince = new ConnectedSince();
   const startStream = async () => {
-    subscriber = new StreamingSubscriber({
-      session,
-      channels: channelsFor(),
-      loadReplayId: (channel) => store.replay.load(channel),
-      onMessages: (channel, messages) => intake.handleMessages(channel, messages),
-      onReplayExpired: async (channel, lostReplayId) => {
-        // Changes made while we could not replay are found by SOQL. The gap is recorded first and closed only by a
-        // reconcile that succeeded (gapLoop), so a failure here (revoked token, lost database connection, a kill)
-        // is retried instead of losing what was changed during the downtime.
-        const since = await store.replay.lastGoodAt(channel);
-        await store.replay.recordGap(channel, 'replay id expired', lostReplayId, since);
-        metrics.quarantined.inc({ source: 'replay-expired' });
-        gapLoop?.poke();
-      },
-      onUnreplayableGap: async (channel, since) => {
-        await store.replay.recordGap(channel, 'events published before a -1 subscription went live cannot be replayed', null, since);
-        metrics.quarantined.inc({ source: 'unreplayable-gap' });
-        gapLoop?.poke();
-      },
-      expiredReplayFallback: config.salesforce.expiredReplayFallback,
-      logger,
-      clock: edgeClock,
-      serverTimeoutMs: timing.streamServerTimeoutMs,
-      fayeRetrySeconds: timing.fayeRetrySeconds,
-      busyBackoffMs: timing.busyBackoffMs,
-    });
+    subscriber = createEventStream({ config: config.salesforce, session, channels: channelsFor(), store, intake, metrics, logger, clock: edgeClock, onGapRecorded: () => gapLoop?.poke(), timing });
     await subscriber.start();
   };
 

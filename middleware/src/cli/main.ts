@@ -24,7 +24,12 @@ function positiveSeconds(value: string): number {
   return n;
 }
 
-/** --url, --token and --env-file of the commands that talk to a running middleware. */
+function transportOption(value: string): 'pubsub' | 'cometd' {
+  if (value !== 'pubsub' && value !== 'cometd') throw new InvalidArgumentError('pubsub or cometd');
+  return value;
+}
+
+/** --url and --token of the commands that talk to a running middleware. */
 function withAdminTarget(command: Command): Command {
   command
     .addOption(new Option('--url <url>', `base URL of the running middleware (default: from the env file, else ${defaultAdminUrl})`).env('OPTOUT_SYNC_URL'))
@@ -55,7 +60,9 @@ export function buildProgram(terminal: Terminal, setExitCode: (code: number) => 
     .command('sandbox')
     .description('run the real middleware against both emulators and walk through a round trip on screen')
     .option('--sf-port <port>', 'Salesforce emulator port (0 = any free port)', port, defaultSandboxPorts.salesforce)
+    .option('--pubsub-port <port>', 'Salesforce emulator Pub/Sub API port (0 = any free port)', port, defaultSandboxPorts.pubSub)
     .option('--ac-port <port>', 'ActiveCampaign emulator port (0 = any free port)', port, defaultSandboxPorts.activecampaign)
+    .option('--transport <transport>', 'how the middleware receives Salesforce events: pubsub (Pub/Sub API, gRPC) or cometd', transportOption, 'pubsub')
     .option('--port <port>', 'middleware HTTP port (0 = any free port)', port, 4400)
     .option('--host <address>', 'interface the emulators and the middleware listen on (0.0.0.0 inside a container)', '127.0.0.1')
     .option('--data-dir <dir>', 'directory for the embedded database and the logs (default: a new temporary directory)')
@@ -63,8 +70,8 @@ export function buildProgram(terminal: Terminal, setExitCode: (code: number) => 
     .option('--step-timeout <seconds>', 'how long each step may take before the demo reports a failure', positiveSeconds, 30)
     .option('--verbose', 'show the middleware logs here instead of writing them to a file', false)
     .addOption(new Option('--scenario <name>', 'start the demo org with a real-org problem and show what the product reports').choices(Object.keys(orgScenarios)))
-    .action((o: { sfPort: number; acPort: number; port: number; host: string; dataDir?: string; exitAfterDemo: boolean; stepTimeout: number; verbose: boolean; scenario?: string }) =>
-      run(runSandbox(terminal, { sfPort: o.sfPort, acPort: o.acPort, port: o.port, host: o.host, exitAfterDemo: o.exitAfterDemo, verbose: o.verbose, stepTimeoutSeconds: o.stepTimeout, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}), ...(o.scenario !== undefined && isOrgScenario(o.scenario) ? { scenario: o.scenario } : {}) })),
+    .action((o: { sfPort: number; pubsubPort: number; acPort: number; port: number; host: string; transport: 'pubsub' | 'cometd'; dataDir?: string; exitAfterDemo: boolean; stepTimeout: number; verbose: boolean; scenario?: string }) =>
+      run(runSandbox(terminal, { sfPort: o.sfPort, pubSubPort: o.pubsubPort, transport: o.transport, acPort: o.acPort, port: o.port, host: o.host, exitAfterDemo: o.exitAfterDemo, verbose: o.verbose, stepTimeoutSeconds: o.stepTimeout, ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}), ...(o.scenario !== undefined && isOrgScenario(o.scenario) ? { scenario: o.scenario } : {}) })),
     );
 
   program

@@ -21,6 +21,10 @@ import { errorText, type Terminal } from './terminal';
 
 export interface SandboxOptions {
   sfPort: number;
+  /** Port of the emulator's Pub/Sub API (gRPC over TLS). */
+  pubSubPort: number;
+  /** Event transport of the middleware: pubsub (the default, as for a new installation) or cometd. */
+  transport: 'pubsub' | 'cometd';
   acPort: number;
   port: number;
   /** Interface of the emulators and the middleware (default 127.0.0.1). */
@@ -98,13 +102,15 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
   terminal.say('optout-sync sandbox: the real middleware between a Salesforce emulator and an ActiveCampaign emulator.');
   let servers: SandboxServers;
   try {
-    servers = await startSandboxServers({ host, salesforcePort: options.sfPort, activecampaignPort: options.acPort });
+    servers = await startSandboxServers({ host, salesforcePort: options.sfPort, pubSubPort: options.pubSubPort, activecampaignPort: options.acPort });
   } catch (error) {
     terminal.warn(`Could not start the emulators: ${errorText(error)}`);
-    terminal.warn('Is another sandbox running? Pick other ports with --sf-port / --ac-port (0 = any free port).');
+    terminal.warn('Is another sandbox running? Pick other ports with --sf-port / --pubsub-port / --ac-port (0 = any free port).');
     return 1;
   }
   terminal.say(`  Salesforce emulator      ${servers.sf.url}   (demo org: ${Object.values(servers.demo.records).flat().length} Contacts and Leads)`);
+  const subscribesHere = options.transport === 'pubsub' ? 'the middleware subscribes here' : 'not used: --transport cometd';
+  terminal.say(`  Salesforce Pub/Sub API   ${servers.sf.pubSubEndpoint ?? 'off'}   (gRPC over TLS, certificate generated at start; ${subscribesHere})`);
   terminal.say(`  ActiveCampaign emulator  ${servers.ac.url}   (demo account: ${Object.keys(servers.demo.lists).length} lists, ${Object.keys(servers.demo.records).length} contacts)`);
 
   let app: RunningApp | null = null;
@@ -114,7 +120,13 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
     // Generated per run: nothing in the sandbox uses a well-known secret.
     const adminToken = randomBytes(18).toString('base64url');
     const webhookSecret = randomBytes(18).toString('base64url');
+    // The middleware trusts the emulator's generated certificate (and nothing else) for the Pub/Sub endpoint.
+    const caFile = path.join(dataDir, 'pubsub-ca.pem');
+    fs.writeFileSync(caFile, servers.sf.pubSubCaPem ?? '');
     const settings = {
+      SF_EVENT_TRANSPORT: options.transport,
+      ...(servers.sf.pubSubEndpoint ? { SF_PUBSUB_ENDPOINT: servers.sf.pubSubEndpoint } : {}),
+      SF_PUBSUB_CA_FILE: caFile,
       SF_LOGIN_URL: servers.sf.url,
       SF_CLIENT_ID: servers.sf.clientId,
       SF_CLIENT_SECRET: servers.sf.clientSecret,
@@ -146,7 +158,8 @@ export async function runSandbox(terminal: Terminal, options: SandboxOptions): P
       const response = await fetch(`${servers.ac.apiUrl}/webhooks`, { headers: { 'Api-Token': servers.ac.apiToken } });
       return response.ok && JSON.stringify(await response.json()).includes(`${host}:${port}`);
     });
-    terminal.say(`  middleware               ${app.url} ready in ${((Date.now() - started) / 1000).toFixed(1)} s: streaming Salesforce changes, webhook registered in ActiveCampaign`);
+    const transport = options.transport === 'pubsub' ? 'Pub/Sub API' : 'CometD';
+    terminal.say(`  middleware               ${app.url} ready in ${((Date.now() - started) / 1000).toFixed(1)} s: streaming Salesforce changes over ${transport}, webhook registered in ActiveCampaign`);
 
     if (options.scenario !== undefined) await showScenario(terminal, servers, app, options.scenario, options.stepTimeoutSeconds * 1000);
     else await walkThroughRoundTrip(terminal, { servers, middlewareUrl: app.url, adminToken, logFile, stepTimeoutMs: options.stepTimeoutSeconds * 1000 });

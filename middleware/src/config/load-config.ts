@@ -16,6 +16,9 @@ export interface AppConfig {
     clientTag: string;
     expiredReplayFallback: -1 | -2;
     settingsRefreshCron: string;
+    eventTransport: 'pubsub' | 'cometd';
+    pubSubEndpoint: string;
+    pubSubCaFile: string | undefined;
   };
   activecampaign: {
     apiUrl: string;
@@ -83,6 +86,9 @@ export function parseConfig(source: Record<string, string | undefined>): AppConf
       clientTag: env.SF_CLIENT_TAG,
       expiredReplayFallback: env.SF_EXPIRED_REPLAY_FALLBACK === '-2' ? -2 : -1,
       settingsRefreshCron: env.SF_SETTINGS_REFRESH_CRON,
+      eventTransport: env.SF_EVENT_TRANSPORT,
+      pubSubEndpoint: env.SF_PUBSUB_ENDPOINT,
+      pubSubCaFile: env.SF_PUBSUB_CA_FILE,
     },
     activecampaign: {
       apiUrl: env.AC_API_URL.replace(/\/+$/, ''),

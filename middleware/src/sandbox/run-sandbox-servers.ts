@@ -3,7 +3,7 @@
 import { startSalesforceEmulator, type SalesforceEmulator } from './salesforce';
 import { startActiveCampaignEmulator, type ActiveCampaignEmulator } from './activecampaign';
 
-export const defaultSandboxPorts = { salesforce: 4410, activecampaign: 4420 } as const;
+export const defaultSandboxPorts = { salesforce: 4410, pubSub: 4411, activecampaign: 4420 } as const;
 
 /** The people of the demo; each walk-through step uses one of them. */
 export const demoPeople = {
@@ -28,9 +28,16 @@ export interface SandboxServers {
   close(): Promise<void>;
 }
 
-export async function startSandboxServers(options: { salesforcePort?: number; activecampaignPort?: number; host?: string } = {}): Promise<SandboxServers> {
+export async function startSandboxServers(
+  options: { salesforcePort?: number; pubSubPort?: number; activecampaignPort?: number; host?: string } = {},
+): Promise<SandboxServers> {
   const host = options.host ?? '127.0.0.1';
-  const sf = await startSalesforceEmulator({ host, port: options.salesforcePort ?? defaultSandboxPorts.salesforce });
+  // Pub/Sub keepalives every 5 s rather than Salesforce's "within 270 s": a new subscription is confirmed quickly.
+  const sf = await startSalesforceEmulator({
+    host,
+    port: options.salesforcePort ?? defaultSandboxPorts.salesforce,
+    pubSub: { port: options.pubSubPort ?? defaultSandboxPorts.pubSub, keepaliveMs: 5_000 },
+  });
   let ac: ActiveCampaignEmulator;
   try {
     ac = await startActiveCampaignEmulator({ host, port: options.activecampaignPort ?? defaultSandboxPorts.activecampaign });

@@ -65,9 +65,20 @@ export async function startSandbox(
     env?: Record<string, string>;
     /** Keep PGlite on disk so that the middleware can be restarted on the same data (slower first open). */
     persistent?: boolean;
+    /** Event transport of the middleware; default SANDBOX_TRANSPORT from the environment, else cometd. */
+    transport?: 'cometd' | 'pubsub';
   } = {},
 ): Promise<Sandbox> {
-  const sf = await startSalesforceEmulator({ connectTimeoutMs: 1000, clientExpiryMs: 5000, ...options.sf });
+  // The Pub/Sub keepalive (Salesforce: within 270 s) is short here so that a new subscription is confirmed quickly.
+  const sf = await startSalesforceEmulator({ connectTimeoutMs: 1000, clientExpiryMs: 5000, pubSub: { keepaliveMs: 500 }, ...options.sf });
+  const transport = options.transport ?? (process.env.SANDBOX_TRANSPORT === 'pubsub' ? 'pubsub' : 'cometd');
+  let pubSubEnv: Record<string, string> = {};
+  if (transport === 'pubsub') {
+    if (!sf.pubSubEndpoint || !sf.pubSubCaPem) throw new Error('the pubsub transport needs the emulator\'s Pub/Sub API');
+    const caFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'optout-pubsub-ca-')), 'ca.pem');
+    fs.writeFileSync(caFile, sf.pubSubCaPem);
+    pubSubEnv = { SF_EVENT_TRANSPORT: 'pubsub', SF_PUBSUB_ENDPOINT: sf.pubSubEndpoint, SF_PUBSUB_CA_FILE: caFile };
+  }
   const acClock = { offsetMs: 0 };
   const ac = await startActiveCampaignEmulator({ importProcessingMs: 200, importStatusUnsetMs: 50, now: () => new Date(Date.now() + acClock.offsetMs), ...options.ac });
   const dataDir = options.persistent === true && engine === 'pglite' ? fs.mkdtempSync(path.join(os.tmpdir(), 'optout-pglite-')) : null;
@@ -89,6 +100,7 @@ export async function startSandbox(
     JOB_BACKOFF_BASE_MS: '50',
     JOB_MAX_ATTEMPTS: '4',
     LOG_LEVEL: 'debug',
+    ...pubSubEnv,
     ...options.env,
   });
   const logLines: string[] = [];

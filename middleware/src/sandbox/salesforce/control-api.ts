@@ -96,6 +96,10 @@ export function controlRouter(emulator: SalesforceEmulator, extra: { setQueryBat
     emulator.expireAllClients();
     res.status(204).end();
   });
+  router.post('/pubsub/drop-all', (_req, res) => {
+    emulator.pubSub.dropAllStreams();
+    res.status(204).end();
+  });
   router.post('/cometd/busy', (req, res) => {
     emulator.injectBusy(z.object({ times: z.number().int().min(0) }).parse(req.body).times);
     res.status(204).end();

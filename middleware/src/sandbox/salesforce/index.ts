@@ -28,6 +28,7 @@ import { executeQuery } from './soql';
 import { controlRouter } from './control-api';
 import { ApiRequestLimit } from './api-limits';
 import { salesforceIndexPage } from './index-page';
+import { PubSubEmulatorServer, knownPlatformEventFieldTypes } from './pubsub';
 
 export type {
   ChannelMessage,
@@ -86,6 +87,8 @@ export interface SalesforceEmulatorOptions {
   tokenTtlMs?: number;
   port?: number;
   host?: string;
+  /** The Pub/Sub API (gRPC over TLS) beside CometD, from the same event bus; false leaves it off. */
+  pubSub?: false | { port?: number; keepaliveMs?: number };
 }
 
 export interface RequestLogEntry {
@@ -171,6 +174,12 @@ export interface SalesforceEmulator {
   deliveredEventCount(): number;
   requestLog: RequestLogEntry[];
   app: Express;
+  /** The Pub/Sub API server; listening (endpoint and CA set) once startSalesforceEmulator returned. */
+  pubSub: PubSubEmulatorServer;
+  /** `127.0.0.1:<port>` of the Pub/Sub API, null when it is off. */
+  pubSubEndpoint: string | null;
+  /** PEM of the self-signed certificate the Pub/Sub API presents (clients trust it as their root). */
+  pubSubCaPem: string | null;
 }
 
 export const defaultCustomChannels: CustomChannelConfig[] = [
@@ -261,6 +270,29 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     visibleTo: (userId, message) => withoutHiddenFields(org, userId, message),
   });
 
+  const pubSub = new PubSubEmulatorServer({
+    bus,
+    orgId: org.orgId,
+    instanceUrl: () => url,
+    authenticate: (token) => {
+      const session = oauth.validate(token);
+      return session ? { userId: session.userId } : undefined;
+    },
+    channelExists,
+    entityFields: (entity) => {
+      const def = org.describe(entity);
+      return def?.changeTracked ? def.fields.map((f) => ({ name: f.name, type: f.type })) : undefined;
+    },
+    channelMembers: (channel) => customChannels.find((c) => `/data/${c.name}` === channel)?.members ?? [],
+    platformEventFields: (name) => {
+      const config = platformEvents.find(name);
+      return config ? (config.fields ?? []) : undefined;
+    },
+    platformEventFieldTypes: knownPlatformEventFieldTypes,
+    publishPlatformEvent: (name, fields, userId) => platformEvents.publish(name, fields, userId, now()),
+    ...(opts.pubSub ? opts.pubSub : {}),
+  });
+
   let apiCalls = 0;
   let latencyMs = 0;
   const apiLimit = new ApiRequestLimit(now, opts.dailyApiRequestsMax ?? 15_000, opts.enforceDailyApiLimit ?? false);
@@ -335,6 +367,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     close: async () => {
       bus.stop();
       bayeux.close();
+      await pubSub.close();
     },
     insert: (type, fields, asUserId) => {
       const change = org.insert(type, fields, contextFor(asUserId ? { asUserId } : {}));
@@ -371,14 +404,17 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     revokeToken: (token) => {
       oauth.revoke(token);
       bayeux.recheckTokens();
+      pubSub.recheckTokens();
     },
     revokeAllTokens: () => {
       oauth.revokeAll();
       bayeux.recheckTokens();
+      pubSub.recheckTokens();
     },
     expireAllTokens: () => {
       oauth.expireAll();
       bayeux.recheckTokens();
+      pubSub.recheckTokens();
     },
     expireAllClients: () => bayeux.expireAllClients(),
     cometdClients: () => bayeux.clientInfo(),
@@ -436,6 +472,9 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     deliveredEventCount: () => bayeux.totalDelivered,
     requestLog,
     app,
+    pubSub,
+    pubSubEndpoint: null,
+    pubSubCaPem: null,
   };
 
   app.use(oauth.router());
@@ -554,6 +593,11 @@ export async function startSalesforceEmulator(opts: SalesforceEmulatorOptions = 
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   emulator.url = `http://${host}:${address.port}`;
+  if (opts.pubSub !== false) {
+    const { port, certificate } = await emulator.pubSub.start();
+    emulator.pubSubEndpoint = `${opts.host ?? '127.0.0.1'}:${port}`;
+    emulator.pubSubCaPem = certificate.certificatePem;
+  }
   const closeState = emulator.close;
   emulator.close = async () => {
     await closeState();

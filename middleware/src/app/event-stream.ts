@@ -1,0 +1,74 @@
+// The Salesforce event stream, wired in one place: the configuration names the transport (SF_EVENT_TRANSPORT),
+// and either subscriber feeds the same intake with the same callbacks, so durability (replay id stored in the
+// transaction that queues the work), gap recording and reconcile do not depend on the transport.
+import fs from 'node:fs';
+import type { AppConfig } from '../config/load-config';
+import type { Store } from '../store';
+import type { Metrics } from '../observability/metrics';
+import type { Logger } from '../salesforce/logger-and-clock';
+import type { Clock } from '../salesforce/logger-and-clock';
+import { StreamingSubscriber, type StreamingSession, type SubscriberState } from '../salesforce/streaming-subscriber';
+import { PubSubSubscriber } from '../salesforce/pubsub';
+import type { SalesforceIntake } from '../workers/salesforce-intake';
+
+export interface EventStream {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  state(): SubscriberState;
+}
+
+export interface EventStreamDeps {
+  config: AppConfig['salesforce'];
+  session: StreamingSession;
+  channels: string[];
+  store: Store;
+  intake: SalesforceIntake;
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+  /** A gap was recorded: the reconcile loop should look now. */
+  onGapRecorded: () => void;
+  timing: { streamServerTimeoutMs: number; fayeRetrySeconds: number; busyBackoffMs: number };
+}
+
+export function createEventStream(deps: EventStreamDeps): EventStream {
+  const { config, store, metrics } = deps;
+  const callbacks = {
+    session: deps.session,
+    channels: deps.channels,
+    loadReplayId: (channel: string) => store.replay.load(channel),
+    onMessages: (channel: string, messages: Parameters<SalesforceIntake['handleMessages']>[1]) => deps.intake.handleMessages(channel, messages),
+    onReplayExpired: async (channel: string, lostReplayId: string) => {
+      // Changes made while we could not replay are found by SOQL. The gap is recorded first and closed only by a
+      // reconcile that succeeded, so a failure here (revoked token, lost database connection, a kill) is retried
+      // instead of losing what was changed during the downtime.
+      const since = await store.replay.lastGoodAt(channel);
+      await store.replay.recordGap(channel, 'replay id expired', lostReplayId, since);
+      metrics.quarantined.inc({ source: 'replay-expired' });
+      deps.onGapRecorded();
+    },
+    onUnreplayableGap: async (channel: string, since: Date) => {
+      await store.replay.recordGap(channel, 'events published before a -1 subscription went live cannot be replayed', null, since);
+      metrics.quarantined.inc({ source: 'unreplayable-gap' });
+      deps.onGapRecorded();
+    },
+    expiredReplayFallback: config.expiredReplayFallback,
+    logger: deps.logger,
+    clock: deps.clock,
+  };
+  if (config.eventTransport === 'pubsub') {
+    deps.logger.info({ endpoint: config.pubSubEndpoint, channels: deps.channels }, 'event transport: Pub/Sub API');
+    return new PubSubSubscriber({
+      ...callbacks,
+      endpoint: config.pubSubEndpoint,
+      rootCertificatePem: config.pubSubCaFile === undefined ? null : fs.readFileSync(config.pubSubCaFile, 'utf8'),
+    });
+  }
+  deps.logger.info({ channels: deps.channels }, 'event transport: CometD');
+  return new StreamingSubscriber({
+    ...callbacks,
+    serverTimeoutMs: deps.timing.streamServerTimeoutMs,
+    fayeRetrySeconds: deps.timing.fayeRetrySeconds,
+    busyBackoffMs: deps.timing.busyBackoffMs,
+  });
+}

@@ -18,9 +18,12 @@ import { applyMutation, badEmails, brokenUnicode, describeMutation, fuzzShares, 
 
 const integrationUserId = '005000000000009AAA';
 
+/** Records the org holds for the valid events: a Platform Event is a doorbell, and the record's email decides. */
+const orgEmails = new Map<string, string>();
+
 /** Salesforce's answer to a re-read: every id gets a record with an email, as the REST query would. */
 async function readRecords(objectName: 'Contact' | 'Lead', recordIds: string[]): Promise<RecordSnapshot[]> {
-  return recordIds.map((recordId) => ({ recordId, objectName, email: `reread-${recordId.slice(-6)}@example.com`, optedOut: true, lastModified: new Date('2026-01-05T09:00:00Z') }));
+  return recordIds.map((recordId) => ({ recordId, objectName, email: orgEmails.get(recordId) ?? `reread-${recordId.slice(-6)}@example.com`, optedOut: true, lastModified: new Date('2026-01-05T09:00:00Z') }));
 }
 
 interface Outcome {
@@ -118,9 +121,11 @@ describe('fuzzing the CometD intake (CDC and Platform Event) on pglite', () => {
   async function sendValid(channel: string): Promise<string> {
     validSeq++;
     const email = `valid-${validSeq}@example.com`;
+    const leadId = `00Q${String(validSeq).padStart(12, '0')}`;
+    orgEmails.set(leadId, email);
     const message =
       channel === optOutEvent.channel
-        ? relayEventMessage({ [optOutEvent.fields.email]: email, [optOutEvent.fields.recordId]: `00Q${String(validSeq).padStart(12, '0')}` })
+        ? relayEventMessage({ [optOutEvent.fields.email]: email, [optOutEvent.fields.recordId]: leadId })
         : cdcUpdateMessage({ recordIds: [`003${String(validSeq).padStart(12, '0')}AAA`], fields: { Email: email } });
     // A new change has a new commit time (a redelivery of an already-queued change is dropped by design).
     const header = (message.data as { payload: { ChangeEventHeader?: { commitTimestamp?: number } } }).payload.ChangeEventHeader;

@@ -9,8 +9,6 @@ export interface AcContactState {
   listStatuses: Record<string, number>;
   /** Subscribe date (sdate) per list, when AC gave it. */
   subscribedAt: Record<string, Date>;
-  /** Unsubscribe date (udate) per list, when AC gave it: AC's own record of when the person left a list. */
-  unsubscribedAt?: Record<string, Date>;
   hardBounced: boolean;
   acUpdatedAt: Date | null;
 }
@@ -53,13 +51,7 @@ export function detectTransitions(previous: PreviousAcState | null, current: AcC
     transitions.push({ rule: 'R4', kind: 'hard-bounced', at: current.acUpdatedAt ?? observedAt });
   }
   if (isUnsubscribedFromAll(current.listStatuses) && (previous === null || !isUnsubscribedFromAll(previous.listStatuses))) {
-    // When the person left the last list, by AC's own records (the newest list udate), never by a delivery's word.
-    const left = Object.entries(current.listStatuses)
-      .filter(([, status]) => status === UNSUBSCRIBED)
-      .map(([listId]) => current.unsubscribedAt?.[listId])
-      .filter((d): d is Date => d !== undefined);
-    const at = left.length > 0 ? new Date(Math.max(...left.map((d) => d.getTime()))) : (current.acUpdatedAt ?? observedAt);
-    transitions.push({ rule: 'R3', kind: 'unsubscribed-from-all', at });
+    transitions.push({ rule: 'R3', kind: 'unsubscribed-from-all', at: current.acUpdatedAt ?? observedAt });
   }
   if (previous !== null && activeLists(previous.listStatuses).length === 0) {
     const nowActive = activeLists(current.listStatuses);

@@ -10,7 +10,6 @@ import { AcRateLimitedError } from '../activecampaign/activecampaign-errors';
 import { toAcContactState } from './ac-contact-state';
 import { detectAndQueue } from './ac-change-detector';
 import type { AcContactState } from '../sync/ac-transitions';
-import type { AuditEntry } from '../store/audit-log';
 import type { Clock } from '../store/clock';
 import type { Metrics } from '../observability/metrics';
 import { pullJobKind } from '../sync/pull-job';
@@ -104,7 +103,6 @@ export class WebhookProcessor {
         const snapshots = await store.snapshots.getMany(chunk, tx);
         const observations: AcContactState[] = [];
         const gone: string[] = [];
-        const unconfirmed: AuditEntry[] = [];
         for (const contactId of chunk) {
           const state = found.get(contactId);
           if (state === undefined) {
@@ -112,21 +110,15 @@ export class WebhookProcessor {
             continue;
           }
           const snapshot = snapshots.get(contactId);
-          // A delivery is a doorbell: only what AC's records confirm (list statuses with their sdate/udate, the bounce
-          // counter) counts, dated by those records, never by the delivery's date_time. Anyone who can list the
-          // account's webhooks knows the URL's secret; a forged or stale delivery must change nothing.
-          const start = snapshot === undefined ? null : { ...state, listStatuses: snapshot.listStatuses, hardBounced: snapshot.hardBounced, acUpdatedAt: snapshot.acUpdatedAt };
-          const steps = statesSinceSnapshot(start, state, byContact.get(contactId)?.payloads ?? []);
-          const rejected = unconfirmedDeliveries(start, byContact.get(contactId)?.payloads ?? [], state);
-          for (const payload of rejected) {
-            unconfirmed.push({ direction: 'ac_to_sf', email: state.email.toLowerCase(), acContactId: contactId, decision: 'skip', reason: `webhook ${payload.type} not confirmed by ActiveCampaign's records (a doorbell, not a fact)`, result: 'unconfirmed', newValue: describeDelivery(payload) });
-          }
-          // AC's current records are the last word on where the contact stands.
-          observations.push(...steps, state);
+          const steps = replayDeliveries(snapshot === undefined ? null : { ...state, listStatuses: snapshot.listStatuses, hardBounced: snapshot.hardBounced }, byContact.get(contactId)?.payloads ?? []);
+          // The fresh read may already show changes whose deliveries are still on their way; applied now, it would
+          // hide the states in between. It counts only when it agrees with the replayed deliveries (or when there
+          // is nothing to replay); otherwise the later deliveries, or the poller, bring the rest.
+          const end = steps[steps.length - 1];
+          observations.push(...(end === undefined || sameLists(end.listStatuses, state.listStatuses) ? [...steps, state] : steps));
         }
         const summary = await detectAndQueue(store, tx, observations, { observedAt: this.deps.clock(), via: 'webhook', baseline, inScope: this.deps.inScope });
         queued += summary.queued;
-        await store.audit.record(unconfirmed, tx);
         await store.audit.record(gone.map((contactId) => ({ direction: 'ac_to_sf' as const, email: null, acContactId: contactId, decision: 'skip', reason: 'webhook for a contact that no longer exists', result: 'nothing to do' })), tx);
         await store.webhookInbox.markProcessed(chunk.flatMap((id) => byContact.get(id)?.inboxIds ?? []), tx);
       });
@@ -140,72 +132,28 @@ export class WebhookProcessor {
 }
 
 /**
- * The states a contact went through since the last snapshot, by AC's own records: every list whose unsubscribe
- * date (udate) or subscribe date (sdate) is later than the snapshot's time is a change at that moment, applied to
- * the snapshot in time order. Deliveries play no part in it (they only ring the bell): a forged or stale one
- * changes nothing, and deliveries that arrive over several rounds cannot hide a state the records show (left every
- * list, then joined one again). AC stamps whole seconds: within one second a list's own two changes keep the order
- * its current status implies, and across lists the earlier of each list's changes comes first, unsubscribes before
- * subscribes (in doubt, the opt-out is seen). A change in the snapshot's own second counts when a delivery rang for
- * it (a delivery may say "look here", never what happened).
+ * The states a contact went through according to its deliveries, starting from the last snapshot. A delivery
+ * names one list's change; the fresh read that follows them is the authority on the final state.
  */
-export function statesSinceSnapshot(start: AcContactState | null, read: AcContactState, rung: WebhookPayload[] = []): AcContactState[] {
+export function replayDeliveries(start: AcContactState | null, payloads: WebhookPayload[]): AcContactState[] {
   if (start === null) return [];
-  const since = start.acUpdatedAt?.getTime() ?? Number.NEGATIVE_INFINITY;
-  // A change in the snapshot's own second counts only when a delivery rang for it: the records alone cannot tell
-  // whether the snapshot already saw it, and taking it twice would replay a transition.
-  const rangFor = new Set(rung.map((p) => deliveredListId(p.list)).filter((id): id is string => id !== null));
-  const inWindow = (at: number | undefined, listId: string) => at !== undefined && (at > since || (at === since && rangFor.has(listId)));
-  const events: { at: number; phase: number; listId: string; status: 1 | 2 }[] = [];
-  for (const [listId, status] of Object.entries(read.listStatuses)) {
-    const udate = read.unsubscribedAt?.[listId]?.getTime();
-    const sdate = read.subscribedAt[listId]?.getTime();
-    const left = inWindow(udate, listId);
-    const joined = inWindow(sdate, listId);
-    if (left && joined && udate !== undefined && sdate !== undefined) {
-      // Both in the window: the current status says which came last.
-      const unsubscribedLast = status === 2;
-      events.push({ at: udate, phase: unsubscribedLast ? 1 : 0, listId, status: 2 }, { at: sdate, phase: unsubscribedLast ? 0 : 1, listId, status: 1 });
-    } else if (left && udate !== undefined && status === 2) events.push({ at: udate, phase: 0, listId, status: 2 });
-    else if (joined && sdate !== undefined && (status === 1 || status === 0)) events.push({ at: sdate, phase: 0, listId, status: 1 });
-  }
-  events.sort((a, b) => a.at - b.at || a.phase - b.phase || b.status - a.status);
   const steps: AcContactState[] = [];
-  let current: AcContactState = { ...read, listStatuses: { ...start.listStatuses }, hardBounced: start.hardBounced };
-  for (const event of events) {
-    if (current.listStatuses[event.listId] === event.status) continue;
-    current = { ...current, listStatuses: { ...current.listStatuses, [event.listId]: event.status }, acUpdatedAt: new Date(event.at) };
-    steps.push(current);
+  let current = start;
+  for (const payload of payloads) {
+    const listId = deliveredListId(payload.list);
+    const at = new Date(payload.date_time);
+    const when = Number.isNaN(at.getTime()) ? current.acUpdatedAt : at;
+    const next: AcContactState = { ...current, listStatuses: { ...current.listStatuses }, subscribedAt: { ...current.subscribedAt }, acUpdatedAt: when };
+    if (payload.type === 'unsubscribe' && listId !== null) next.listStatuses[listId] = 2;
+    else if (payload.type === 'subscribe' && listId !== null) {
+      next.listStatuses[listId] = 1;
+      if (when !== null) next.subscribedAt[listId] = when;
+    } else if (payload.type === 'bounce' && bounceType(payload) === 'hard') next.hardBounced = true;
+    else continue;
+    steps.push(next);
+    current = next;
   }
   return steps;
-}
-
-/**
- * The deliveries AC's records do not confirm: an unsubscribe from a list that is neither unsubscribed now nor shows
- * an unsubscribe since the snapshot, a subscribe to a list that is not on it now nor shows a subscribe since the
- * snapshot, a hard bounce the counter does not show. They are audited as unconfirmed and weigh on nothing.
- */
-export function unconfirmedDeliveries(start: AcContactState | null, payloads: WebhookPayload[], read: AcContactState): WebhookPayload[] {
-  const since = start?.acUpdatedAt?.getTime() ?? Number.NEGATIVE_INFINITY;
-  return payloads.filter((payload) => {
-    const listId = deliveredListId(payload.list);
-    if (payload.type === 'unsubscribe' && listId !== null) {
-      const udate = read.unsubscribedAt?.[listId];
-      return !(read.listStatuses[listId] === 2 || (udate !== undefined && udate.getTime() >= since));
-    }
-    if (payload.type === 'subscribe' && listId !== null) {
-      const status = read.listStatuses[listId];
-      const sdate = read.subscribedAt[listId];
-      return !(status === 0 || status === 1 || (sdate !== undefined && sdate.getTime() > since));
-    }
-    if (payload.type === 'bounce' && bounceType(payload) === 'hard') return !read.hardBounced;
-    return false;
-  });
-}
-
-function describeDelivery(payload: WebhookPayload): string {
-  const listId = deliveredListId(payload.list);
-  return `${payload.type}${listId === null ? '' : ` list ${listId}`}`;
 }
 
 /** AC sends `list` and `list[][id]`; a qs parser merges them into ["1", {id: "1"}]. */
@@ -225,3 +173,8 @@ function bounceType(payload: WebhookPayload): string | null {
   return null;
 }
 
+function sameLists(a: Record<string, number>, b: Record<string, number>): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of keys) if (a[key] !== b[key]) return false;
+  return true;
+}

@@ -70,7 +70,7 @@ describe('the first day', () => {
   test('when the sandbox middleware port is taken, then sandbox exits 1 with one line naming --port', async () => {
     const taken = await occupyPort();
     try {
-      const result = await runCli(['sandbox', '--exit-after-demo', '--sf-port', '0', '--ac-port', '0', '--port', String(taken.port), '--data-dir', emptyWorkDir()], { timeoutMs: 50_000 });
+      const result = await runCli(['sandbox', '--exit-after-demo', '--sf-port', '0', '--pubsub-port', '0', '--ac-port', '0', '--port', String(taken.port), '--data-dir', emptyWorkDir()], { timeoutMs: 50_000 });
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(new RegExp(`The middleware's port ${taken.port} is already in use on 127\\.0\\.0\\.1 .*--port`));
       expect(result.stderr).not.toMatch(stackTraceLine);

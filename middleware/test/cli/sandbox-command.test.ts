@@ -13,7 +13,7 @@ describe('optout-sync sandbox', () => {
   });
 
   test('when run with --exit-after-demo, then it walks through the whole round trip and exits 0', async () => {
-    const result = await runCli(['sandbox', '--exit-after-demo', '--sf-port', '0', '--ac-port', '0', '--port', '0', '--data-dir', dataDir], { timeoutMs: 50_000 });
+    const result = await runCli(['sandbox', '--exit-after-demo', '--sf-port', '0', '--pubsub-port', '0', '--ac-port', '0', '--port', '0', '--data-dir', dataDir], { timeoutMs: 50_000 });
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     const out = result.stdout;
     // Step 1: every AC list of the Salesforce opt-out at status 2.

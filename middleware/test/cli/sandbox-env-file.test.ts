@@ -39,7 +39,7 @@ describe('optout-sync sandbox env file', () => {
   });
 
   test('when the sandbox runs, then the commands it prints work against it as printed', async () => {
-    const child = spawn(process.execPath, [binPath, 'sandbox', '--sf-port', '0', '--ac-port', '0', '--port', '0', '--data-dir', dataDir], {
+    const child = spawn(process.execPath, [binPath, 'sandbox', '--sf-port', '0', '--pubsub-port', '0', '--ac-port', '0', '--port', '0', '--data-dir', dataDir], {
       cwd: emptyWorkDir(),
       env: { PATH: process.env.PATH ?? '', HOME: os.tmpdir() },
       stdio: ['ignore', 'pipe', 'pipe'],

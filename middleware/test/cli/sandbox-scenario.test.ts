@@ -5,7 +5,7 @@ import path from 'node:path';
 import { runCli } from './run-cli';
 
 describe('optout-sync sandbox --scenario', () => {
-  const sandboxArgs = (dataDir: string) => ['sandbox', '--exit-after-demo', '--sf-port', '0', '--ac-port', '0', '--port', '0', '--data-dir', dataDir];
+  const sandboxArgs = (dataDir: string) => ['sandbox', '--exit-after-demo', '--sf-port', '0', '--pubsub-port', '0', '--ac-port', '0', '--port', '0', '--data-dir', dataDir];
   let dataDir: string;
   beforeEach(() => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'optout-cli-scenario-'));

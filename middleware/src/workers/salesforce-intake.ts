@@ -148,7 +148,8 @@ export class SalesforceIntake {
     const current = new Map<string, RecordSnapshot>();
     for (const objectName of ['Contact', 'Lead'] as const) {
       const ids = [...new Set(rings.filter((c) => c.objectName === objectName).map((c) => c.recordId))];
-      if (ids.length > 0) for (const r of await this.deps.readRecords(objectName, ids)) current.set(r.recordId, r);
+      // Keyed by the 15-character id: events and queries may name a record by either form.
+      if (ids.length > 0) for (const r of await this.deps.readRecords(objectName, ids)) current.set(r.recordId.slice(0, 15), r);
     }
     const out: OptOutChange[] = [];
     for (const c of changes) {
@@ -156,7 +157,7 @@ export class SalesforceIntake {
         out.push(c);
         continue;
       }
-      const record = current.get(c.recordId) ?? current.get(c.recordId.slice(0, 15)) ?? [...current.values()].find((r) => r.recordId.slice(0, 15) === c.recordId.slice(0, 15));
+      const record = current.get(c.recordId.slice(0, 15));
       if (record === undefined) {
         if (c.optedOut) out.push(c);
         continue;

@@ -17,6 +17,13 @@ export type UnsubscribeResult =
       leftBounced: string[];
       /** Active lists the person joined after the opt-out (newest wins): left alone. */
       joinedAfter: string[];
+      /**
+       * Every membership as AC holds it after this call: what was read, with the lists this call moved set to 2
+       * (AC answered each POST, so that is AC's state, not a guess). The reverse path takes it as an observation.
+       */
+      membershipsAfter: Array<{ listId: string; status: number; sdate: string | null; udate: string | null }>;
+      contactEmail: string;
+      hardBounced: boolean;
     };
 
 type Client = Pick<ActiveCampaignClient, 'findContactWithListsByEmail' | 'setListStatus'>;
@@ -80,9 +87,14 @@ export async function unsubscribeFromAllLists(client: Client, email: string, pro
       });
     }
   }
+  const moved = new Set(changed.map((c) => c.listId));
   return {
     kind: 'unsubscribed',
     contactId: found.contact.id,
+    contactEmail: found.contact.email,
+    hardBounced: found.contact.bouncedHard > 0,
+    // A moved list's new udate is AC's to say; it stays unknown here rather than be stamped with our clock.
+    membershipsAfter: found.lists.map((m) => (moved.has(m.listId) ? { listId: m.listId, status: contactListStatus.unsubscribed, sdate: m.sdate, udate: null } : { listId: m.listId, status: m.status, sdate: m.sdate, udate: m.udate })),
     changed,
     alreadyUnsubscribed,
     leftBounced,

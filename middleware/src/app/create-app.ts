@@ -34,6 +34,7 @@ import { SalesforceReconciler } from '../workers/salesforce-reconciler';
 import { createSalesforceRecordReader } from '../workers/salesforce-records';
 import { PushWorker } from '../workers/push-worker';
 import { PullWorker } from '../workers/pull-worker';
+import { ownWriteObserver } from '../workers/ac-change-detector';
 import { WebhookProcessor } from '../workers/webhook-processor';
 import { AcPoller } from '../workers/ac-poller';
 import { ConsentHealth, type ConsentHealthReport } from '../workers/consent-health';
@@ -245,7 +246,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   });
   reconciler = new SalesforceReconciler({ store, rest, intake, settings: () => settings.get(), clock, logger });
 
-  const push = new PushWorker({ store, ac: acForOptOuts, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, circuit: health.activeCampaign, clock, logger, metrics });
+  const push = new PushWorker({ store, ac: acForOptOuts, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, circuit: health.activeCampaign, clock, logger, metrics, observeOwnWrites: ownWriteObserver({ store, clock, isBaselineDone: (tx) => poller.isBaselineDone(tx), onQueued: () => pullLoop?.poke() }) });
   const pull = new PullWorker({
     store,
     rest,

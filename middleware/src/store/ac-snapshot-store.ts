@@ -9,6 +9,8 @@ export interface AcSnapshot {
   listStatuses: Record<string, number>;
   hardBounced: boolean;
   acUpdatedAt: Date | null;
+  /** The newest unsubscribe date among the lists left, as AC gave it; null when unknown. */
+  lastUnsubscribedAt?: Date | null;
 }
 
 const snapshotRow = z.object({
@@ -17,11 +19,12 @@ const snapshotRow = z.object({
   list_statuses: z.record(z.string(), z.number().int().min(0).max(3)),
   hard_bounced: z.boolean(),
   ac_updated_at: z.coerce.date().nullable(),
+  last_unsubscribed_at: z.coerce.date().nullable().optional(),
 });
 
 function fromRow(raw: unknown): AcSnapshot {
   const r = snapshotRow.parse(raw);
-  return { acContactId: r.ac_contact_id, email: r.email_norm, listStatuses: r.list_statuses, hardBounced: r.hard_bounced, acUpdatedAt: r.ac_updated_at };
+  return { acContactId: r.ac_contact_id, email: r.email_norm, listStatuses: r.list_statuses, hardBounced: r.hard_bounced, acUpdatedAt: r.ac_updated_at, lastUnsubscribedAt: r.last_unsubscribed_at ?? null };
 }
 
 export class AcSnapshotStore {
@@ -51,16 +54,18 @@ export class AcSnapshotStore {
   async upsertMany(snapshots: AcSnapshot[], tx: SqlExecutor = this.db): Promise<void> {
     if (snapshots.length === 0) return;
     await tx.query(
-      `INSERT INTO ac_contact_snapshots (ac_contact_id, email_norm, list_statuses, hard_bounced, ac_updated_at, seen_at)
-         SELECT i, e, l, b, u, $6 FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::boolean[], $5::timestamptz[]) AS t(i, e, l, b, u)
+      `INSERT INTO ac_contact_snapshots (ac_contact_id, email_norm, list_statuses, hard_bounced, ac_updated_at, last_unsubscribed_at, seen_at)
+         SELECT i, e, l, b, u, lu, $7 FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::boolean[], $5::timestamptz[], $6::timestamptz[]) AS t(i, e, l, b, u, lu)
        ON CONFLICT (ac_contact_id) DO UPDATE SET email_norm = EXCLUDED.email_norm, list_statuses = EXCLUDED.list_statuses,
-         hard_bounced = EXCLUDED.hard_bounced, ac_updated_at = EXCLUDED.ac_updated_at, seen_at = EXCLUDED.seen_at`,
+         hard_bounced = EXCLUDED.hard_bounced, ac_updated_at = EXCLUDED.ac_updated_at, last_unsubscribed_at = EXCLUDED.last_unsubscribed_at,
+         seen_at = EXCLUDED.seen_at`,
       [
         snapshots.map((s) => s.acContactId),
         snapshots.map((s) => s.email.toLowerCase()),
         snapshots.map((s) => JSON.stringify(s.listStatuses)),
         snapshots.map((s) => s.hardBounced),
         snapshots.map((s) => s.acUpdatedAt),
+        snapshots.map((s) => s.lastUnsubscribedAt ?? null),
         this.clock(),
       ],
     );

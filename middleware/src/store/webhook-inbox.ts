@@ -8,10 +8,17 @@ const pendingRow = z.object({ id: z.coerce.string(), payload: z.unknown(), recei
 export class WebhookInbox {
   constructor(private readonly db: SqlExecutor, private readonly clock: Clock) {}
 
-  /** Returns false for a duplicate delivery (same dedupe key), which is then harmless. */
+  /**
+   * Returns false for a duplicate of a delivery still pending, which is then harmless. A delivery identical to one
+   * already processed rings again: a delivery is a doorbell, and AC stamps whole seconds, so a person who leaves a
+   * list, joins it and leaves it again within a second sends the same bytes twice, and the second must be looked at.
+   */
   async accept(dedupeKey: string, payload: unknown): Promise<boolean> {
     const result = await this.db.query(
-      `INSERT INTO webhook_inbox (dedupe_key, payload, received_at) VALUES ($1, $2, $3) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`,
+      `INSERT INTO webhook_inbox (dedupe_key, payload, received_at) VALUES ($1, $2, $3)
+       ON CONFLICT (dedupe_key) DO UPDATE SET processed_at = NULL, received_at = EXCLUDED.received_at
+         WHERE webhook_inbox.processed_at IS NOT NULL
+       RETURNING id`,
       [dedupeKey, JSON.stringify(payload), this.clock()],
     );
     return result.rows.length > 0;

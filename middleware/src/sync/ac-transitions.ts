@@ -9,6 +9,8 @@ export interface AcContactState {
   listStatuses: Record<string, number>;
   /** Subscribe date (sdate) per list, when AC gave it. */
   subscribedAt: Record<string, Date>;
+  /** Unsubscribe date (udate) per list, when AC gave it: AC's own record of when the person left a list. */
+  unsubscribedAt?: Record<string, Date>;
   hardBounced: boolean;
   acUpdatedAt: Date | null;
 }
@@ -16,6 +18,12 @@ export interface AcContactState {
 export interface PreviousAcState {
   listStatuses: Record<string, number>;
   hardBounced: boolean;
+  /**
+   * The newest unsubscribe date (udate) among the lists the contact had left when the snapshot was taken; null when
+   * unknown (a snapshot older than this field). Lets a new unsubscribe be seen even when the state before and after
+   * both read "unsubscribed from all" (a resubscribe and a new unsubscribe between two reads).
+   */
+  lastUnsubscribedAt?: Date | null;
 }
 
 export type AcTransition =
@@ -25,6 +33,7 @@ export type AcTransition =
 
 const ACTIVE = 1;
 const UNSUBSCRIBED = 2;
+const BOUNCED = 3;
 
 export function activeLists(statuses: Record<string, number>): string[] {
   return Object.entries(statuses)
@@ -39,6 +48,43 @@ export function isUnsubscribedFromAll(statuses: Record<string, number>): boolean
   return values.some((s) => s === UNSUBSCRIBED) && values.every((s) => s === UNSUBSCRIBED || s === 3);
 }
 
+/** The newest udate among the lists the contact has left (status 2), or null when AC gave none. */
+export function lastUnsubscribedAt(state: Pick<AcContactState, 'listStatuses' | 'unsubscribedAt'>): Date | null {
+  let latest: number | null = null;
+  for (const [listId, status] of Object.entries(state.listStatuses)) {
+    const udate = state.unsubscribedAt?.[listId];
+    if (status === UNSUBSCRIBED && udate !== undefined && !Number.isNaN(udate.getTime())) latest = Math.max(latest ?? udate.getTime(), udate.getTime());
+  }
+  return latest === null ? null : new Date(latest);
+}
+
+/**
+ * What a snapshot keeps to see a later unsubscribe (PreviousAcState.lastUnsubscribedAt): the newest udate of the lists
+ * left, or null when any list left has no date (a state we wrote ourselves before AC dated it). An unknown mark
+ * makes no later read look like a new unsubscribe; a mark from partial dates would make our own write look like one.
+ */
+export function unsubscribeMark(state: Pick<AcContactState, 'listStatuses' | 'unsubscribedAt'>): Date | null {
+  for (const [listId, status] of Object.entries(state.listStatuses)) {
+    const udate = state.unsubscribedAt?.[listId];
+    if (status === UNSUBSCRIBED && (udate === undefined || Number.isNaN(udate.getTime()))) return null;
+  }
+  return lastUnsubscribedAt(state);
+}
+
+/**
+ * When the person came to be on no list, by AC's own records, never by a delivery's word: the newest unsubscribe
+ * date among the lists left. A list that went to 3 (bounced) carries no such date; the bounce is then the last step
+ * and the contact's own udate dates it (dating that R3 by an old unsubscribe would make it lose to an opt-in made
+ * in between; found by the system model, a second hard bounce after an admin's opt-in).
+ */
+function unsubscribedFromAllAt(current: AcContactState, observedAt: Date): Date {
+  const left = lastUnsubscribedAt(current);
+  const bounced = Object.values(current.listStatuses).some((s) => s === BOUNCED);
+  if (left === null) return current.acUpdatedAt ?? observedAt;
+  if (bounced && current.acUpdatedAt !== null && current.acUpdatedAt.getTime() > left.getTime()) return current.acUpdatedAt;
+  return left;
+}
+
 /**
  * previous === null means the contact is new to us. A new contact that is already unsubscribed everywhere or
  * bounced still counts (the person did it); a new contact with active lists is NOT an R5 subscribe, because
@@ -50,8 +96,8 @@ export function detectTransitions(previous: PreviousAcState | null, current: AcC
   if (current.hardBounced && previous?.hardBounced !== true) {
     transitions.push({ rule: 'R4', kind: 'hard-bounced', at: current.acUpdatedAt ?? observedAt });
   }
-  if (isUnsubscribedFromAll(current.listStatuses) && (previous === null || !isUnsubscribedFromAll(previous.listStatuses))) {
-    transitions.push({ rule: 'R3', kind: 'unsubscribed-from-all', at: current.acUpdatedAt ?? observedAt });
+  if (isUnsubscribedFromAll(current.listStatuses) && (previous === null || !isUnsubscribedFromAll(previous.listStatuses) || leftAgainSince(previous, current))) {
+    transitions.push({ rule: 'R3', kind: 'unsubscribed-from-all', at: unsubscribedFromAllAt(current, observedAt) });
   }
   if (previous !== null && activeLists(previous.listStatuses).length === 0) {
     const nowActive = activeLists(current.listStatuses);
@@ -62,4 +108,15 @@ export function detectTransitions(previous: PreviousAcState | null, current: AcC
     }
   }
   return transitions;
+}
+
+/**
+ * Unsubscribed from all before and now, yet AC records an unsubscribe newer than any the snapshot knew: the person
+ * joined a list and left again between two reads. The state in between is not an event, but the settled state is
+ * a fresh opt-out that may postdate an opt-in made in Salesforce meanwhile.
+ */
+function leftAgainSince(previous: PreviousAcState, current: AcContactState): boolean {
+  if (previous.lastUnsubscribedAt === undefined || previous.lastUnsubscribedAt === null) return false;
+  const left = lastUnsubscribedAt(current);
+  return left !== null && left.getTime() > previous.lastUnsubscribedAt.getTime();
 }

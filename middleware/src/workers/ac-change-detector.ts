@@ -2,7 +2,7 @@
 // seen by both is acted on once: the first observation moves the snapshot, the second finds nothing new.
 import type { Store, SqlExecutor } from '../store';
 import type { AuditEntry } from '../store/audit-log';
-import { detectTransitions, type AcContactState } from '../sync/ac-transitions';
+import { detectTransitions, unsubscribeMark, type AcContactState, type PreviousAcState } from '../sync/ac-transitions';
 import { pullJobKind, type PullJobPayload } from '../sync/pull-job';
 import { normaliseEmail } from '../sync/opt-out-change';
 import { recordOptOutCauses, takeOptOutCauses } from './opt-out-causes';
@@ -22,13 +22,13 @@ export async function detectAndQueue(
   store: Store,
   tx: SqlExecutor,
   observations: AcContactState[],
-  options: { observedAt: Date; via: 'poll' | 'webhook' | 'reconcile'; baseline: boolean; inScope?: (state: AcContactState) => boolean },
+  options: { observedAt: Date; via: 'poll' | 'webhook' | 'reconcile' | 'push'; baseline: boolean; inScope?: (state: AcContactState) => boolean },
 ): Promise<DetectionSummary> {
   // Observations are taken in order: several of one contact (webhook deltas, then a fresh read) each compare with
   // the one before, so a state that lasted only moments (unsubscribed everywhere, then subscribed again) still
   // yields its transitions.
   const ids = [...new Set(observations.map((o) => o.acContactId))];
-  const previous: Map<string, { listStatuses: Record<string, number>; hardBounced: boolean }> = await store.snapshots.getMany(ids, tx);
+  const previous: Map<string, PreviousAcState> = await store.snapshots.getMany(ids, tx);
   const latest = new Map<string, AcContactState>();
   const jobs: { subject: string; payload: PullJobPayload }[] = [];
   const audits: AuditEntry[] = [];
@@ -37,7 +37,7 @@ export async function detectAndQueue(
   const unusedCauses = new Map(causes);
   for (const state of observations) {
     const before = previous.get(state.acContactId) ?? null;
-    previous.set(state.acContactId, state);
+    previous.set(state.acContactId, { ...state, lastUnsubscribedAt: unsubscribeMark(state) });
     latest.set(state.acContactId, state);
     if (options.baseline) continue;
     if (options.inScope !== undefined && !options.inScope(state)) continue;
@@ -75,10 +75,25 @@ export async function detectAndQueue(
   await recordOptOutCauses(store, [...unusedCauses.entries()].map(([email, at]) => ({ email, at: at.toISOString() })), tx);
   const states = [...latest.values()];
   await store.snapshots.upsertMany(
-    states.map((s) => ({ acContactId: s.acContactId, email: s.email, listStatuses: s.listStatuses, hardBounced: s.hardBounced, acUpdatedAt: s.acUpdatedAt })),
+    states.map((s) => ({ acContactId: s.acContactId, email: s.email, listStatuses: s.listStatuses, hardBounced: s.hardBounced, acUpdatedAt: s.acUpdatedAt, lastUnsubscribedAt: unsubscribeMark(s) })),
     tx,
   );
   if (jobs.length > 0) await store.jobs.enqueue(tx, pullJobKind, jobs);
   await store.audit.record(audits, tx);
   return { observed: states.length, transitions, queued: jobs.length };
+}
+
+/**
+ * What our own AC writes leave, taken as observations: after an R1 the contact is off the lists it left, and the
+ * snapshot must know it. Otherwise a read that comes after the person joined a list again (the webhooks of our own
+ * unsubscribes arrive later) compares with a snapshot from before the opt-out, sees no "zero lists -> one", and the
+ * person's subscribe is lost; and the R3 our R1 causes (the email's other records) is seen at once, dated by the
+ * opt-out (opt-out-causes.ts).
+ */
+export function ownWriteObserver(deps: { store: Store; clock: () => Date; isBaselineDone: (tx: SqlExecutor) => Promise<boolean>; onQueued?: () => void }) {
+  return async (observations: AcContactState[], tx: SqlExecutor): Promise<void> => {
+    if (observations.length === 0) return;
+    const summary = await detectAndQueue(deps.store, tx, observations, { observedAt: deps.clock(), via: 'push', baseline: !(await deps.isBaselineDone(tx)) });
+    if (summary.queued > 0) deps.onQueued?.();
+  };
 }

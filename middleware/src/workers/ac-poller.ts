@@ -4,7 +4,7 @@
 // contact's udate, a full pass runs periodically as well.
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import type { Store } from '../store';
+import type { Store, SqlExecutor } from '../store';
 import type { ActiveCampaignClient, ContactsPage } from '../activecampaign/activecampaign-client';
 import { toAcContactState } from './ac-contact-state';
 import { detectAndQueue } from './ac-change-detector';
@@ -45,8 +45,9 @@ export class AcPoller {
     },
   ) {}
 
-  async isBaselineDone(): Promise<boolean> {
-    return (await this.deps.store.kv.get(BASELINE_KEY, z.boolean())) === true;
+  /** `tx`: read inside a caller's transaction (on the embedded database, a read beside it would wait for it). */
+  async isBaselineDone(tx?: SqlExecutor): Promise<boolean> {
+    return (await this.deps.store.kv.get(BASELINE_KEY, z.boolean(), tx)) === true;
   }
 
   /** A poll never overlaps the previous one: a tick during a poll returns that poll's result. */

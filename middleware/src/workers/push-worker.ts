@@ -3,7 +3,8 @@
 // 250 contacts a call, for contacts whose lists the snapshot knows (bulk import would create unknown contacts).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { Store } from '../store';
+import type { Store, SqlExecutor } from '../store';
+import type { AcContactState } from '../sync/ac-transitions';
 import type { AuditEntry } from '../store/audit-log';
 import type { ClaimedJob, RetryPolicy } from '../store/job-queue';
 import type { Clock } from '../store/clock';
@@ -21,6 +22,7 @@ import type { Metrics } from '../observability/metrics';
 import { emailHash } from '../observability/logger';
 import { dropOptOutCauses, recordOptOutCauses } from './opt-out-causes';
 import { UnsubscribeIntents } from './unsubscribe-intents';
+import { toAcContactState } from './ac-contact-state';
 
 type AcClient = Pick<ActiveCampaignClient, 'findContactWithListsByEmail' | 'findContactByEmail' | 'setListStatus' | 'bulkImportUnsubscribe' | 'getImportStatus' | 'getContactsWithLists'>;
 
@@ -46,6 +48,8 @@ export interface PushWorkerDeps {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  /** Hands what our own AC writes left to the reverse path's detector, in the job's transaction (ownWriteObserver). */
+  observeOwnWrites?: (observations: AcContactState[], tx: SqlExecutor) => Promise<void>;
 }
 
 const LEASE_MS = 5 * 60_000;
@@ -177,6 +181,7 @@ export class PushWorker {
     const progress: UnsubscribeProgress = { contactId: null, changed: [] };
     try {
       let unsubscribed: { contactId: string; lists: { listId: string; previousStatus: number }[] } | null = null;
+      let leftState: AcContactState | null = null;
       if (!(await this.inTagScope(p.email))) {
         await store.db.transaction(async (tx) => {
           await store.audit.record([{ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, decision: 'skip', reason: 'R7: the ActiveCampaign contact does not carry the scope tag', result: 'out of scope', correlation }], tx);
@@ -198,6 +203,7 @@ export class PushWorker {
           audits.push({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, decision: 'unsubscribe-all-lists', reason: 'R1: Email Opt Out turned true', result: 'not in ActiveCampaign', correlation });
         } else {
           unsubscribed = { contactId: result.contactId, lists: result.changed };
+          if (result.changed.length > 0) leftState = ownWriteState(result.contactId, result.contactEmail, result.hardBounced, result.membershipsAfter);
           for (const change of result.changed) {
             audits.push({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, acContactId: result.contactId, oldValue: `list ${change.listId}: ${change.previousStatus}`, newValue: `list ${change.listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true', result: 'unsubscribed', correlation });
           }
@@ -212,6 +218,7 @@ export class PushWorker {
       if (!p.latestOptedOut) audits.push(...(await this.handleOptIn(p, correlation)));
       await store.db.transaction(async (tx) => {
         if (unsubscribed !== null) await store.unsubscribedLists.remember(unsubscribed.contactId, p.email, unsubscribed.lists, tx);
+        if (leftState !== null) await this.deps.observeOwnWrites?.([leftState], tx);
         if (causeToDrop) await dropOptOutCauses(store, [p.email], tx);
         if (p.optOutPending) await new UnsubscribeIntents(store).settle(p.email, 'all', tx);
         await store.audit.record(audits, tx);
@@ -345,7 +352,7 @@ export class PushWorker {
     // the single path, whose fresh read unsubscribes it. Only then is the job done.
     const verified = await this.verifyImported(imported);
     const confirmed: { c: (typeof toImport)[number]; lists: { listId: string; previousStatus: number }[] }[] = [];
-    for (const { c, stillActive, unsubscribedLists } of verified) {
+    for (const { c, stillActive, unsubscribedLists } of verified.results) {
       const lists = unsubscribedLists.map((listId) => ({ listId, previousStatus: c.lists[listId] ?? 1 }));
       if (stillActive.length === 0) {
         confirmed.push({ c, lists });
@@ -367,6 +374,7 @@ export class PushWorker {
         tx,
       );
       await store.jobs.completeMany(confirmed.map(({ c }) => c.job.id), tx);
+      await this.deps.observeOwnWrites?.(verified.observed, tx);
     });
     for (const { c } of confirmed) {
       this.deps.metrics.jobsSucceeded.inc({ kind: pushJobKind.name });
@@ -384,11 +392,16 @@ export class PushWorker {
    */
   private async verifyImported(imported: { job: ClaimedJob<PushJobPayload>; contactId: string; lists: Record<string, number> }[]) {
     const out: { c: (typeof imported)[number]; stillActive: string[]; unsubscribedLists: string[] }[] = [];
+    const observed: AcContactState[] = [];
     for (let i = 0; i < imported.length; i += VERIFY_BATCH) {
       const batch = imported.slice(i, i + VERIFY_BATCH);
       let reads: Map<string, { listId: string; status: number; sdate: string | null }[]>;
       try {
-        reads = new Map((await this.deps.ac.getContactsWithLists(batch.map((c) => c.contactId))).map((r) => [r.contact.id, r.lists]));
+        const answer = await this.deps.ac.getContactsWithLists(batch.map((c) => c.contactId));
+        reads = new Map(answer.map((r) => [r.contact.id, r.lists]));
+        // A real read of AC after our import: the reverse path's snapshot learns the lists we left (imports fire no
+        // webhook), so the R3 the import causes is seen now and a later subscribe is compared with this state.
+        observed.push(...answer.map(toAcContactState));
       } catch (error) {
         this.noteVendorFailure(error);
         for (const c of batch) out.push({ c, stillActive: ['(not verified)'], unsubscribedLists: [] });
@@ -412,7 +425,7 @@ export class PushWorker {
         out.push({ c, stillActive, unsubscribedLists });
       }
     }
-    return out;
+    return { results: out, observed };
   }
 
   private observeLatency(p: PushJobPayload): void {
@@ -449,6 +462,22 @@ export class PushWorker {
     }
     this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, attempt: job.attempts, outcome, failureClass: failure.failureClass, error: failure.message }, 'activecampaign update failed');
   }
+}
+
+/**
+ * The contact as AC holds it after our R1: its memberships with the lists we moved at 2. Their new udate is AC's to
+ * give (the next read brings it); acUpdatedAt is left unknown so the R3 this causes is dated by the opt-out.
+ */
+function ownWriteState(acContactId: string, email: string, hardBounced: boolean, memberships: Array<{ listId: string; status: number; sdate: string | null; udate: string | null }>): AcContactState {
+  const listStatuses: Record<string, number> = {};
+  const subscribedAt: Record<string, Date> = {};
+  const unsubscribedAt: Record<string, Date> = {};
+  for (const m of memberships) {
+    listStatuses[m.listId] = m.status;
+    if (m.sdate !== null) subscribedAt[m.listId] = new Date(m.sdate);
+    if (m.udate !== null) unsubscribedAt[m.listId] = new Date(m.udate);
+  }
+  return { acContactId, email, listStatuses, subscribedAt, unsubscribedAt, hardBounced, acUpdatedAt: null };
 }
 
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -1,6 +1,6 @@
-// Turns stored webhook deliveries into observations: a delivery names one list's change, but R3 needs to know
-// whether the contact is now off ALL its lists, so the processor replays the deliveries over the last snapshot and
-// checks them against the contact's full state read from AC, then feeds both to the same detector as the poller.
+// Turns stored webhook deliveries into reads: a delivery rings the bell for one contact, the processor reads that
+// contact's full state from AC (100 per call) and feeds the read to the same detector as the poller. What the
+// delivery says is only compared with the read for the audit ("unconfirmed"), never acted on.
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Store } from '../store';
@@ -11,6 +11,8 @@ import { toAcContactState } from './ac-contact-state';
 import { detectAndQueue } from './ac-change-detector';
 import type { AcContactState } from '../sync/ac-transitions';
 import type { Clock } from '../store/clock';
+import type { AuditEntry } from '../store/audit-log';
+import { normaliseEmail } from '../sync/opt-out-change';
 import type { Metrics } from '../observability/metrics';
 import { pullJobKind } from '../sync/pull-job';
 
@@ -100,25 +102,35 @@ export class WebhookProcessor {
       this.failedReads = 0;
       this.nextReadAt = 0;
       await store.db.transaction(async (tx) => {
-        const snapshots = await store.snapshots.getMany(chunk, tx);
         const observations: AcContactState[] = [];
         const gone: string[] = [];
+        const unconfirmed: AuditEntry[] = [];
         for (const contactId of chunk) {
           const state = found.get(contactId);
           if (state === undefined) {
             gone.push(contactId);
             continue;
           }
-          const snapshot = snapshots.get(contactId);
-          const steps = replayDeliveries(snapshot === undefined ? null : { ...state, listStatuses: snapshot.listStatuses, hardBounced: snapshot.hardBounced }, byContact.get(contactId)?.payloads ?? []);
-          // The fresh read may already show changes whose deliveries are still on their way; applied now, it would
-          // hide the states in between. It counts only when it agrees with the replayed deliveries (or when there
-          // is nothing to replay); otherwise the later deliveries, or the poller, bring the rest.
-          const end = steps[steps.length - 1];
-          observations.push(...(end === undefined || sameLists(end.listStatuses, state.listStatuses) ? [...steps, state] : steps));
+          // A delivery is a doorbell: it says "look at this contact", and the read decides. Its list, type and
+          // date_time are never taken for facts (anyone who can list the account's webhooks knows the URL's secret,
+          // and AC never resends a lost delivery, so a stale one may arrive alone). The read, compared with the
+          // snapshot, is the settled state the rules are about; times come from AC's own records (sdate, udate).
+          observations.push(state);
+          for (const payload of byContact.get(contactId)?.payloads ?? []) {
+            if (confirmedByRead(payload, state)) continue;
+            unconfirmed.push({
+              direction: 'ac_to_sf',
+              email: normaliseEmail(state.email),
+              acContactId: contactId,
+              decision: 'skip',
+              reason: `webhook ${describeDelivery(payload)} not confirmed by ActiveCampaign's records (a doorbell, not a fact)`,
+              result: 'unconfirmed',
+            });
+          }
         }
         const summary = await detectAndQueue(store, tx, observations, { observedAt: this.deps.clock(), via: 'webhook', baseline, inScope: this.deps.inScope });
         queued += summary.queued;
+        await store.audit.record(unconfirmed, tx);
         await store.audit.record(gone.map((contactId) => ({ direction: 'ac_to_sf' as const, email: null, acContactId: contactId, decision: 'skip', reason: 'webhook for a contact that no longer exists', result: 'nothing to do' })), tx);
         await store.webhookInbox.markProcessed(chunk.flatMap((id) => byContact.get(id)?.inboxIds ?? []), tx);
       });
@@ -132,28 +144,21 @@ export class WebhookProcessor {
 }
 
 /**
- * The states a contact went through according to its deliveries, starting from the last snapshot. A delivery
- * names one list's change; the fresh read that follows them is the authority on the final state.
+ * Whether AC's current records show what a delivery claims: the list in the claimed status (a subscribe: active or
+ * awaiting confirmation; an unsubscribe: unsubscribed), a hard bounce on the bounce counter. Other kinds of delivery
+ * claim nothing the rules use. Only the audit asks: the read decides either way.
  */
-export function replayDeliveries(start: AcContactState | null, payloads: WebhookPayload[]): AcContactState[] {
-  if (start === null) return [];
-  const steps: AcContactState[] = [];
-  let current = start;
-  for (const payload of payloads) {
-    const listId = deliveredListId(payload.list);
-    const at = new Date(payload.date_time);
-    const when = Number.isNaN(at.getTime()) ? current.acUpdatedAt : at;
-    const next: AcContactState = { ...current, listStatuses: { ...current.listStatuses }, subscribedAt: { ...current.subscribedAt }, acUpdatedAt: when };
-    if (payload.type === 'unsubscribe' && listId !== null) next.listStatuses[listId] = 2;
-    else if (payload.type === 'subscribe' && listId !== null) {
-      next.listStatuses[listId] = 1;
-      if (when !== null) next.subscribedAt[listId] = when;
-    } else if (payload.type === 'bounce' && bounceType(payload) === 'hard') next.hardBounced = true;
-    else continue;
-    steps.push(next);
-    current = next;
-  }
-  return steps;
+export function confirmedByRead(payload: WebhookPayload, read: AcContactState): boolean {
+  const listId = deliveredListId(payload.list);
+  if (payload.type === 'unsubscribe') return listId !== null && read.listStatuses[listId] === 2;
+  if (payload.type === 'subscribe') return listId !== null && (read.listStatuses[listId] === 1 || read.listStatuses[listId] === 0);
+  if (payload.type === 'bounce') return bounceType(payload) !== 'hard' || read.hardBounced;
+  return true;
+}
+
+function describeDelivery(payload: WebhookPayload): string {
+  const listId = deliveredListId(payload.list);
+  return `${payload.type}${listId === null ? '' : ` (list ${listId})`}`;
 }
 
 /** AC sends `list` and `list[][id]`; a qs parser merges them into ["1", {id: "1"}]. */
@@ -171,10 +176,4 @@ function bounceType(payload: WebhookPayload): string | null {
   const bounce = (payload as Record<string, unknown>).bounce;
   if (typeof bounce === 'object' && bounce !== null && 'type' in bounce && typeof bounce.type === 'string') return bounce.type.toLowerCase();
   return null;
-}
-
-function sameLists(a: Record<string, number>, b: Record<string, number>): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  for (const key of keys) if (a[key] !== b[key]) return false;
-  return true;
 }

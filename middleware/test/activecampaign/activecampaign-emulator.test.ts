@@ -100,6 +100,14 @@ describe('unsubscribeFromAllLists against the emulator', () => {
       alreadyUnsubscribed: [c.id],
       leftBounced: [],
       joinedAfter: [],
+      contactEmail: email,
+      hardBounced: false,
+      // AC's state after the call, for the reverse path's snapshot: the moved lists at 2, their new udate unknown.
+      membershipsAfter: [
+        { listId: a.id, status: 2, sdate: expect.any(String), udate: null },
+        { listId: b.id, status: 2, sdate: expect.any(String), udate: null },
+        { listId: c.id, status: 2, sdate: null, udate: expect.any(String) },
+      ],
     });
     expect(emulator.contactByEmail(email)?.lists).toEqual({
       [a.id]: 2,

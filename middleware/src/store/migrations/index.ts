@@ -176,4 +176,13 @@ ALTER TABLE sf_ac_links ADD COLUMN written_at timestamptz;
 ALTER TABLE sf_ac_links ADD COLUMN stream_seen_at timestamptz;
 `,
   },
+  {
+    version: 3,
+    name: 'the newest unsubscribe date a contact snapshot knew',
+    sql: `
+-- The newest list udate among the lists a contact had left when the snapshot was taken: a later read that shows a
+-- newer one saw a fresh unsubscribe even when both read "unsubscribed from all". NULL for snapshots taken before.
+ALTER TABLE ac_contact_snapshots ADD COLUMN last_unsubscribed_at timestamptz;
+`,
+  },
 ];

@@ -54,3 +54,72 @@ export async function salesforcePermissionFindings(
 export function describePermissionFindings(findings: readonly PermissionFinding[]): string {
   return findings.map((f) => `${f.field === null ? f.object : `${f.object}.${f.field}`} lacks ${f.permission}: ${f.message}`).join('; ');
 }
+
+export interface PermissionWatchOptions {
+  rest: Pick<SalesforceRestClient, 'describeAccess'>;
+  optOutField: () => string;
+  logger: { error(obj: object, msg: string): void; warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  /** How often the describes are read again: an admin may change a profile at any time (default 5 minutes). */
+  everyMs?: number;
+}
+
+/**
+ * The permission check kept up to date for /readyz and the status page: two describes every few minutes, never per
+ * request (a readiness probe every few seconds would otherwise spend the org's daily API allocation on it).
+ * The last known findings stay in force while a check cannot be made (network, expired session): a permission
+ * problem does not vanish because the org is unreachable.
+ */
+export class SalesforcePermissionWatch {
+  private found: PermissionFinding[] | null = null;
+  private lastReported = '';
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly options: PermissionWatchOptions) {}
+
+  /** What the integration user lacks (empty: nothing); null until a check could be made. */
+  findings(): PermissionFinding[] | null {
+    return this.found;
+  }
+
+  /** One sentence per finding, for the reasons of a degraded instance. */
+  reasons(): string[] {
+    return (this.found ?? []).map((f) => `Salesforce permission missing: ${describePermissionFindings([f])}`);
+  }
+
+  /** Checks now (one at a time); never throws. */
+  check(): Promise<void> {
+    this.running ??= this.checkOnce().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => void this.check(), this.options.everyMs ?? 5 * 60_000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  private async checkOnce(): Promise<void> {
+    const { logger } = this.options;
+    try {
+      this.found = await salesforcePermissionFindings(this.options.rest, this.options.optOutField());
+    } catch (error) {
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'salesforce permissions could not be checked; the last findings stay in force');
+      return;
+    }
+    // Logged when the findings change, not at every check: the status page and /readyz carry the lasting state.
+    const described = describePermissionFindings(this.found);
+    if (described === this.lastReported) return;
+    this.lastReported = described;
+    if (this.found.length > 0) logger.error({ findings: this.found }, `salesforce permissions missing: ${described}`);
+    else logger.info({}, 'salesforce permissions: the integration user can read and edit the opt-out field');
+  }
+}

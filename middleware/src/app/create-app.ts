@@ -18,6 +18,7 @@ import { AcReadiness, type AcReachability } from '../server/ac-readiness';
 import { createResyncRequests } from '../workers/resync-requests';
 import { SalesforceSession, type SalesforceAuthConfig } from '../salesforce/salesforce-auth';
 import { SalesforceRestClient } from '../salesforce/salesforce-rest';
+import { readRecordNames } from '../salesforce/record-names';
 import { SalesforcePermissionWatch, type PermissionFinding } from '../salesforce/salesforce-permissions';
 import type { SubscriberState } from '../salesforce/streaming-subscriber';
 import { cdcChannel, optOutEvent, syncStateFields } from '../salesforce/package-names';
@@ -257,6 +258,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     leaseMs: timing.jobLeaseMs,
     lingerMs: timing.pullLingerMs,
     limitPauseMs: timing.sfLimitPauseMs,
+    recordNames: (records) => readRecordNames(rest, records),
     retry,
     circuit: health.salesforce,
     clock,

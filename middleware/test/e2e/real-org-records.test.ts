@@ -91,6 +91,31 @@ describe.each(engines)('a real org refusing single records, on %s', (engine) => 
     expect(written.map((a) => a.recordId).sort()).toEqual([contact, lead].sort());
   });
 
+  test('when a trigger names the person in its refusal, then neither the dead letter nor the audit nor the log carries the name or the address', async () => {
+    // Apex addError() texts are written by the org's developers and may name the record: Salesforce passes them on
+    // as FIELD_CUSTOM_VALIDATION_EXCEPTION with the text as it is, without quotes.
+    const email = 'hedy.lamarr@example.com';
+    sandbox.ac.createContact(email, { lists: { [news.id]: 1 } });
+    const contact = String(sandbox.sf.insert('Contact', { FirstName: 'Hedwig', LastName: 'Kiesler', Email: email, HasOptedOutOfEmail: false }).Id);
+    const lead = String(sandbox.sf.insert('Lead', { FirstName: 'Hedwig', LastName: 'Kiesler', Company: 'Co', Email: email, HasOptedOutOfEmail: false }).Id);
+    await sandbox.app!.pollNow();
+    sandbox.sf.setRecordFault(lead, { kind: 'validation-rule', message: 'Hedwig Kiesler (hedy.lamarr) is a key account: ask Kiesler\'s owner before opting out' });
+    const logFrom = sandbox.logLines.length;
+    sandbox.ac.unsubscribe(email, 'all');
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact), { what: 'Contact opted out' });
+    const [letter] = await waitFor(async () => {
+      const letters = await lettersOf(email);
+      return letters.length > 0 ? letters : undefined;
+    }, { what: 'dead letter of the Lead' });
+    expect(letter?.lastError).toContain('FIELD_CUSTOM_VALIDATION_EXCEPTION');
+    expect(letter?.lastError).toContain('is a key account');
+    const audits = (await history(email)).filter((a) => a.recordId === lead);
+    expect(audits.length).toBeGreaterThan(0);
+    for (const text of [letter!.lastError, ...audits.map((a) => a.result), sandbox.logLines.slice(logFrom).join('')]) {
+      expect(text).not.toMatch(/hedwig|kiesler|hedy|lamarr/i);
+    }
+  });
+
   test.each([
     ['required-field', 'REQUIRED_FIELD_MISSING'],
     ['deleted', 'ENTITY_IS_DELETED'],

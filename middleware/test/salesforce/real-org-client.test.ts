@@ -9,6 +9,7 @@ import {
   SalesforceSessionExpiredError,
   SalesforceTimeoutError,
   redactSalesforceMessage,
+  emailParts,
   saveErrorClass,
   salesforceFailureClass,
 } from '../../src/salesforce/salesforce-errors';
@@ -95,6 +96,14 @@ describe('Salesforce failures, classified', () => {
   test('when a validation message quotes the person, then the redacted message keeps the rule but not the data', () => {
     const message = redactSalesforceMessage(`VIP "Ada Lovelace" (ada@example.com, +44 20 7946 0958) may not opt out`);
     expect(message).toBe('VIP [quoted] ([email], [number]) may not opt out');
+  });
+
+  test('when a trigger names the person without quotes, then the names and the email\'s parts known of the person are stripped as words, whatever their case', () => {
+    const personal = ['Mary Ann Evans', 'Mary Ann', 'Evans', 'Mary', 'Ann', ...emailParts('george.eliot+news@example.com')];
+    expect(emailParts('george.eliot+news@example.com')).toEqual(['george.eliot+news', 'george', 'eliot', 'news']);
+    const message = redactSalesforceMessage('MARY ANN EVANS (george.eliot) is a key account; Evans\'s owner decides. Annual review pending', 300, personal);
+    // "Annual" keeps its "Ann": only whole words go.
+    expect(message).toBe('[name] ([name].[name]) is a key account; [name]\'s owner decides. Annual review pending');
   });
 });
 

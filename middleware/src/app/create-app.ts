@@ -199,7 +199,9 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   // One cheap page of "contacts updated since now" (usually empty), sent only when no real traffic proved AC is up.
   const acReadiness = new AcReadiness({ usage: metrics.acUsage, probe: () => ac.listContactsUpdatedSince({ updatedAfter: clock(), limit: 1 }), now: () => clock().getTime() });
   const retry = { maxAttempts: config.jobs.maxAttempts, backoffBaseMs: config.jobs.backoffBaseMs, backoffCapMs: config.jobs.backoffCapMs, retryWindowMs: config.jobs.retryWindowMs };
-  const health = new ConsentHealth({ store, clock, metrics, circuitOptions: { failureThreshold: timing.circuitFailureThreshold, firstProbeDelayMs: timing.circuitFirstProbeMs, maxProbeDelayMs: timing.circuitMaxProbeMs }, configurationProblems: () => permissions.reasons() });
+  // Set once the pull worker exists (below): its pause at the org's daily API limit is a reason to be degraded.
+  let writesPaused = (): string[] => [];
+  const health = new ConsentHealth({ store, clock, metrics, circuitOptions: { failureThreshold: timing.circuitFailureThreshold, firstProbeDelayMs: timing.circuitFirstProbeMs, maxProbeDelayMs: timing.circuitMaxProbeMs }, otherReasons: () => [...permissions.reasons(), ...writesPaused()] });
   const reader = createSalesforceRecordReader({ rest, store, optOutField: () => settings.get().optOutField, customFields });
 
   const scope = createSyncScope({ rest, ac, settings: () => settings.get() });
@@ -265,6 +267,10 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     logger,
     metrics,
   });
+  writesPaused = () => {
+    const pause = pull.salesforcePause();
+    return pause === null ? [] : [`Salesforce writes wait until ${pause.until.toISOString()}: ${pause.reason}; the jobs stay queued`];
+  };
   let lastPollAt: Date | null = null;
   /** The last poll that went to the end (not paused for a push backlog): bounds how long polls may wait. */
   let lastCompletePollAt: Date | null = null;

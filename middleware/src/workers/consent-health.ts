@@ -25,10 +25,10 @@ export interface ConsentHealthOptions {
   staleOptOutMs?: number;
   circuitOptions?: { failureThreshold?: number; firstProbeDelayMs?: number; maxProbeDelayMs?: number };
   /**
-   * Problems of the vendors' configuration that make opt-outs silently lost rather than late (a hidden opt-out
-   * field): one sentence each, known already (never fetched per report).
+   * Other reasons opt-outs are lost or wait, one sentence each, known already (never fetched per report): a hidden
+   * or read-only opt-out field, Salesforce writes paused at the org's daily API limit.
    */
-  configurationProblems?: () => string[];
+  otherReasons?: () => string[];
 }
 
 const VENDOR_NAMES = { activecampaign: 'ActiveCampaign', salesforce: 'Salesforce' } as const;
@@ -53,7 +53,7 @@ export class ConsentHealth {
     const ageSeconds = oldest === null ? 0 : Math.max(0, Math.round((now - oldest.getTime()) / 1000));
     metrics.oldestPendingOptOutAge.set(ageSeconds);
     const circuits = [this.activeCampaign.state(), this.salesforce.state()];
-    const reasons: string[] = [...(this.options.configurationProblems?.() ?? [])];
+    const reasons: string[] = [...(this.options.otherReasons?.() ?? [])];
     for (const c of circuits) {
       if (!c.open) continue;
       const cause = c.lastFailure?.failureClass === 'credentials' ? 'refuses our credentials or permissions' : 'keeps failing';

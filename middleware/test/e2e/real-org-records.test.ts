@@ -168,6 +168,15 @@ describe.each(engines)('a real org refusing single records, on %s', (engine) => 
         return s.salesforceApi.writesPausedUntil !== null ? s : undefined;
       }, { what: 'writes paused' });
       expect(status.salesforceApi.used).toBe(status.salesforceApi.max);
+      // The banner of the status page and /readyz (degraded, still 200) say why Salesforce writes wait.
+      expect(status.health.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/Salesforce writes wait until .*daily API request limit/)]));
+      // (The pause here is 300 ms, renewed by each refused try: asked until it is caught within one.)
+      const ready = await waitFor(async () => {
+        const res = await fetch(`${sandbox.app!.url}/readyz`);
+        const body = (await res.json()) as { degraded: string[] };
+        return body.degraded.some((d) => d.includes('REQUEST_LIMIT_EXCEEDED')) ? { status: res.status, body } : undefined;
+      }, { what: '/readyz naming the limit' });
+      expect(ready.status).toBe(200);
       // Longer than several pauses with JOB_MAX_ATTEMPTS 4: the opt-out is never spent on the limit.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       expect(await jobsOf('limited@example.com')).toHaveLength(1);

@@ -140,6 +140,23 @@ describe('Salesforce sessions and the daily API limit', () => {
     expect(session.refreshes()).toBe(2);
   });
 
+  test('when the session dies between two Collections calls of one update (over 200 records), then the second call re-authenticates and every record is written once', async () => {
+    const session = orgSession();
+    const rest = new SalesforceRestClient(session);
+    const ids = org.emulator.seed({ Contact: Array.from({ length: 250 }, (_, i) => ({ LastName: `Mid${i}`, Email: `mid${i}@example.com` })) }).Contact ?? [];
+    await rest.getLimits();
+    let patches = 0;
+    org.emulator.beforeNextRequest(({ method, path }) => method === 'PATCH' && path.includes('/composite/sobjects') && ++patches === 2, () => org.emulator.revokeAllTokens());
+    const results = await rest.updateRecords('Contact', ids.map((Id) => ({ Id, HasOptedOutOfEmail: true })));
+    expect(results).toHaveLength(250);
+    expect(results.every((r) => r.success)).toBe(true);
+    expect(session.refreshes()).toBe(2);
+    expect(ids.every((id) => org.emulator.get('Contact', id)?.HasOptedOutOfEmail === true)).toBe(true);
+    const collectionCalls = org.emulator.requestLog.filter((r) => r.method === 'PATCH' && r.path.includes('/composite/sobjects'));
+    // 200 + 50, and the refused second call once more after the new token.
+    expect(collectionCalls.length).toBeGreaterThanOrEqual(3);
+  });
+
   test('when Salesforce answers, then the client reads the org API use from Sforce-Limit-Info and reports it', async () => {
     const seen: Array<{ used: number; max: number }> = [];
     const rest = new SalesforceRestClient(orgSession(), { onApiUsage: (usage) => seen.push(usage) });

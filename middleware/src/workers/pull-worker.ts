@@ -336,6 +336,13 @@ export class PullWorker {
             : { id: write.id, success: false, errors: [{ statusCode: MODIFIED_SINCE_READ, message: `modified in Salesforce after ${write.unlessModifiedSince.toISOString()}`, fields: [] }] },
         );
       } catch (error) {
+        const refusal = recordRefusal(error);
+        if (refusal !== null) {
+          // One record a call: Salesforce's refusal of the call is this record's (a validation rule, a lock, a
+          // deleted record), judged alone like a Collections result; the call itself reached the org.
+          results.set(write.id, { id: write.id, success: false, errors: [refusal] });
+          continue;
+        }
         limitReached ||= isRequestLimit(error);
         callErrors.set(write.id, error);
         if (!isRequestLimit(error)) this.noteVendorFailure(error);
@@ -425,6 +432,16 @@ function writeOutcome(result: SaveResult | undefined): WriteOutcome {
   // No error listed at all is not something to give up on.
   if (codes.length === 0 || codes.some((code) => saveErrorClass(code) !== 'permanent')) return 'transient';
   return 'permanent';
+}
+
+/**
+ * The record-level refusal inside an sObject Rows error (400 with an error code, or 404 for a record gone since it
+ * was read): what Collections would have put in that record's SaveResult, judged by its code the same way. null
+ * for what is the call's or the org's (401 session, 403 limit or access, 5xx).
+ */
+function recordRefusal(error: unknown): SaveResult['errors'][number] | null {
+  if (!(error instanceof SalesforceApiError) || (error.httpStatus !== 400 && error.httpStatus !== 404)) return null;
+  return { statusCode: error.errorCode, message: error.apiMessage, fields: [...error.fields] };
 }
 
 function messageOf(error: unknown): string {

@@ -116,6 +116,25 @@ describe.each(engines)('a real org refusing single records, on %s', (engine) => 
     }
   });
 
+  test('when a validation rule refuses the Contact\'s opt-in (a re-subscribe, written one record a call), then the Lead is opted in and the Contact alone is dead-lettered with the Salesforce code', async () => {
+    const email = 'resubscribed-rule@example.com';
+    const { contact, lead } = await person(email);
+    sandbox.ac.unsubscribe(email, 'all');
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact) && isOptedOut(sandbox, 'Lead', lead), { what: 'both opted out' });
+    await waitFor(async () => (await jobsOf(email)).length === 0, { what: 'opt-out job done' });
+    sandbox.sf.setRecordFault(contact, { kind: 'validation-rule', message: 'Opted-out Contacts stay opted out' });
+    sandbox.ac.subscribe(email, news.id);
+    await waitFor(() => !isOptedOut(sandbox, 'Lead', lead), { what: 'Lead opted in' });
+    const letters = await waitFor(async () => {
+      const found = await lettersOf(email);
+      return found.length > 0 ? found : undefined;
+    }, { what: 'dead letter of the Contact', timeoutMs: 20_000 });
+    expect(letters).toHaveLength(1);
+    expect(letters[0]?.lastError).toContain(`${contact}: FIELD_CUSTOM_VALIDATION_EXCEPTION: Opted-out Contacts stay opted out`);
+    await waitFor(async () => (await jobsOf(email)).length === 0, { what: 'job done' });
+    expect(isOptedOut(sandbox, 'Contact', contact)).toBe(true);
+  });
+
   test.each([
     ['required-field', 'REQUIRED_FIELD_MISSING'],
     ['deleted', 'ENTITY_IS_DELETED'],

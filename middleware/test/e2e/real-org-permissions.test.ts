@@ -2,6 +2,7 @@
 import { engines } from '../support/test-databases';
 import { startSandbox, type Sandbox } from '../support/sandbox-harness';
 import { waitFor } from '../support/wait-for';
+import { readyApp } from '../support/sandbox-queries';
 
 const readyz = async (sandbox: Sandbox) => {
   const res = await fetch(`${sandbox.app!.url}/readyz`);
@@ -55,6 +56,26 @@ describe.each(engines)('the integration user lacks field-level security for the 
     for (let i = 0; i < 10; i++) await readyz(sandbox);
     // The periodic check (every 200 ms here) may run once or twice meanwhile, at two describes each: never ten times.
     expect(describes() - before).toBeLessThan(10);
+  });
+
+  test('when an AC unsubscribe meets the hidden field, then the opt-out waits and neither the job\'s error nor the log quotes the query\'s emails', async () => {
+    // Salesforce's INVALID_FIELD message repeats the SOQL it refused, and that query lists the emails asked for.
+    await readyApp(sandbox);
+    const email = 'hidden.reader@example.com';
+    const list = sandbox.ac.createList('Hidden field news');
+    sandbox.ac.createContact(email, { lists: { [list.id]: 1 } });
+    sandbox.sf.insert('Contact', { LastName: 'Reader', Email: email, HasOptedOutOfEmail: false });
+    await sandbox.app!.pollNow();
+    const logFrom = sandbox.logLines.length;
+    sandbox.ac.unsubscribe(email, 'all');
+    const job = await waitFor(async () => {
+      const rows = (await sandbox.app!.store.db.query(`SELECT last_error FROM jobs WHERE subject = $1`, [email])).rows as { last_error: string | null }[];
+      return rows.find((r) => r.last_error !== null);
+    }, { what: 'the pull job failing on the hidden field' });
+    expect(job.last_error).toContain('INVALID_FIELD');
+    expect(job.last_error).not.toContain(email);
+    expect(sandbox.logLines.slice(logFrom).join('')).not.toContain(email);
+    expect((await sandbox.app!.store.jobs.listDeadLetters()).filter((d) => d.subject === email)).toEqual([]);
   });
 
   test('when the admin grants the access, then the periodic check clears the finding and /readyz is ready again', async () => {

@@ -98,6 +98,16 @@ describe('Salesforce failures, classified', () => {
     expect(message).toBe('VIP [quoted] ([email], [number]) may not opt out');
   });
 
+  test('when Salesforce refuses a query, then the error keeps the reason and its place but not the query, which lists the emails asked for', async () => {
+    const rest = new SalesforceRestClient(jwtSession(harness));
+    const error = await rest.query(`SELECT Id, Nope__c FROM Contact WHERE Email IN ('someone@example.com')`, idSchema).catch((e: unknown) => e);
+    expect(error).toMatchObject({ errorCode: 'INVALID_FIELD' });
+    const message = (error as Error).message;
+    expect(message).toContain("No such column 'Nope__c' on entity 'Contact'");
+    expect(message).toContain('(at row 1, column 12 of the query)');
+    expect(message).not.toContain('someone@example.com');
+  });
+
   test('when a trigger names the person without quotes, then the names and the email\'s parts known of the person are stripped as words, whatever their case', () => {
     const personal = ['Mary Ann Evans', 'Mary Ann', 'Evans', 'Mary', 'Ann', ...emailParts('george.eliot+news@example.com')];
     expect(emailParts('george.eliot+news@example.com')).toEqual(['george.eliot+news', 'george', 'eliot', 'news']);

@@ -14,6 +14,7 @@ import {
   salesforceFailureClass,
 } from '../../src/salesforce/salesforce-errors';
 import { SalesforceSession } from '../../src/salesforce/salesforce-auth';
+import { salesforcePermissionFindings } from '../../src/salesforce/salesforce-permissions';
 import { systemClock } from '../../src/salesforce/logger-and-clock';
 import { jwtSession, startHarness, type Harness } from './emulator-harness';
 
@@ -191,3 +192,24 @@ describe('Salesforce sessions and the daily API limit', () => {
     }
   });
 });
+
+describe('what the integration user lacks, from the describes', () => {
+  afterEach(() => {
+    for (const object of ['Contact', 'Lead']) for (const field of ['HasOptedOutOfEmail', 'Opt_Out_Source__c', 'AC_Status__c']) harness.emulator.setFieldAccess(object, field, 'edit');
+  });
+
+  test('when a package field written beside the opt-out is read-only or hidden, then it is a finding: Salesforce would refuse every opt-out written with it', async () => {
+    harness.emulator.setFieldAccess('Contact', 'Opt_Out_Source__c', 'read');
+    harness.emulator.setFieldAccess('Lead', 'AC_Status__c', 'hidden');
+    const findings = await salesforcePermissionFindings(new SalesforceRestClient(jwtSession(harness)), 'HasOptedOutOfEmail');
+    expect(findings).toEqual([
+      expect.objectContaining({ object: 'Contact', field: 'Opt_Out_Source__c', permission: 'Field-level security: Edit' }),
+      expect.objectContaining({ object: 'Lead', field: 'AC_Status__c', permission: 'Field-level security: Read' }),
+    ]);
+  });
+
+  test('when everything is granted, then there is no finding', async () => {
+    expect(await salesforcePermissionFindings(new SalesforceRestClient(jwtSession(harness)), 'HasOptedOutOfEmail')).toEqual([]);
+  });
+});
+

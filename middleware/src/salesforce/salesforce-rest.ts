@@ -332,7 +332,8 @@ export class SalesforceRestClient {
  * log, a job's last error or an audit entry. Other messages keep their text, any email address in them replaced.
  */
 export function withoutQueryEcho(message: string): string {
-  const echo = /^\s*[\s\S]*?\n\s*\^\s*\nERROR at Row:(\d+):Column:(\d+)\n([\s\S]*)$/.exec(message);
+  // Anchored on the literal marker only: no backtracking over a long query.
+  const echo = /\nERROR at Row:(\d+):Column:(\d+)\n([\s\S]*)$/.exec(message);
   const text = echo === null ? message : `${echo[3]?.trim() ?? ''} (at row ${echo[1]}, column ${echo[2]} of the query)`;
   return text.replace(/[^\s@"'<>()[\],;:]+@[^\s@"'<>()[\],;:]+/g, '[email]');
 }

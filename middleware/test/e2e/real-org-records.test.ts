@@ -207,4 +207,21 @@ describe.each(engines)('a real org refusing single records, on %s', (engine) => 
     await waitFor(() => isOptedOut(sandbox, 'Contact', contact), { what: 'written once there is room' });
     expect(await lettersOf('limited@example.com')).toEqual([]);
   });
+
+  test('when an opt-out is made in Salesforce while the daily API limit refuses the product\'s reads, then it reaches ActiveCampaign, at once or once there is room', async () => {
+    const email = 'limited-push@example.com';
+    const { contact } = await person(email);
+    sandbox.sf.setApiLimit({ max: sandbox.sf.apiUsage().used, enforce: true });
+    try {
+      sandbox.sf.update('Contact', contact, { HasOptedOutOfEmail: true }, { asUserId: sandbox.sf.users.admin.id });
+      // The change event carries the opt-out (events do not count against the allocation): it may go through at
+      // once; if a read is refused, it must wait and go through after.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(await lettersOf(email)).toEqual([]);
+    } finally {
+      sandbox.sf.setApiLimit({ max: 15000, enforce: false });
+    }
+    await waitFor(() => Number(sandbox.ac.contactByEmail(email)?.lists[news.id]) === 2, { what: 'AC unsubscribed once Salesforce answers again', timeoutMs: 30_000 });
+  }, 45_000);
 });
+

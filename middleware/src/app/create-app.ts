@@ -18,7 +18,8 @@ import { AcReadiness, type AcReachability } from '../server/ac-readiness';
 import { createResyncRequests } from '../workers/resync-requests';
 import { SalesforceSession, type SalesforceAuthConfig } from '../salesforce/salesforce-auth';
 import { SalesforceRestClient } from '../salesforce/salesforce-rest';
-import { describePermissionFindings, salesforcePermissionFindings, type PermissionFinding } from '../salesforce/salesforce-permissions';
+import { readRecordNames } from '../salesforce/record-names';
+import { SalesforcePermissionWatch, type PermissionFinding } from '../salesforce/salesforce-permissions';
 import type { SubscriberState } from '../salesforce/streaming-subscriber';
 import { cdcChannel, optOutEvent, syncStateFields } from '../salesforce/package-names';
 import { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
@@ -77,6 +78,8 @@ export interface AppTiming {
   circuitFailureThreshold: number;
   circuitFirstProbeMs: number;
   circuitMaxProbeMs: number;
+  /** How often the integration user's access to the opt-out field is checked again (two describes). */
+  permissionCheckEveryMs: number;
 }
 
 export const defaultTiming: AppTiming = {
@@ -99,6 +102,7 @@ export const defaultTiming: AppTiming = {
   circuitFailureThreshold: 3,
   circuitFirstProbeMs: 2000,
   circuitMaxProbeMs: 60_000,
+  permissionCheckEveryMs: 5 * 60_000,
 };
 
 const LEADER_LEASE = 'stream-and-poll';
@@ -162,18 +166,11 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   const rest = new SalesforceRestClient(session, { logger, fetchImpl: countingSalesforceFetch(metrics), timeoutMs: timing.sfTimeoutMs, onApiUsage: (usage) => metrics.observeSalesforceApiUsage(usage) });
   const settings = new SettingsProvider(rest, logger);
   await settings.refresh().catch(() => undefined);
-  // A hidden or read-only opt-out field loses events silently: found at start and at each settings refresh, it is
-  // on the status (salesforcePermissions) for /readyz and the status page. null while it could not be checked.
-  let permissionFindings: PermissionFinding[] | null = null;
-  const checkPermissions = async (): Promise<void> => {
-    try {
-      permissionFindings = await salesforcePermissionFindings(rest, settings.get().optOutField);
-      if (permissionFindings.length > 0) logger.error({ findings: permissionFindings }, `salesforce permissions missing: ${describePermissionFindings(permissionFindings)}`);
-    } catch (error) {
-      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'salesforce permissions could not be checked');
-    }
-  };
-  await checkPermissions();
+  // A hidden or read-only opt-out field loses events silently: checked at start and then periodically, it is on the
+  // status (salesforcePermissions), the degraded reasons of /readyz and the status page's banner.
+  const permissions = new SalesforcePermissionWatch({ rest, optOutField: () => settings.get().optOutField, logger, everyMs: timing.permissionCheckEveryMs });
+  await permissions.check();
+  permissions.start();
 
   let customFieldsKnown: boolean | null = null;
   const customFields = async () => {
@@ -203,7 +200,9 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   // One cheap page of "contacts updated since now" (usually empty), sent only when no real traffic proved AC is up.
   const acReadiness = new AcReadiness({ usage: metrics.acUsage, probe: () => ac.listContactsUpdatedSince({ updatedAfter: clock(), limit: 1 }), now: () => clock().getTime() });
   const retry = { maxAttempts: config.jobs.maxAttempts, backoffBaseMs: config.jobs.backoffBaseMs, backoffCapMs: config.jobs.backoffCapMs, retryWindowMs: config.jobs.retryWindowMs };
-  const health = new ConsentHealth({ store, clock, metrics, circuitOptions: { failureThreshold: timing.circuitFailureThreshold, firstProbeDelayMs: timing.circuitFirstProbeMs, maxProbeDelayMs: timing.circuitMaxProbeMs } });
+  // Set once the pull worker exists (below): its pause at the org's daily API limit is a reason to be degraded.
+  let writesPaused = (): string[] => [];
+  const health = new ConsentHealth({ store, clock, metrics, circuitOptions: { failureThreshold: timing.circuitFailureThreshold, firstProbeDelayMs: timing.circuitFirstProbeMs, maxProbeDelayMs: timing.circuitMaxProbeMs }, otherReasons: () => [...permissions.reasons(), ...writesPaused()] });
   const reader = createSalesforceRecordReader({ rest, store, optOutField: () => settings.get().optOutField, customFields });
 
   const scope = createSyncScope({ rest, ac, settings: () => settings.get() });
@@ -262,12 +261,17 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     leaseMs: timing.jobLeaseMs,
     lingerMs: timing.pullLingerMs,
     limitPauseMs: timing.sfLimitPauseMs,
+    recordNames: (records) => readRecordNames(rest, records),
     retry,
     circuit: health.salesforce,
     clock,
     logger,
     metrics,
   });
+  writesPaused = () => {
+    const pause = pull.salesforcePause();
+    return pause === null ? [] : [`Salesforce writes wait until ${pause.until.toISOString()}: ${pause.reason}; the jobs stay queued`];
+  };
   let lastPollAt: Date | null = null;
   /** The last poll that went to the end (not paused for a push backlog): bounds how long polls may wait. */
   let lastCompletePollAt: Date | null = null;
@@ -373,7 +377,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       leadershipBusy = false;
     }
   };
-  const settingsTask = cron.schedule(config.salesforce.settingsRefreshCron, () => void settings.refresh().then(checkPermissions));
+  const settingsTask = cron.schedule(config.salesforce.settingsRefreshCron, () => void settings.refresh().catch(() => undefined).then(() => permissions.check()));
   registerStreamGauges(metrics.registry, () => ({ leader, connected: subscriber?.state().connected === true }));
 
   const status = async (): Promise<AppStatus> => ({
@@ -385,7 +389,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     acReachable: acReadiness.known(),
     lastPollAt: lastPollAt?.toISOString() ?? null,
     health: await health.report(),
-    salesforcePermissions: permissionFindings,
+    salesforcePermissions: permissions.findings(),
     salesforceApi: { used: rest.apiUsage()?.used ?? null, max: rest.apiUsage()?.max ?? null, writesPausedUntil: pull.salesforcePause()?.until.toISOString() ?? null },
   });
 
@@ -433,6 +437,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   } catch (error) {
     await closeServers();
     settingsTask.stop();
+    await permissions.stop();
     await db.close();
     throw error;
   }
@@ -493,6 +498,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       clearInterval(retentionTimer);
       await retention.stop();
       settingsTask.stop();
+      await permissions.stop();
       if (leader) await loseLeadership();
       await store.leases.release(LEADER_LEASE).catch(() => undefined);
       await Promise.all([pushLoop?.stop(), pullLoop?.stop(), webhookLoop?.stop(), gapLoop?.stop()]);

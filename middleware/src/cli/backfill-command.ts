@@ -11,6 +11,7 @@ import { SettingsProvider } from '../app/settings-provider';
 import { syncedObjects, syncStateFields } from '../salesforce/package-names';
 import { isUnsubscribedFromAll } from '../sync/ac-transitions';
 import { toAcContactState } from '../workers/ac-contact-state';
+import { unconvertedLeads } from '../workers/salesforce-records';
 import { createLogger } from '../observability/logger';
 import { backfillBatchLimit } from '../server/backfill-routes';
 import { loadConfigOrReport } from './config-loading';
@@ -128,12 +129,15 @@ async function readSalesforce(rest: SalesforceRestClient, config: AppConfig, dir
   const schema = z.object({ Id: z.string(), Email: z.string().nullable() }).catchall(z.unknown());
   const out: SfRecordSummary[] = [];
   for (const objectName of syncedObjects) {
+    // A converted Lead is never read (as the live workers do): Salesforce refuses every update to it, and the Contact
+    // it became carries the person's opt-out from then on.
+    const condition = objectName === 'Lead' ? unconvertedLeads : undefined;
     const rows =
       direction === 'sf-to-ac'
-        ? await rest.query(`SELECT Id, Email, ${fields.join(', ')} FROM ${objectName} WHERE ${field} = true`, schema)
+        ? await rest.query(`SELECT Id, Email, ${fields.join(', ')} FROM ${objectName} WHERE ${field} = true${condition === undefined ? '' : ` AND ${condition}`}`, schema)
         : emails.length === 0
           ? []
-          : await rest.findRecordsByEmails(objectName, emails, fields, schema);
+          : await rest.findRecordsByEmails(objectName, emails, fields, schema, condition === undefined ? {} : { condition });
     for (const row of rows) {
       if (row.Email === null || row.Email === '') continue;
       out.push({ objectName, id: row.Id, email: row.Email.toLowerCase(), optedOut: row[field] === true, hardBouncedFlag: customFields ? row[syncStateFields.hardBounced] === true : null });

@@ -29,7 +29,7 @@ export async function showScenario(terminal: Terminal, servers: SandboxServers, 
   terminal.say('');
   if (scenario === 'hidden-field') {
     const findings = await until('the permission check', timeoutMs, async () => (await app.status()).salesforcePermissions ?? undefined);
-    terminal.say(findings.length === 0 ? 'The middleware found nothing missing (unexpected for this scenario).' : `The middleware reports (status page, /admin/status, optout-sync check): ${describePermissionFindings(findings)}`);
+    terminal.say(findings.length === 0 ? 'The middleware found nothing missing (unexpected for this scenario).' : `The middleware reports (status page banner, /readyz as degraded, /admin/status, optout-sync check): ${describePermissionFindings(findings)}`);
     return;
   }
   terminal.say(`${scenarioEmail} unsubscribes from every list in ActiveCampaign; the middleware brings Salesforce in line:`);

@@ -127,13 +127,28 @@ export function salesforceFailureClass(error: unknown): SalesforceFailureClass |
 }
 
 /**
- * A Salesforce error message fit for audits and dead letters: validation rules and Flows carry messages the org's
- * admin wrote, which may quote the record (an email, a phone number, a name in quotes); those are replaced.
+ * A Salesforce error message fit for audits and dead letters: validation rules, Flows and triggers carry messages
+ * the org's people wrote, which may name the record (an email, a phone number, a name with or without quotes).
+ * `personal` lists what is known of the person (the record's names, the parts of its email address): each is
+ * replaced wherever it stands as a word, whatever its case.
  */
-export function redactSalesforceMessage(message: string, maxLength = 300): string {
-  const redacted = message
-    .replace(/[^\s@"'<>()[\],;:]+@[^\s@"'<>()[\],;:]+/g, '[email]')
-    .replace(/\+?\d[\d\s().-]{5,}\d/g, '[number]')
-    .replace(/"[^"]*"|'[^']*'|“[^”]*”/g, '[quoted]');
+export function redactSalesforceMessage(message: string, maxLength = 300, personal: readonly string[] = []): string {
+  let redacted = message.replace(/[^\s@"'<>()[\],;:]+@[^\s@"'<>()[\],;:]+/g, '[email]');
+  // Longest first, so that "Hedwig Kiesler" goes as one before "Kiesler" alone.
+  const words = [...new Set(personal.map((p) => p.trim()).filter((p) => p.length >= 2))].sort((a, b) => b.length - a.length);
+  for (const word of words) {
+    const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    redacted = redacted.replace(new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?![\\p{L}\\p{N}])`, 'giu'), '[name]');
+  }
+  redacted = redacted.replace(/\+?\d[\d\s().-]{5,}\d/g, '[number]').replace(/"[^"]*"|'[^']*'|“[^”]*”/g, '[quoted]');
   return redacted.length > maxLength ? `${redacted.slice(0, maxLength - 1)}…` : redacted;
+}
+
+/**
+ * What an email address says of its owner, for redactSalesforceMessage: the local part and its pieces
+ * ("hedy.lamarr" gives "hedy.lamarr", "hedy" and "lamarr"); pieces under 3 characters are too common to strip.
+ */
+export function emailParts(email: string): string[] {
+  const local = email.split('@')[0] ?? '';
+  return [local, ...local.split(/[._+-]+/).filter((piece) => piece.length >= 3)].filter((part) => part.length >= 2);
 }

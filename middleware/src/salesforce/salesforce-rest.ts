@@ -320,10 +320,22 @@ export class SalesforceRestClient {
     throw new SalesforceApiError(
       response.status,
       first?.errorCode ?? 'UNKNOWN_ERROR',
-      first?.message ?? `HTTP ${response.status}`,
+      first === undefined ? `HTTP ${response.status}` : withoutQueryEcho(first.message),
       first?.fields ?? [],
     );
   }
+}
+
+/**
+ * A refused SOQL query's message repeats the query ("\n<query>\n   ^\nERROR at Row:1:Column:12\n<reason>"), and
+ * our queries list the emails asked for: only the reason and where it is are kept, so that the error can go to a
+ * log, a job's last error or an audit entry. Other messages keep their text, any email address in them replaced.
+ */
+export function withoutQueryEcho(message: string): string {
+  // Anchored on the literal marker only: no backtracking over a long query.
+  const echo = /\nERROR at Row:(\d+):Column:(\d+)\n([\s\S]*)$/.exec(message);
+  const text = echo === null ? message : `${echo[3]?.trim() ?? ''} (at row ${echo[1]}, column ${echo[2]} of the query)`;
+  return text.replace(/[^\s@"'<>()[\],;:]+@[^\s@"'<>()[\],;:]+/g, '[email]');
 }
 
 /** undici reports a refused connection as `fetch failed` with the system error in `cause`. */

@@ -10,6 +10,7 @@ import type { AcUsage } from '../observability/ac-usage';
 import { secretsEqual } from './webhook-routes';
 import { optOutsPerHour } from './status-series';
 import { backfillRoutes } from './backfill-routes';
+import { SalesforceApiError, redactSalesforceMessage, salesforceFailureClass } from '../salesforce/salesforce-errors';
 
 export interface AdminDeps {
   store: Store;
@@ -113,7 +114,13 @@ export function adminRoutes(deps: AdminDeps): Router {
       res.status(400).json({ error: z.prettifyError(body.error) });
       return;
     }
-    const outcome = await deps.resyncEmail(body.data.email);
+    let outcome: unknown;
+    try {
+      outcome = await deps.resyncEmail(body.data.email);
+    } catch (error) {
+      if (!answerSalesforceFailure(res, error, [body.data.email])) throw error;
+      return;
+    }
     res.status(202).json({ queued: true, ...(typeof outcome === 'object' && outcome !== null ? outcome : {}) });
   });
   admin.post('/resync-record', async (req, res) => {
@@ -122,7 +129,13 @@ export function adminRoutes(deps: AdminDeps): Router {
       res.status(400).json({ error: z.prettifyError(body.error) });
       return;
     }
-    const found = await deps.resyncRecord(body.data.recordId);
+    let found: boolean;
+    try {
+      found = await deps.resyncRecord(body.data.recordId);
+    } catch (error) {
+      if (!answerSalesforceFailure(res, error, [])) throw error;
+      return;
+    }
     res.status(found ? 202 : 404).json(found ? { queued: true } : { queued: false, error: 'no Contact or Lead with this id' });
   });
   admin.get('/dead-letters', async (_req, res) => {
@@ -161,4 +174,24 @@ export function adminRoutes(deps: AdminDeps): Router {
     res.json({ limitPerMinute: deps.acRateLimitPerSecond * 60, minutes: deps.acUsage.series(query.data.minutes) });
   });
   return admin;
+}
+
+/**
+ * A resync reads Salesforce before it queues anything: when Salesforce refuses or does not answer (its daily API
+ * limit, an outage, a refused session), the admin is told which and when to try again, not "internal error".
+ * False when the error is not Salesforce's.
+ */
+function answerSalesforceFailure(res: express.Response, error: unknown, personal: string[]): boolean {
+  const failureClass = salesforceFailureClass(error);
+  if (failureClass === undefined) return false;
+  // A query's error message may quote the query, and so the email asked for.
+  const detail = redactSalesforceMessage(error instanceof Error ? error.message : String(error), 300, personal);
+  const limit = error instanceof SalesforceApiError && error.errorCode === 'REQUEST_LIMIT_EXCEEDED';
+  if (failureClass === 'permanent') {
+    res.status(502).json({ queued: false, error: `Salesforce refused the read: ${detail}` });
+    return true;
+  }
+  // The daily allocation is a rolling 24 hours: room comes back as old calls age out, not in seconds.
+  res.status(503).set('Retry-After', limit ? '300' : '30').json({ queued: false, error: `Salesforce could not be read (${failureClass}): ${detail}; nothing was queued, try again later` });
+  return true;
 }

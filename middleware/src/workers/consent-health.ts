@@ -24,6 +24,11 @@ export interface ConsentHealthOptions {
   /** An opt-out waiting longer than this makes the instance degraded (default 5 minutes). */
   staleOptOutMs?: number;
   circuitOptions?: { failureThreshold?: number; firstProbeDelayMs?: number; maxProbeDelayMs?: number };
+  /**
+   * Other reasons opt-outs are lost or wait, one sentence each, known already (never fetched per report): a hidden
+   * or read-only opt-out field, Salesforce writes paused at the org's daily API limit.
+   */
+  otherReasons?: () => string[];
 }
 
 const VENDOR_NAMES = { activecampaign: 'ActiveCampaign', salesforce: 'Salesforce' } as const;
@@ -48,7 +53,7 @@ export class ConsentHealth {
     const ageSeconds = oldest === null ? 0 : Math.max(0, Math.round((now - oldest.getTime()) / 1000));
     metrics.oldestPendingOptOutAge.set(ageSeconds);
     const circuits = [this.activeCampaign.state(), this.salesforce.state()];
-    const reasons: string[] = [];
+    const reasons: string[] = [...(this.options.otherReasons?.() ?? [])];
     for (const c of circuits) {
       if (!c.open) continue;
       const cause = c.lastFailure?.failureClass === 'credentials' ? 'refuses our credentials or permissions' : 'keeps failing';

@@ -11,7 +11,7 @@ import { planSalesforceWrites, type PlannedWrite, type SalesforceRecordState } f
 import { awaitingStream } from '../sync/opt-out-recency';
 import type { Settings } from '../sync/settings';
 import type { ConvertedLead, SalesforceRecordReader } from './salesforce-records';
-import { SalesforceApiError, redactSalesforceMessage, saveErrorClass } from '../salesforce/salesforce-errors';
+import { SalesforceApiError, emailParts, redactSalesforceMessage, saveErrorClass } from '../salesforce/salesforce-errors';
 import type { Metrics } from '../observability/metrics';
 import { emailHash } from '../observability/logger';
 import { classifyFailure, type ClassifiedFailure } from './failure-class';
@@ -43,6 +43,11 @@ export interface PullWorkerDeps {
    * allocation is a rolling 24 hours, so room returns as old calls age out. The jobs stay queued meanwhile.
    */
   limitPauseMs?: number;
+  /**
+   * The names of records Salesforce refused (by 15-character id), read only when a write failed: a trigger's or
+   * Flow's message may name the person, and those names are stripped before an audit, a dead letter or a log.
+   */
+  recordNames?: (records: { objectName: 'Contact' | 'Lead'; id: string }[]) => Promise<Map<string, string[]>>;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -152,6 +157,9 @@ export class PullWorker {
     const converted = groupBy(await this.convertedLeads(ready), (lead) => lead.email);
     const { results, callErrors, limitReached } = await this.writeAll(plans.flatMap((p) => p.plan.writes));
     const writtenAt = this.deps.clock();
+    const names = await this.namesOfRefused(plans.flatMap((p) => p.plan.writes).filter((w) => results.get(w.id)?.success === false));
+    /** A record's errors in words, stripped of what is known of the person. */
+    const errorsOf = (email: string, recordId: string) => describeSaveErrors(results.get(recordId), [...emailParts(email), ...(names.get(recordId.slice(0, 15)) ?? [])]);
     for (const { job, plan } of plans) {
       // Each record's failure is judged alone: one the org refuses for good (a validation rule, a converted Lead)
       // never holds back the other records of the email, and only retryable ones send the job round again.
@@ -169,7 +177,7 @@ export class PullWorker {
           newValue: d.newValue,
           decision: d.decision === 'skip' || refusedAsConverted ? 'skip' : 'update-salesforce',
           reason: refusedAsConverted ? `${job.payload.rule}: the Lead was converted after it was read; Salesforce refuses updates to converted leads` : d.reason,
-          result: d.decision === 'skip' ? 'skipped' : refusedAsConverted ? `skipped: ${describeSaveErrors(result)}` : result?.success === true ? 'written' : `failed: ${describeSaveErrors(result)}`,
+          result: d.decision === 'skip' ? 'skipped' : refusedAsConverted ? `skipped: ${errorsOf(job.payload.email, d.recordId)}` : result?.success === true ? 'written' : `failed: ${errorsOf(job.payload.email, d.recordId)}`,
           correlation: { job: job.id, attempt: job.attempts },
         };
       });
@@ -181,7 +189,7 @@ export class PullWorker {
       }
       const refused = plan.writes.filter((w) => outcomes.get(w.id) === 'permanent');
       for (const w of refused) {
-        audits.push({ direction: 'ac_to_sf', email: job.payload.email, recordId: w.id, acContactId: job.payload.acContactId, decision: 'dead-letter', reason: `${job.payload.rule}: Salesforce refuses this ${w.objectName} until the org changes; the other records of the email went on`, result: describeSaveErrors(results.get(w.id)), correlation: { job: job.id } });
+        audits.push({ direction: 'ac_to_sf', email: job.payload.email, recordId: w.id, acContactId: job.payload.acContactId, decision: 'dead-letter', reason: `${job.payload.rule}: Salesforce refuses this ${w.objectName} until the org changes; the other records of the email went on`, result: errorsOf(job.payload.email, w.id), correlation: { job: job.id } });
       }
       const retryable = plan.writes.filter((w) => outcomes.get(w.id) === 'transient' || outcomes.get(w.id) === 'modified');
       const written = plan.writes.filter((w) => outcomes.get(w.id) === 'written');
@@ -200,13 +208,13 @@ export class PullWorker {
           tx,
         );
         for (const w of refused) {
-          if (await store.jobs.deadLetterPart(tx, pullJobKind, job, `permanent: ${w.id}: ${describeSaveErrors(results.get(w.id))}`)) deadLettered.push(w.id);
+          if (await store.jobs.deadLetterPart(tx, pullJobKind, job, `permanent: ${w.id}: ${errorsOf(job.payload.email, w.id)}`)) deadLettered.push(w.id);
         }
         if (retryable.length === 0) await store.jobs.complete(job.id, tx);
       }));
       for (const id of deadLettered) {
         this.deps.metrics.jobsDead.inc({ kind: pullJobKind.name });
-        this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, record: id, error: describeSaveErrors(results.get(id)) }, 'salesforce refuses one record; dead-lettered it alone');
+        this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, record: id, error: errorsOf(job.payload.email, id) }, 'salesforce refuses one record; dead-lettered it alone');
       }
       if (retryable.length > 0 && limitReached && retryable.every((w) => results.get(w.id) === undefined)) {
         // The org's daily API limit refused the call: the job waits for room without using an attempt.
@@ -220,7 +228,7 @@ export class PullWorker {
         this.deps.metrics.jobsSucceeded.inc({ kind: pullJobKind.name });
         this.deps.logger.info({ email: emailHash(job.payload.email), rule: job.payload.rule, written: written.length, refused: refused.length, job: job.id }, 'salesforce records brought in line');
       } else {
-        await this.failJob(job, retryable.map((w) => `${w.id}: ${describeSaveErrors(results.get(w.id))}`).join('; '), this.classifyRetryableWrites(retryable, callErrors));
+        await this.failJob(job, retryable.map((w) => `${w.id}: ${errorsOf(job.payload.email, w.id)}`).join('; '), this.classifyRetryableWrites(retryable, callErrors));
       }
     }
     // Writes of the opt-out field were stamped with their job (recordObservations above, which may create the row);
@@ -229,6 +237,18 @@ export class PullWorker {
     const ownWrites = [...results].filter(([, r]) => r.success).map(([id]) => id);
     await store.links.recordOwnWrites(ownWrites, writtenAt);
     return claimed.length;
+  }
+
+  /** Names of the refused records; a failed lookup leaves only the email's parts to strip (and is logged). */
+  private async namesOfRefused(writes: PlannedWrite[]): Promise<Map<string, string[]>> {
+    const read = this.deps.recordNames;
+    if (read === undefined || writes.length === 0) return new Map();
+    try {
+      return await read(writes.map((w) => ({ objectName: w.objectName, id: w.id })));
+    } catch (error) {
+      this.deps.logger.warn({ err: messageOf(error) }, 'reading the names of refused records failed; their messages are stripped of emails, numbers and quotes only');
+      return new Map();
+    }
   }
 
   /** Converted Leads of the jobs' emails, to audit them as skipped; a failed lookup only loses that audit. */
@@ -316,6 +336,13 @@ export class PullWorker {
             : { id: write.id, success: false, errors: [{ statusCode: MODIFIED_SINCE_READ, message: `modified in Salesforce after ${write.unlessModifiedSince.toISOString()}`, fields: [] }] },
         );
       } catch (error) {
+        const refusal = recordRefusal(error);
+        if (refusal !== null) {
+          // One record a call: Salesforce's refusal of the call is this record's (a validation rule, a lock, a
+          // deleted record), judged alone like a Collections result; the call itself reached the org.
+          results.set(write.id, { id: write.id, success: false, errors: [refusal] });
+          continue;
+        }
         limitReached ||= isRequestLimit(error);
         callErrors.set(write.id, error);
         if (!isRequestLimit(error)) this.noteVendorFailure(error);
@@ -388,9 +415,9 @@ async function outlivingDroppedConnections<T>(transaction: () => Promise<T>): Pr
 }
 
 /** Salesforce's code and message of a record's failure, its message stripped of what may identify the person. */
-function describeSaveErrors(result: SaveResult | undefined): string {
+function describeSaveErrors(result: SaveResult | undefined, personal: readonly string[]): string {
   if (result === undefined) return 'no result (the call failed)';
-  return result.errors.map((e) => `${e.statusCode}: ${redactSalesforceMessage(e.message)}`).join(', ') || 'unknown error';
+  return result.errors.map((e) => `${e.statusCode}: ${redactSalesforceMessage(e.message, 300, personal)}`).join(', ') || 'unknown error';
 }
 
 type WriteOutcome = 'written' | 'modified' | 'converted' | 'transient' | 'permanent';
@@ -405,6 +432,16 @@ function writeOutcome(result: SaveResult | undefined): WriteOutcome {
   // No error listed at all is not something to give up on.
   if (codes.length === 0 || codes.some((code) => saveErrorClass(code) !== 'permanent')) return 'transient';
   return 'permanent';
+}
+
+/**
+ * The record-level refusal inside an sObject Rows error (400 with an error code, or 404 for a record gone since it
+ * was read): what Collections would have put in that record's SaveResult, judged by its code the same way. null
+ * for what is the call's or the org's (401 session, 403 limit or access, 5xx).
+ */
+function recordRefusal(error: unknown): SaveResult['errors'][number] | null {
+  if (!(error instanceof SalesforceApiError) || (error.httpStatus !== 400 && error.httpStatus !== 404)) return null;
+  return { statusCode: error.errorCode, message: error.apiMessage, fields: [...error.fields] };
 }
 
 function messageOf(error: unknown): string {

@@ -88,4 +88,29 @@ describe('optout-sync start and check', () => {
     expect(sf.get('Lead', servers.demo.records[edsger]![0]!.id)?.HasOptedOutOfEmail).toBe(false);
     expect(Object.values(ac.contactByEmail(katherine)!.lists).map(Number)).toContain(1);
   });
+
+  test('when a Lead was converted, then backfill plans nothing for it in either direction (Salesforce refuses every update to it)', async () => {
+    const { sf, ac } = servers;
+    // ac-to-sf: Grace is unsubscribed everywhere in AC and her Contact is opted out; her Lead was converted (not opted
+    // out): the Contact carries her opt-out from then on, and an update to the Lead would be refused.
+    const grace = demoPeople.acUnsubscribe;
+    const graceContact = servers.demo.records[grace]!.find((r) => r.type === 'Contact')!;
+    const graceLead = servers.demo.records[grace]!.find((r) => r.type === 'Lead')!;
+    sf.update('Contact', graceContact.id, { HasOptedOutOfEmail: true });
+    sf.convertLead(graceLead.id);
+    ac.unsubscribe(grace, 'all', { source: 'admin' });
+    // sf-to-ac: Alan's only opt-out is on a Lead that was converted into his (not opted-out) Contact.
+    const alan = demoPeople.hardBounce;
+    const alanLead = String(sf.insert('Lead', { FirstName: 'Alan', LastName: 'Turing', Company: 'NPL', Email: alan, HasOptedOutOfEmail: true }).Id);
+    sf.convertLead(alanLead);
+
+    const toSf = await runCli(['backfill', '--direction', 'ac-to-sf', '--dry-run'], { env });
+    expect(toSf.code).toBe(0);
+    expect(toSf.stdout).not.toContain(graceLead.id);
+    expect(toSf.stdout).not.toContain(grace);
+
+    const toAc = await runCli(['backfill', '--direction', 'sf-to-ac', '--dry-run'], { env });
+    expect(toAc.code).toBe(0);
+    expect(toAc.stdout).not.toContain(alan);
+  });
 });

@@ -91,6 +91,50 @@ describe.each(engines)('a real org refusing single records, on %s', (engine) => 
     expect(written.map((a) => a.recordId).sort()).toEqual([contact, lead].sort());
   });
 
+  test('when a trigger names the person in its refusal, then neither the dead letter nor the audit nor the log carries the name or the address', async () => {
+    // Apex addError() texts are written by the org's developers and may name the record: Salesforce passes them on
+    // as FIELD_CUSTOM_VALIDATION_EXCEPTION with the text as it is, without quotes.
+    const email = 'hedy.lamarr@example.com';
+    sandbox.ac.createContact(email, { lists: { [news.id]: 1 } });
+    const contact = String(sandbox.sf.insert('Contact', { FirstName: 'Hedwig', LastName: 'Kiesler', Email: email, HasOptedOutOfEmail: false }).Id);
+    const lead = String(sandbox.sf.insert('Lead', { FirstName: 'Hedwig', LastName: 'Kiesler', Company: 'Co', Email: email, HasOptedOutOfEmail: false }).Id);
+    await sandbox.app!.pollNow();
+    sandbox.sf.setRecordFault(lead, { kind: 'validation-rule', message: 'Hedwig Kiesler (hedy.lamarr) is a key account: ask Kiesler\'s owner before opting out' });
+    const logFrom = sandbox.logLines.length;
+    sandbox.ac.unsubscribe(email, 'all');
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact), { what: 'Contact opted out' });
+    const [letter] = await waitFor(async () => {
+      const letters = await lettersOf(email);
+      return letters.length > 0 ? letters : undefined;
+    }, { what: 'dead letter of the Lead' });
+    expect(letter?.lastError).toContain('FIELD_CUSTOM_VALIDATION_EXCEPTION');
+    expect(letter?.lastError).toContain('is a key account');
+    const audits = (await history(email)).filter((a) => a.recordId === lead);
+    expect(audits.length).toBeGreaterThan(0);
+    for (const text of [letter!.lastError, ...audits.map((a) => a.result), sandbox.logLines.slice(logFrom).join('')]) {
+      expect(text).not.toMatch(/hedwig|kiesler|hedy|lamarr/i);
+    }
+  });
+
+  test('when a validation rule refuses the Contact\'s opt-in (a re-subscribe, written one record a call), then the Lead is opted in and the Contact alone is dead-lettered with the Salesforce code', async () => {
+    const email = 'resubscribed-rule@example.com';
+    const { contact, lead } = await person(email);
+    sandbox.ac.unsubscribe(email, 'all');
+    await waitFor(() => isOptedOut(sandbox, 'Contact', contact) && isOptedOut(sandbox, 'Lead', lead), { what: 'both opted out' });
+    await waitFor(async () => (await jobsOf(email)).length === 0, { what: 'opt-out job done' });
+    sandbox.sf.setRecordFault(contact, { kind: 'validation-rule', message: 'Opted-out Contacts stay opted out' });
+    sandbox.ac.subscribe(email, news.id);
+    await waitFor(() => !isOptedOut(sandbox, 'Lead', lead), { what: 'Lead opted in' });
+    const letters = await waitFor(async () => {
+      const found = await lettersOf(email);
+      return found.length > 0 ? found : undefined;
+    }, { what: 'dead letter of the Contact', timeoutMs: 20_000 });
+    expect(letters).toHaveLength(1);
+    expect(letters[0]?.lastError).toContain(`${contact}: FIELD_CUSTOM_VALIDATION_EXCEPTION: Opted-out Contacts stay opted out`);
+    await waitFor(async () => (await jobsOf(email)).length === 0, { what: 'job done' });
+    expect(isOptedOut(sandbox, 'Contact', contact)).toBe(true);
+  });
+
   test.each([
     ['required-field', 'REQUIRED_FIELD_MISSING'],
     ['deleted', 'ENTITY_IS_DELETED'],
@@ -143,6 +187,15 @@ describe.each(engines)('a real org refusing single records, on %s', (engine) => 
         return s.salesforceApi.writesPausedUntil !== null ? s : undefined;
       }, { what: 'writes paused' });
       expect(status.salesforceApi.used).toBe(status.salesforceApi.max);
+      // The banner of the status page and /readyz (degraded, still 200) say why Salesforce writes wait.
+      expect(status.health.reasons).toEqual(expect.arrayContaining([expect.stringMatching(/Salesforce writes wait until .*daily API request limit/)]));
+      // (The pause here is 300 ms, renewed by each refused try: asked until it is caught within one.)
+      const ready = await waitFor(async () => {
+        const res = await fetch(`${sandbox.app!.url}/readyz`);
+        const body = (await res.json()) as { degraded: string[] };
+        return body.degraded.some((d) => d.includes('REQUEST_LIMIT_EXCEEDED')) ? { status: res.status, body } : undefined;
+      }, { what: '/readyz naming the limit' });
+      expect(ready.status).toBe(200);
       // Longer than several pauses with JOB_MAX_ATTEMPTS 4: the opt-out is never spent on the limit.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       expect(await jobsOf('limited@example.com')).toHaveLength(1);
@@ -154,4 +207,21 @@ describe.each(engines)('a real org refusing single records, on %s', (engine) => 
     await waitFor(() => isOptedOut(sandbox, 'Contact', contact), { what: 'written once there is room' });
     expect(await lettersOf('limited@example.com')).toEqual([]);
   });
+
+  test('when an opt-out is made in Salesforce while the daily API limit refuses the product\'s reads, then it reaches ActiveCampaign, at once or once there is room', async () => {
+    const email = 'limited-push@example.com';
+    const { contact } = await person(email);
+    sandbox.sf.setApiLimit({ max: sandbox.sf.apiUsage().used, enforce: true });
+    try {
+      sandbox.sf.update('Contact', contact, { HasOptedOutOfEmail: true }, { asUserId: sandbox.sf.users.admin.id });
+      // The change event carries the opt-out (events do not count against the allocation): it may go through at
+      // once; if a read is refused, it must wait and go through after.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(await lettersOf(email)).toEqual([]);
+    } finally {
+      sandbox.sf.setApiLimit({ max: 15000, enforce: false });
+    }
+    await waitFor(() => Number(sandbox.ac.contactByEmail(email)?.lists[news.id]) === 2, { what: 'AC unsubscribed once Salesforce answers again', timeoutMs: 30_000 });
+  }, 45_000);
 });
+

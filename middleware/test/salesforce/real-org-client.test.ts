@@ -9,10 +9,12 @@ import {
   SalesforceSessionExpiredError,
   SalesforceTimeoutError,
   redactSalesforceMessage,
+  emailParts,
   saveErrorClass,
   salesforceFailureClass,
 } from '../../src/salesforce/salesforce-errors';
 import { SalesforceSession } from '../../src/salesforce/salesforce-auth';
+import { salesforcePermissionFindings } from '../../src/salesforce/salesforce-permissions';
 import { systemClock } from '../../src/salesforce/logger-and-clock';
 import { jwtSession, startHarness, type Harness } from './emulator-harness';
 
@@ -96,6 +98,24 @@ describe('Salesforce failures, classified', () => {
     const message = redactSalesforceMessage(`VIP "Ada Lovelace" (ada@example.com, +44 20 7946 0958) may not opt out`);
     expect(message).toBe('VIP [quoted] ([email], [number]) may not opt out');
   });
+
+  test('when Salesforce refuses a query, then the error keeps the reason and its place but not the query, which lists the emails asked for', async () => {
+    const rest = new SalesforceRestClient(jwtSession(harness));
+    const error = await rest.query(`SELECT Id, Nope__c FROM Contact WHERE Email IN ('someone@example.com')`, idSchema).catch((e: unknown) => e);
+    expect(error).toMatchObject({ errorCode: 'INVALID_FIELD' });
+    const message = (error as Error).message;
+    expect(message).toContain("No such column 'Nope__c' on entity 'Contact'");
+    expect(message).toContain('(at row 1, column 12 of the query)');
+    expect(message).not.toContain('someone@example.com');
+  });
+
+  test('when a trigger names the person without quotes, then the names and the email\'s parts known of the person are stripped as words, whatever their case', () => {
+    const personal = ['Mary Ann Evans', 'Mary Ann', 'Evans', 'Mary', 'Ann', ...emailParts('george.eliot+news@example.com')];
+    expect(emailParts('george.eliot+news@example.com')).toEqual(['george.eliot+news', 'george', 'eliot', 'news']);
+    const message = redactSalesforceMessage('MARY ANN EVANS (george.eliot) is a key account; Evans\'s owner decides. Annual review pending', 300, personal);
+    // "Annual" keeps its "Ann": only whole words go.
+    expect(message).toBe('[name] ([name].[name]) is a key account; [name]\'s owner decides. Annual review pending');
+  });
 });
 
 describe('Salesforce sessions and the daily API limit', () => {
@@ -131,6 +151,23 @@ describe('Salesforce sessions and the daily API limit', () => {
     expect(session.refreshes()).toBe(2);
   });
 
+  test('when the session dies between two Collections calls of one update (over 200 records), then the second call re-authenticates and every record is written once', async () => {
+    const session = orgSession();
+    const rest = new SalesforceRestClient(session);
+    const ids = org.emulator.seed({ Contact: Array.from({ length: 250 }, (_, i) => ({ LastName: `Mid${i}`, Email: `mid${i}@example.com` })) }).Contact ?? [];
+    await rest.getLimits();
+    let patches = 0;
+    org.emulator.beforeNextRequest(({ method, path }) => method === 'PATCH' && path.includes('/composite/sobjects') && ++patches === 2, () => org.emulator.revokeAllTokens());
+    const results = await rest.updateRecords('Contact', ids.map((Id) => ({ Id, HasOptedOutOfEmail: true })));
+    expect(results).toHaveLength(250);
+    expect(results.every((r) => r.success)).toBe(true);
+    expect(session.refreshes()).toBe(2);
+    expect(ids.every((id) => org.emulator.get('Contact', id)?.HasOptedOutOfEmail === true)).toBe(true);
+    const collectionCalls = org.emulator.requestLog.filter((r) => r.method === 'PATCH' && r.path.includes('/composite/sobjects'));
+    // 200 + 50, and the refused second call once more after the new token.
+    expect(collectionCalls.length).toBeGreaterThanOrEqual(3);
+  });
+
   test('when Salesforce answers, then the client reads the org API use from Sforce-Limit-Info and reports it', async () => {
     const seen: Array<{ used: number; max: number }> = [];
     const rest = new SalesforceRestClient(orgSession(), { onApiUsage: (usage) => seen.push(usage) });
@@ -155,3 +192,24 @@ describe('Salesforce sessions and the daily API limit', () => {
     }
   });
 });
+
+describe('what the integration user lacks, from the describes', () => {
+  afterEach(() => {
+    for (const object of ['Contact', 'Lead']) for (const field of ['HasOptedOutOfEmail', 'Opt_Out_Source__c', 'AC_Status__c']) harness.emulator.setFieldAccess(object, field, 'edit');
+  });
+
+  test('when a package field written beside the opt-out is read-only or hidden, then it is a finding: Salesforce would refuse every opt-out written with it', async () => {
+    harness.emulator.setFieldAccess('Contact', 'Opt_Out_Source__c', 'read');
+    harness.emulator.setFieldAccess('Lead', 'AC_Status__c', 'hidden');
+    const findings = await salesforcePermissionFindings(new SalesforceRestClient(jwtSession(harness)), 'HasOptedOutOfEmail');
+    expect(findings).toEqual([
+      expect.objectContaining({ object: 'Contact', field: 'Opt_Out_Source__c', permission: 'Field-level security: Edit' }),
+      expect.objectContaining({ object: 'Lead', field: 'AC_Status__c', permission: 'Field-level security: Read' }),
+    ]);
+  });
+
+  test('when everything is granted, then there is no finding', async () => {
+    expect(await salesforcePermissionFindings(new SalesforceRestClient(jwtSession(harness)), 'HasOptedOutOfEmail')).toEqual([]);
+  });
+});
+

@@ -336,6 +336,23 @@ describe('StreamingSubscriber against the emulator', () => {
     }
   });
 
+  test('when the session held from before is already dead at the handshake (401), then the subscriber re-authenticates and subscribes', async () => {
+    const consumer = fakeConsumer();
+    const { session, subscriber } = subscriberFor(consumer);
+    // The token was taken before an outage during which the org's session timed out.
+    await session.token();
+    harness.emulator.revokeAllTokens();
+    await subscriber.start();
+    try {
+      await subscribed(subscriber);
+      expect(session.refreshes()).toBeGreaterThanOrEqual(2);
+      const id = newContact('afterDeadHandshake');
+      await waitFor(() => consumer.idsReceived().includes(id), { what: 'event after the re-authenticated handshake' });
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
   test('when the token is revoked, then the subscriber re-authenticates, builds a new client and keeps receiving', async () => {
     const consumer = fakeConsumer();
     const { session, subscriber } = subscriberFor(consumer);

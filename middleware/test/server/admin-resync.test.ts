@@ -48,6 +48,23 @@ describe.each(engines)('admin resync on %s', (engine) => {
     await waitFor(() => Number(sandbox.ac.contactByEmail('resync.email@example.com')?.lists[listId]) === 2, { what: 'unsubscribed after resync' });
   });
 
+  test('when the org\'s daily API limit refuses the read, then the admin is told so (503, Retry-After, the Salesforce code) instead of an internal error', async () => {
+    sandbox.sf.setApiLimit({ max: sandbox.sf.apiUsage().used, enforce: true });
+    try {
+      for (const [path, body] of [['/admin/resync', { email: 'limited.resync@example.com' }], ['/admin/resync-record', { recordId: '003000000000000AAA' }]] as const) {
+        const response = await post(path, body);
+        expect(response.status).toBe(503);
+        expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
+        const answer = (await response.json()) as { queued: boolean; error: string };
+        expect(answer.queued).toBe(false);
+        expect(answer.error).toContain('REQUEST_LIMIT_EXCEEDED');
+        expect(answer.error).not.toContain('limited.resync@example.com');
+      }
+    } finally {
+      sandbox.sf.setApiLimit({ max: 15000, enforce: false });
+    }
+  });
+
   test('when the record does not exist, then the answer is 404 and nothing is queued', async () => {
     const response = await post('/admin/resync-record', { recordId: '003000000000000AAA' });
     expect(response.status).toBe(404);

@@ -368,6 +368,10 @@ export function restRouter(ctx: RestContext): Router {
     throw e;
   };
 
+  // A failed record's SaveResult carries its id only when the id was a valid one: the documented example of a
+  // MALFORMED_ID failure has no id key at all, while a valid record rolled back by allOrNone keeps its id.
+  const resultId = (id: string | undefined): { id?: string } => (id !== undefined && isValidSalesforceId(id) ? { id } : {});
+
   versioned.patch('/composite/sobjects', (req, res) => {
     const body = collectionsSchema.parse(req.body);
     if (body.records.length > collectionsMaxRecords) {
@@ -400,7 +404,7 @@ export function restRouter(ctx: RestContext): Router {
     if (body.allOrNone && failed) {
       res.json(
         results.map((r) => ({
-          id: r.id ?? null,
+          ...resultId(r.id),
           success: false,
           errors:
             'error' in r && r.error
@@ -424,7 +428,7 @@ export function restRouter(ctx: RestContext): Router {
         applied.push(r.change);
         return { id: r.change.id, success: true, errors: [] };
       }
-      return { id: r.id ?? null, success: false, errors: 'error' in r && r.error ? [r.error] : [] };
+      return { ...resultId(r.id), success: false, errors: 'error' in r && r.error ? [r.error] : [] };
     });
     publishChanges(applied);
     res.json(out);

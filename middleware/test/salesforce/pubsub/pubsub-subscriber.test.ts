@@ -239,6 +239,18 @@ describe('PubSubSubscriber over gRPC against the emulator', () => {
     await waitFor(() => consumer.gaps.length > 0, { what: 'gap reported' });
   });
 
+  test('UNAUTHENTICATED on the first Subscribe (a session that died before the start) refreshes the session and subscribes', async () => {
+    const consumer = fakeConsumer();
+    const { subscriber, session } = subscriberFor(consumer);
+    const dead = (await session.token()).accessToken;
+    harness.emulator.revokeAllTokens();
+    await subscriber.start();
+    await subscribed(subscriber);
+    expect((await session.token()).accessToken).not.toBe(dead);
+    const id = newContact('after-dead-start');
+    await waitFor(() => recordIdsOf(consumer.received).includes(id), { what: 'event after the first re-authentication' });
+  });
+
   test('UNAUTHENTICATED (revoked token) refreshes the session and resubscribes from the stored id', async () => {
     const consumer = fakeConsumer();
     const { subscriber, session } = subscriberFor(consumer);

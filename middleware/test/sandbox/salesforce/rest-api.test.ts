@@ -187,6 +187,33 @@ describe('Salesforce emulator REST API', () => {
     expect(sf.get('Contact', c)?.FirstName).toBeNull();
   });
 
+  it('when a collections PATCH names a malformed id, then that result has no id (REST API guide, "Update Records Using sObject Collections", example with allOrNone false)', async () => {
+    const [valid] = sf.seed({ Contact: [{ LastName: 'Shape', Email: 'shape@example.com' }] }).Contact ?? [];
+    const partial = await send('PATCH', '/composite/sobjects', {
+      allOrNone: false,
+      records: [
+        { attributes: { type: 'Contact' }, id: valid, FirstName: 'Shaped' },
+        { attributes: { type: 'Contact' }, id: '001xx000003DGb2999', FirstName: 'Nobody' },
+      ],
+    });
+    expect(partial.body).toEqual([
+      { id: valid, success: true, errors: [] },
+      { success: false, errors: [{ statusCode: 'MALFORMED_ID', message: 'Contact ID: id value of incorrect type: 001xx000003DGb2999', fields: ['Id'] }] },
+    ]);
+    const rolledBack = await send('PATCH', '/composite/sobjects', {
+      allOrNone: true,
+      records: [
+        { attributes: { type: 'Contact' }, id: valid, FirstName: 'Rolled' },
+        { attributes: { type: 'Contact' }, id: '001xx000003DGb2999', FirstName: 'Nobody' },
+      ],
+    });
+    // The valid record keeps its id beside ALL_OR_NONE_OPERATION_ROLLED_BACK; the malformed one has none.
+    expect(rolledBack.body).toEqual([
+      { id: valid, success: false, errors: [expect.objectContaining({ statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK' })] },
+      { success: false, errors: [expect.objectContaining({ statusCode: 'MALFORMED_ID' })] },
+    ]);
+  });
+
   it('when a PATCH carries If-Unmodified-Since, then it is applied only if LastModifiedDate is not later (whole seconds); 412 otherwise, 400 for a bad date', async () => {
     const contact = sf.insert('Contact', { LastName: 'Conditional', Email: 'conditional@example.com', HasOptedOutOfEmail: true });
     const id = String(contact.Id);

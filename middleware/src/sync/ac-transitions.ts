@@ -78,6 +78,11 @@ export function unsubscribeMark(state: Pick<AcContactState, 'listStatuses' | 'un
  * in between; found by the system model, a second hard bounce after an admin's opt-in).
  */
 function unsubscribedFromAllAt(current: AcContactState, observedAt: Date): Date {
+  // A list left without a date (our own R1, whose udate AC has not given us yet) may be the last one left: the
+  // moment is unknown, and the latest bound wins (in doubt, the opt-out); an R3 our R1 caused is then dated by the
+  // Salesforce opt-out (opt-out-causes.ts). Found by the system model: the known, older udate of another list made
+  // that R3 lose to the opt-in it followed.
+  if (unsubscribeMark(current) === null) return current.acUpdatedAt ?? observedAt;
   const left = lastUnsubscribedAt(current);
   const bounced = Object.values(current.listStatuses).some((s) => s === BOUNCED);
   if (left === null) return current.acUpdatedAt ?? observedAt;

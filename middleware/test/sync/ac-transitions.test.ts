@@ -49,4 +49,10 @@ describe('detectTransitions', () => {
     const current = read({ listStatuses: { '1': 2 }, unsubscribedAt: { '1': new Date('not a date') }, acUpdatedAt: at('09:00:00') });
     expect(detectTransitions(previous, current, observedAt)).toEqual([{ rule: 'R3', kind: 'unsubscribed-from-all', at: at('09:00:00') }]);
   });
+
+  test('a list left without a date (our own R1, not yet dated by AC) makes the moment unknown: the latest bound, not an older list\'s udate (system model seeds 1498434858, -215646193)', () => {
+    const previous: PreviousAcState = { listStatuses: { '1': 2, '2': 1 }, hardBounced: false, lastUnsubscribedAt: at('06:00:00') };
+    const current = read({ listStatuses: { '1': 2, '2': 2 }, unsubscribedAt: { '1': at('06:00:00') }, acUpdatedAt: null });
+    expect(detectTransitions(previous, current, observedAt)).toEqual([{ rule: 'R3', kind: 'unsubscribed-from-all', at: observedAt }]);
+  });
 });

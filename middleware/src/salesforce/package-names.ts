@@ -77,6 +77,11 @@ export const auditObject = {
     result: 'Result__c',
     occurredAt: 'Occurred_At__c',
   },
+  /**
+   * Values of Result__c the package's Apex writes and the middleware reads (OptOutChangeEventHandler): RELAY_GAP is
+   * what the relay could not publish, RELAY_GAP_READ the same row once the middleware re-read what it names.
+   */
+  results: { relayGap: 'RELAY_GAP', relayGapRead: 'RELAY_GAP_READ', relayError: 'RELAY_ERROR' },
 } as const;
 
 export const permissionSets = {

@@ -234,3 +234,32 @@ export function settingsDef(): SObjectDef {
     ],
   };
 }
+
+export const auditTypeName = 'OptOutSync_Audit__c';
+
+/**
+ * The package's audit object (force-app objects/OptOutSync_Audit__c): the package's Apex writes its relay gaps
+ * there (Result__c RELAY_GAP) and the middleware its decisions. Name is an auto number (AUD-{0000000}).
+ */
+export function auditDef(): SObjectDef {
+  return {
+    name: auditTypeName,
+    label: 'OptOutSync Audit',
+    keyPrefix: 'a01',
+    custom: true,
+    changeTracked: false,
+    writable: true,
+    fields: [
+      ...systemFields(),
+      field('Name', 'string', { label: 'Audit Number', createable: false, updateable: false }),
+      field('Direction__c', 'string'),
+      field('Email__c', 'email'),
+      field('Record_Id__c', 'string'),
+      field('Old_Value__c', 'string'),
+      field('New_Value__c', 'string'),
+      field('Reason__c', 'string'),
+      field('Result__c', 'string'),
+      field('Occurred_At__c', 'datetime'),
+    ],
+  };
+}

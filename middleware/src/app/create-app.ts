@@ -32,6 +32,7 @@ import { createEventStream, type EventStream } from './event-stream';
 import { SalesforceIntake, type RecordSnapshot } from '../workers/salesforce-intake';
 import { SalesforceReconciler } from '../workers/salesforce-reconciler';
 import { RelayGapReader } from '../workers/relay-gap-reader';
+import { SalesforceAuditExport } from '../workers/salesforce-audit-export';
 import { createSalesforceRecordReader } from '../workers/salesforce-records';
 import { PushWorker } from '../workers/push-worker';
 import { PullWorker } from '../workers/pull-worker';
@@ -258,8 +259,12 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     },
     logger,
   });
+  // The decisions the Audit_Level__c setting chooses go to the org's audit object, batched, on the same schedule.
+  const auditExport = new SalesforceAuditExport({ store, rest, settings: () => settings.get(), logger });
   const readRelayGaps = () => {
-    if (!leader || !settings.get().pushEnabled) return;
+    if (!leader) return;
+    auditExport.exportOnce().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'decisions not copied to Salesforce; the next run retries'));
+    if (!settings.get().pushEnabled) return;
     relayGaps.readOnce().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'relay gaps not read; the next run retries'));
   };
 

@@ -59,9 +59,12 @@ export const settingsType = {
     scopeCampaignIds: 'Scope_Campaign_Ids__c',
     eventMode: 'Event_Mode__c',
     integrationUsername: 'Integration_Username__c',
+    auditLevel: 'Audit_Level__c',
   },
   /** Values of Event_Mode__c: subscribe to the CDC channel, the relay Platform Event, or both. */
   eventModes: ['CDC', 'RELAY', 'BOTH'] as const,
+  /** Values of Audit_Level__c: which decisions the middleware copies to the audit object. */
+  auditLevels: ['FAILURES', 'SALESFORCE_CHANGES', 'ALL'] as const,
 } as const;
 
 /** Custom object admins report on. */

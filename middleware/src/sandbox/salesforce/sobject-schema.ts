@@ -231,6 +231,7 @@ export function settingsDef(): SObjectDef {
       field('Scope_Campaign_Ids__c', 'textarea', ro),
       field('Event_Mode__c', 'picklist', { ...ro, picklistValues: ['CDC', 'RELAY', 'BOTH'] }),
       field('Integration_Username__c', 'string', ro),
+      field('Audit_Level__c', 'picklist', { ...ro, picklistValues: ['FAILURES', 'SALESFORCE_CHANGES', 'ALL'] }),
     ],
   };
 }

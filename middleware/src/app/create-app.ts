@@ -32,6 +32,8 @@ import { WorkLoop } from './work-loop';
 import { createEventStream, type EventStream } from './event-stream';
 import { SalesforceIntake, type RecordSnapshot } from '../workers/salesforce-intake';
 import { SalesforceReconciler } from '../workers/salesforce-reconciler';
+import { RelayGapReader } from '../workers/relay-gap-reader';
+import { SalesforceAuditExport } from '../workers/salesforce-audit-export';
 import { createSalesforceRecordReader } from '../workers/salesforce-records';
 import { PushWorker } from '../workers/push-worker';
 import { PullWorker } from '../workers/pull-worker';
@@ -244,6 +246,27 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     metrics,
   });
   reconciler = new SalesforceReconciler({ store, rest, intake, settings: () => settings.get(), clock, logger });
+  // What the package's Apex relay recorded as not relayed (RELAY_GAP audit rows): read by the leader on the
+  // settings schedule; a whole-object gap becomes a stream gap the gap loop reconciles.
+  const relayGaps = new RelayGapReader({
+    store,
+    rest,
+    intake,
+    readRecords,
+    recordReconcile: async (objectName, reason) => {
+      await store.replay.recordGap(`reconcile:${objectName}`, reason, null, null);
+      gapLoop?.poke();
+    },
+    logger,
+  });
+  // The decisions the Audit_Level__c setting chooses go to the org's audit object, batched, on the same schedule.
+  const auditExport = new SalesforceAuditExport({ store, rest, settings: () => settings.get(), logger });
+  const readRelayGaps = () => {
+    if (!leader) return;
+    auditExport.exportOnce().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'decisions not copied to Salesforce; the next run retries'));
+    if (!settings.get().pushEnabled) return;
+    relayGaps.readOnce().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'relay gaps not read; the next run retries'));
+  };
 
   const push = new PushWorker({ store, ac: acForOptOuts, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, circuit: health.activeCampaign, clock, logger, metrics, observeOwnWrites: ownWriteObserver({ store, clock, isBaselineDone: (tx) => poller.isBaselineDone(tx), onQueued: () => pullLoop?.poke() }) });
   const pull = new PullWorker({
@@ -351,6 +374,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     if (timing.pollEveryMs !== null) pollTimer = setInterval(() => void scheduledPoll(), timing.pollEveryMs);
     else pollTask = cron.schedule(config.activecampaign.pollCron, () => void scheduledPoll());
     void runPoll();
+    readRelayGaps();
   };
   const loseLeadership = async () => {
     leader = false;
@@ -377,7 +401,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       leadershipBusy = false;
     }
   };
-  const settingsTask = cron.schedule(config.salesforce.settingsRefreshCron, () => void settings.refresh().catch(() => undefined).then(() => permissions.check()));
+  const settingsTask = cron.schedule(config.salesforce.settingsRefreshCron, () => void settings.refresh().catch(() => undefined).then(() => permissions.check()).then(readRelayGaps));
   registerStreamGauges(metrics.registry, () => ({ leader, connected: subscriber?.state().connected === true }));
 
   const status = async (): Promise<AppStatus> => ({

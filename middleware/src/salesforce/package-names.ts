@@ -59,9 +59,12 @@ export const settingsType = {
     scopeCampaignIds: 'Scope_Campaign_Ids__c',
     eventMode: 'Event_Mode__c',
     integrationUsername: 'Integration_Username__c',
+    auditLevel: 'Audit_Level__c',
   },
   /** Values of Event_Mode__c: subscribe to the CDC channel, the relay Platform Event, or both. */
   eventModes: ['CDC', 'RELAY', 'BOTH'] as const,
+  /** Values of Audit_Level__c: which decisions the middleware copies to the audit object. */
+  auditLevels: ['FAILURES', 'SALESFORCE_CHANGES', 'ALL'] as const,
 } as const;
 
 /** Custom object admins report on. */
@@ -77,6 +80,11 @@ export const auditObject = {
     result: 'Result__c',
     occurredAt: 'Occurred_At__c',
   },
+  /**
+   * Values of Result__c the package's Apex writes and the middleware reads (OptOutChangeEventHandler): RELAY_GAP is
+   * what the relay could not publish, RELAY_GAP_READ the same row once the middleware re-read what it names.
+   */
+  results: { relayGap: 'RELAY_GAP', relayGapRead: 'RELAY_GAP_READ', relayError: 'RELAY_ERROR' },
 } as const;
 
 export const permissionSets = {

@@ -224,6 +224,27 @@ export class SalesforceRestClient {
   }
 
   /**
+   * Creates records through sObject Collections (POST /composite/sobjects, allOrNone false, <= 200 a call) and
+   * returns one result per input record, in input order. `afterEachCall` runs after every call that answered, with
+   * how many input records it covered: a caller can keep a cursor so that a later failed call does not repeat them.
+   */
+  async insertRecords(object: string, records: Record<string, unknown>[], afterEachCall?: (done: number) => Promise<void>): Promise<SaveResult[]> {
+    const type = assertApiName(object, 'object');
+    const results: SaveResult[] = [];
+    for (let start = 0; start < records.length; start += collectionsBatchSize) {
+      const batch = records.slice(start, start + collectionsBatchSize);
+      const body = { allOrNone: false, records: batch.map((record) => ({ attributes: { type }, ...record })) };
+      const answer = parseAnswer(z.array(saveResultSchema), await this.request('POST', '/composite/sobjects', body), 'sObject Collections results');
+      if (answer.length !== batch.length) {
+        throw new SalesforceResponseShapeError('sObject Collections results', `length ${answer.length} for ${batch.length} records`);
+      }
+      results.push(...answer);
+      await afterEachCall?.(start + batch.length);
+    }
+    return results;
+  }
+
+  /**
    * Updates one record through sObject Rows unless it was modified after `since` (If-Unmodified-Since: Salesforce
    * compares it with LastModifiedDate, in whole seconds). 'modified' when Salesforce refused with 412 Precondition
    * Failed. sObject Collections has no such condition, hence one call per record.

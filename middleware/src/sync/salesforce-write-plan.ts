@@ -96,7 +96,12 @@ export function planSalesforceWrites(
       decisions.push({ recordId: record.id, oldValue: String(record.optedOut), newValue: String(record.optedOut), decision: 'skip', reason: why });
       continue;
     }
-    if (options.customFields) fields[syncStateFields.lastSyncedAt] = options.now.toISOString();
+    if (options.customFields) {
+      // The sync-state fields ride on a write that changes the opt-out or the bounce flag anyway: they cost no call
+      // of their own, and a decision that changes nothing writes nothing (no echo, no API use).
+      fields[syncStateFields.lastSyncedAt] = options.now.toISOString();
+      if (job.acContactId !== '') fields[syncStateFields.acContactId] = job.acContactId;
+    }
     const optIn = fields[settings.optOutField] === false;
     writes.push({ objectName: record.objectName, id: record.id, fields, ...(optIn && record.lastModified !== undefined ? { unlessModifiedSince: record.lastModified } : {}) });
     decisions.push({

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { settingsType } from '../salesforce/package-names';
 
 export type EventMode = (typeof settingsType.eventModes)[number];
+export type AuditLevel = (typeof settingsType.auditLevels)[number];
 
 export interface Settings {
   optOutField: string;
@@ -15,6 +16,8 @@ export interface Settings {
   scopeCampaignIds: string[];
   eventMode: EventMode;
   integrationUsername: string | null;
+  /** Which decisions are copied to the org's audit object (workers/salesforce-audit-export.ts). */
+  auditLevel: AuditLevel;
 }
 
 export const defaultSettings: Settings = {
@@ -27,6 +30,8 @@ export const defaultSettings: Settings = {
   scopeCampaignIds: [],
   eventMode: 'CDC',
   integrationUsername: null,
+  // Failures only: an admin sees what needs them at no API cost in normal running.
+  auditLevel: 'FAILURES',
 };
 
 const f = settingsType.fields;
@@ -46,6 +51,7 @@ export const settingsRecordSchema = z.object({
   [f.scopeCampaignIds]: blankToNull,
   [f.eventMode]: z.enum(settingsType.eventModes).nullish(),
   [f.integrationUsername]: blankToNull,
+  [f.auditLevel]: z.enum(settingsType.auditLevels).nullish(),
 });
 
 export function settingsFromRecord(raw: unknown): Settings {
@@ -62,6 +68,7 @@ export function settingsFromRecord(raw: unknown): Settings {
     scopeCampaignIds: campaigns === null ? [] : campaigns.split(/[\s,;]+/).filter((s) => s.length > 0),
     eventMode: pick(f.eventMode, defaultSettings.eventMode),
     integrationUsername: pick(f.integrationUsername, defaultSettings.integrationUsername),
+    auditLevel: pick(f.auditLevel, defaultSettings.auditLevel),
   };
 }
 

@@ -32,7 +32,12 @@ describe.each(engines)('ActiveCampaign -> Salesforce on %s', (engine) => {
     const [contact, lead] = await person('all@example.com', { [news.id]: 1, [offers.id]: 1 }, ['Contact', 'Lead']);
     sandbox.ac.unsubscribe('all@example.com', 'all');
     await waitFor(() => isOptedOut(sandbox, 'Contact', contact!.id) && isOptedOut(sandbox, 'Lead', lead!.id), { what: 'both records opted out' });
-    expect(sandbox.sf.get('Contact', contact!.id)?.Opt_Out_Source__c).toBe('ActiveCampaign Unsubscribe');
+    const written = sandbox.sf.get('Contact', contact!.id);
+    expect(written?.Opt_Out_Source__c).toBe('ActiveCampaign Unsubscribe');
+    // The sync-state fields ride on the same write (issue 18, "the fields tell the truth").
+    expect(written?.AC_Status__c).toBe('Unsubscribed');
+    expect(written?.AC_Contact_Id__c).toBe(String(sandbox.ac.contactByEmail('all@example.com')!.id));
+    expect(typeof written?.AC_Last_Synced__c).toBe('string');
   });
 
   // PostgreSQL only: the fault is a server terminating the connection (the chaos run's pg_terminate_backend).

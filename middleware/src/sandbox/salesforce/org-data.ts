@@ -14,6 +14,8 @@ import {
   customField,
   leadDef,
   packageSyncFields,
+  auditDef,
+  auditTypeName,
   settingsDef,
   settingsTypeName,
   userDef,
@@ -139,7 +141,7 @@ export class OrgData {
   /** Entity definition as the org shows it now: package parts exist only while the package is installed. */
   describe(type: string): SObjectDef | undefined {
     const all: SObjectDef[] = [contactDef(), leadDef(), userDef(), campaignDef(), campaignMemberDef()];
-    if (this.packageInstalled) all.push(settingsDef());
+    if (this.packageInstalled) all.push(settingsDef(), auditDef());
     const def = all.find((d) => d.name.toLowerCase() === type.toLowerCase());
     if (!def) return undefined;
     const extra = this.extraFields[def.name] ?? [];
@@ -375,6 +377,7 @@ export class OrgData {
     if ('OwnerId' in fields && fields.OwnerId === null) fields.OwnerId = context.userId;
     if ('Name' in fields && (def.name === 'Contact' || def.name === 'Lead')) fields.Name = fullName(fields);
     if (def.name === 'Lead') fields.IsConverted = false;
+    if (def.name === auditTypeName) fields.Name = `AUD-${String(this.table(def.name).size + 1).padStart(7, '0')}`;
     this.table(def.name).set(id.slice(0, 15), { type: def.name, fields });
     const createValues: RecordFields = {};
     for (const [k, v] of Object.entries(fields)) {

@@ -231,6 +231,36 @@ export function settingsDef(): SObjectDef {
       field('Scope_Campaign_Ids__c', 'textarea', ro),
       field('Event_Mode__c', 'picklist', { ...ro, picklistValues: ['CDC', 'RELAY', 'BOTH'] }),
       field('Integration_Username__c', 'string', ro),
+      field('Audit_Level__c', 'picklist', { ...ro, picklistValues: ['FAILURES', 'SALESFORCE_CHANGES', 'ALL'] }),
+    ],
+  };
+}
+
+export const auditTypeName = 'OptOutSync_Audit__c';
+
+/**
+ * The package's audit object (force-app objects/OptOutSync_Audit__c): the package's Apex writes its relay gaps
+ * there (Result__c RELAY_GAP) and the middleware its decisions. Name is an auto number (AUD-{0000000}).
+ */
+export function auditDef(): SObjectDef {
+  return {
+    name: auditTypeName,
+    label: 'OptOutSync Audit',
+    keyPrefix: 'a01',
+    custom: true,
+    changeTracked: false,
+    writable: true,
+    fields: [
+      ...systemFields(),
+      field('Name', 'string', { label: 'Audit Number', createable: false, updateable: false }),
+      field('Direction__c', 'string'),
+      field('Email__c', 'email'),
+      field('Record_Id__c', 'string'),
+      field('Old_Value__c', 'string'),
+      field('New_Value__c', 'string'),
+      field('Reason__c', 'string'),
+      field('Result__c', 'string'),
+      field('Occurred_At__c', 'datetime'),
     ],
   };
 }

@@ -145,6 +145,13 @@ export function findContractMismatches(projectDir: string): string[] {
       picklist(projectDir, settingsType.apiName, settingsType.fields.eventMode),
     ),
   );
+  problems.push(
+    ...compareSets(
+      `${settingsType.apiName}.${settingsType.fields.auditLevel} value`,
+      settingsType.auditLevels,
+      picklist(projectDir, settingsType.apiName, settingsType.fields.auditLevel),
+    ),
+  );
   // A shipped record is overwritten by every upgrade of an unlocked package and by every deploy (Salesforce DX
   // Developer Guide, "Upgrade a Version of an Unlocked Package"): the admin creates it, the code holds the defaults.
   for (const record of readCustomMetadataRecords(projectDir).filter((r) => r.type === settingsType.apiName)) {

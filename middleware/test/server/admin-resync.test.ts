@@ -49,6 +49,8 @@ describe.each(engines)('admin resync on %s', (engine) => {
   });
 
   test('when the org\'s daily API limit refuses the read, then the admin is told so (503, Retry-After, the Salesforce code) instead of an internal error', async () => {
+    // The earlier tests' work finishes first: a write refused at the limit pauses Salesforce writes for minutes.
+    await waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((c) => c.n === 0 || c.state === 'dead'), { what: 'queue idle before the limit' });
     sandbox.sf.setApiLimit({ max: sandbox.sf.apiUsage().used, enforce: true });
     try {
       for (const [path, body] of [['/admin/resync', { email: 'limited.resync@example.com' }], ['/admin/resync-record', { recordId: '003000000000000AAA' }]] as const) {

@@ -10,7 +10,7 @@ import { pullJobKind, type PullJobPayload } from '../sync/pull-job';
 import { planSalesforceWrites, type PlannedWrite, type SalesforceRecordState } from '../sync/salesforce-write-plan';
 import { awaitingStream } from '../sync/opt-out-recency';
 import type { Settings } from '../sync/settings';
-import type { ConvertedLead, SalesforceRecordReader } from './salesforce-records';
+import { PartialRecordRead, type ConvertedLead, type SalesforceRecordReader } from './salesforce-records';
 import { SalesforceApiError, emailParts, redactSalesforceMessage, saveErrorClass } from '../salesforce/salesforce-errors';
 import type { Metrics } from '../observability/metrics';
 import { emailHash } from '../observability/logger';
@@ -133,8 +133,17 @@ export class PullWorker {
     const jobs = await this.dropOutOfScope(claimed);
     if (jobs.length === 0) return claimed.length;
     let records: SalesforceRecordState[];
+    // One object that cannot be read (a field hidden on Contact only) must not hold back the other object's records of
+    // the same emails: those are written, and the jobs go round again for the rest (never completed half-read).
+    let partial: PartialRecordRead | null = null;
     try {
-      records = await this.deps.reader.readByEmails(jobs.map((j) => j.payload.email));
+      try {
+        records = await this.deps.reader.readByEmails(jobs.map((j) => j.payload.email));
+      } catch (error) {
+        if (!(error instanceof PartialRecordRead) || isRequestLimit(error.firstError)) throw error instanceof PartialRecordRead ? error.firstError : error;
+        partial = error;
+        records = error.records;
+      }
       if (this.deps.recordsInScope !== undefined) records = await this.deps.recordsInScope(records);
     } catch (error) {
       if (isRequestLimit(error)) {
@@ -145,7 +154,8 @@ export class PullWorker {
       await Promise.all(jobs.map((job) => this.failJob(job, `reading Salesforce records failed: ${messageOf(error)}`, failure)));
       return claimed.length;
     }
-    this.deps.circuit?.succeeded();
+    if (partial === null) this.deps.circuit?.succeeded();
+    const partialFailure = partial === null ? null : this.noteVendorFailure(partial.firstError);
     const settings = this.deps.settings();
     const customFields = await this.deps.customFields();
     const now = this.deps.clock();
@@ -210,7 +220,7 @@ export class PullWorker {
         for (const w of refused) {
           if (await store.jobs.deadLetterPart(tx, pullJobKind, job, `permanent: ${w.id}: ${errorsOf(job.payload.email, w.id)}`)) deadLettered.push(w.id);
         }
-        if (retryable.length === 0) await store.jobs.complete(job.id, tx);
+        if (retryable.length === 0 && partial === null) await store.jobs.complete(job.id, tx);
       }));
       for (const id of deadLettered) {
         this.deps.metrics.jobsDead.inc({ kind: pullJobKind.name });
@@ -224,6 +234,8 @@ export class PullWorker {
         // (not a failure, so no attempt is used; the change's own event is on its way).
         await store.jobs.requeue(pullJobKind, job, new Date(this.deps.clock().getTime() + STREAM_WAIT_RETRY_MS), 'a record changed in Salesforce after it was read', job.attempts - 1);
         this.deps.logger.info({ email: emailHash(job.payload.email), job: job.id, records: retryable.map((w) => w.id) }, 'salesforce record changed after it was read; deciding again');
+      } else if (retryable.length === 0 && partial !== null && partialFailure !== null) {
+        await this.failJob(job, `the other records were brought in line; ${partial.message}`, partialFailure);
       } else if (retryable.length === 0) {
         this.deps.metrics.jobsSucceeded.inc({ kind: pullJobKind.name });
         this.deps.logger.info({ email: emailHash(job.payload.email), rule: job.payload.rule, written: written.length, refused: refused.length, job: job.id }, 'salesforce records brought in line');

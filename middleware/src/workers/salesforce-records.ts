@@ -17,6 +17,26 @@ export interface SalesforceRecordReader {
 export type ConvertedLead = { id: string; email: string };
 
 /**
+ * Some synced objects could be read and some could not (a field hidden on Contact only, a sharing rule): the records
+ * read are kept, so that one object's failure does not hold back the other records of an email. Callers that need
+ * the whole picture treat it as the failure it also is.
+ */
+export class PartialRecordRead extends Error {
+  constructor(
+    readonly records: SalesforceRecordState[],
+    readonly unreadable: { objectName: SyncedObject; error: unknown }[],
+  ) {
+    super(`reading ${unreadable.map((u) => u.objectName).join(', ')} failed: ${unreadable.map((u) => (u.error instanceof Error ? u.error.message : String(u.error))).join('; ')}`);
+    this.name = 'PartialRecordRead';
+  }
+
+  /** The first object's error: what classifies the failure (a session, a limit, a hidden field). */
+  get firstError(): unknown {
+    return this.unreadable[0]?.error;
+  }
+}
+
+/**
  * A converted Lead can no longer be updated (CANNOT_UPDATE_CONVERTED_LEAD); its person lives on as the Contact it
  * became, which carries the opt-out from then on.
  */
@@ -44,14 +64,22 @@ export function createSalesforceRecordReader(deps: {
           lastModified: new Date(r.LastModifiedDate),
         }));
       const records: (SalesforceRecordState & { lastModified: Date })[] = [];
+      const unreadable: { objectName: SyncedObject; error: unknown }[] = [];
       for (const objectName of syncedObjects) {
-        const found = await deps.rest.findRecordsByEmails(objectName, emails, fields, schema, objectName === 'Lead' ? { condition: unconvertedLeads } : {});
-        records.push(...found.map((r) => ({ ...r, objectName: objectName as SyncedObject, optOutChangedAt: null })));
+        try {
+          const found = await deps.rest.findRecordsByEmails(objectName, emails, fields, schema, objectName === 'Lead' ? { condition: unconvertedLeads } : {});
+          records.push(...found.map((r) => ({ ...r, objectName: objectName as SyncedObject, optOutChangedAt: null })));
+        } catch (error) {
+          unreadable.push({ objectName, error });
+        }
       }
+      if (unreadable.length === syncedObjects.length) throw unreadable[0]!.error;
       // Recency for R3/R5: the commit time of the newest opt-out change the stream gave us, unless the record was
       // modified since in a way nothing we know explains (sync/opt-out-recency.ts).
       const known = await deps.store.links.lastObserved(records.map((r) => r.id));
-      return records.map((r) => ({ ...r, ...optOutRecency({ optedOut: r.optedOut, lastModified: r.lastModified }, known.get(r.id)) }));
+      const dated = records.map((r) => ({ ...r, ...optOutRecency({ optedOut: r.optedOut, lastModified: r.lastModified }, known.get(r.id)) }));
+      if (unreadable.length > 0) throw new PartialRecordRead(dated, unreadable);
+      return dated;
     },
     async readConvertedLeads(emails) {
       const schema = z.object({ Id: z.string(), Email: z.string().nullable() }).transform((r) => ({ id: r.Id, email: (r.Email ?? '').toLowerCase() }));

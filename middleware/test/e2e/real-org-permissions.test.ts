@@ -78,6 +78,25 @@ describe.each(engines)('the integration user lacks field-level security for the 
     expect((await sandbox.app!.store.jobs.listDeadLetters()).filter((d) => d.subject === email)).toEqual([]);
   });
 
+  test('when the field is hidden on Contact only, then the Lead of the same email is still opted out and the Contact\'s part waits', async () => {
+    sandbox.sf.setFieldAccess('Lead', 'HasOptedOutOfEmail', 'edit');
+    await readyApp(sandbox);
+    const email = 'half.hidden@example.com';
+    const list = sandbox.ac.createList('Half hidden news');
+    sandbox.ac.createContact(email, { lists: { [list.id]: 1 } });
+    sandbox.sf.insert('Contact', { LastName: 'Half', Email: email, HasOptedOutOfEmail: false });
+    const lead = String(sandbox.sf.insert('Lead', { LastName: 'Half', Company: 'Acme', Email: email, HasOptedOutOfEmail: false }).Id);
+    await sandbox.app!.pollNow();
+    sandbox.ac.unsubscribe(email, 'all');
+    await waitFor(() => sandbox.sf.get('Lead', lead)?.HasOptedOutOfEmail === true, { what: 'the Lead opted out although Contact cannot be read' });
+    const job = await waitFor(async () => {
+      const rows = (await sandbox.app!.store.db.query(`SELECT last_error FROM jobs WHERE subject = $1`, [email])).rows as { last_error: string | null }[];
+      return rows.find((r) => r.last_error !== null);
+    }, { what: 'the job going round again for the Contact' });
+    expect(job.last_error).toContain('Contact');
+    expect((await sandbox.app!.store.jobs.listDeadLetters()).filter((d) => d.subject === email)).toEqual([]);
+  });
+
   test('when the admin grants the access, then the periodic check clears the finding and /readyz is ready again', async () => {
     sandbox.sf.setFieldAccess('Contact', 'HasOptedOutOfEmail', 'edit');
     sandbox.sf.setFieldAccess('Lead', 'HasOptedOutOfEmail', 'edit');

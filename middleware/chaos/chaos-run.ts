@@ -39,6 +39,8 @@ export interface ChaosOptions {
   settleTimeoutMs: number;
   /** The account's AC rate limit, in the emulator and in the middleware (AC: 5). */
   acRatePerSecond: number;
+  /** Run the instances with the production retry defaults (JOB_* unset) instead of the fast test back-off. */
+  productionRetryDefaults?: boolean;
   /** The middleware's event transport; default CHAOS_TRANSPORT from the environment, else cometd. */
   transport?: 'cometd' | 'pubsub';
   log: (line: string) => void;
@@ -56,6 +58,12 @@ export interface ChaosResult {
   differences: Difference[];
   deadLetters: number;
   timeline: string[];
+  /** Dead letters whose job carries opt-out work (a push with an opt-out pending, a pull that opts out). */
+  optOutDeadLetters: number;
+  /** The longest ActiveCampaign outage as the instances met it: first to last refused answer, seconds. */
+  outageSecondsMax: number;
+  /** From the end of that outage until no opt-out job queued before its end was still open; null: never drained. */
+  drainedSecondsAfterOutage: number | null;
   /** Instances that died without being killed (a product failure; they were restarted). */
   crashes: string[];
   /** The generated actions on each email that ended differently from the model, for a post-mortem. */
@@ -136,6 +144,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const judgeDb = new pg.Client({ connectionString: database.url, application_name: 'optout-chaos-judge' });
     await judgeDb.connect();
     cleanups.push(() => judgeDb.end());
+    // Its own connection: the settle check holds judgeDb in a transaction, and a backlog reading inside it would
+    // see that transaction's snapshot.
+    const backlogDb = new pg.Client({ connectionString: database.url, application_name: 'optout-chaos-backlog' });
+    await backlogDb.connect();
+    cleanups.push(() => backlogDb.end());
 
     const identity = identitySchema.parse(await http('GET', `${sfProc.observer}/identity`));
     const transport = options.transport ?? (process.env.CHAOS_TRANSPORT === 'pubsub' ? 'pubsub' : 'cometd');
@@ -183,8 +196,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       HTTP_PORT: String(instance.port),
       ADMIN_TOKEN,
       WEBHOOK_SECRET,
-      JOB_BACKOFF_BASE_MS: '500',
-      JOB_MAX_ATTEMPTS: '12',
+      // The production defaults (1 s doubling to 5 min, 8 attempts) when asked; else a fast back-off for short runs.
+      ...(options.productionRetryDefaults === true ? {} : { JOB_BACKOFF_BASE_MS: '500', JOB_MAX_ATTEMPTS: '12' }),
       LOG_LEVEL: process.env.CHAOS_INSTANCE_LOG_LEVEL ?? 'warn',
     });
     const startInstance = async (instance: Instance) => {
@@ -263,6 +276,31 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     // Faults, placed on the stream by progress (how many changes were issued), drawn from the seed.
     const faults = new Set<FaultName>();
     const faultWindows: { from: number; to: number }[] = [];
+    /** AC outages as injected, and when the opt-out backlog queued before each one's end was empty again. */
+    const outages: { from: number; to: number; drainedAt: number | null }[] = [];
+    let sampling = true;
+    const samplers: Promise<void>[] = [];
+    const watchDrain = (outage: { to: number; drainedAt: number | null }) =>
+      samplers.push(
+        (async () => {
+          while (sampling) {
+            try {
+              const open = await backlogDb.query(
+                `SELECT count(*) AS n FROM jobs WHERE state <> 'done' AND created_at <= $1 AND ${OPT_OUT_WORK}`,
+                [new Date(outage.to)],
+              );
+              if (Number((open.rows[0] as { n: unknown }).n) === 0) {
+                outage.drainedAt = Date.now();
+                note(`opt-out backlog of the outage drained ${((outage.drainedAt - outage.to) / 1000).toFixed(1)} s after it ended`);
+                return;
+              }
+            } catch (error) {
+              options.log(`backlog check failed: ${error instanceof Error ? error.message : String(error)}`);
+            }
+            await sleep(500);
+          }
+        })(),
+      );
     const failoverSeconds: number[] = [];
     let kills = 0;
     type Planned = { at: number; kind: 'kill' | 'outage' | 'storm' | 'token' | 'cometd' | 'pg'; retention?: boolean };
@@ -323,8 +361,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           faults.add('ac-outage-503');
           note(`ActiveCampaign outage: 503 on every call for ${options.outageMs} ms`);
           faultWindows.push({ from, to: from + options.outageMs + 1000 });
+          const outage = { from, to: from + options.outageMs, drainedAt: null };
+          outages.push(outage);
           await sleep(options.outageMs);
           note('ActiveCampaign outage over');
+          watchDrain(outage);
           return;
         }
         case 'storm': {
@@ -354,7 +395,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           note('CometD clients expired (403::Unknown client)');
           return;
         case 'pg': {
-          const result = await judgeDb.query(`SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+          const result = await judgeDb.query(`SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name NOT LIKE 'optout-chaos-%'`);
           faults.add('pg-terminate-backend');
           note(`PostgreSQL: terminated ${String((result.rows[0] as { n: unknown }).n)} backends of the instances`);
           return;
@@ -494,7 +535,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
     monitoring = false;
     runActive = false;
+    sampling = false;
     await monitor;
+    await Promise.all(samplers);
 
     // Judge.
     const { records, contacts } = await observe(everyEmail);
@@ -503,6 +546,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const acLog = acLogSchema.parse(await http('GET', `${acProc.url}/__sandbox/requests`));
     const audit = (await judgeDb.query(`SELECT direction, email_norm, record_id, new_value, decision, result FROM audit_log`)).rows as AuditRow[];
     const deadLetters = Number((await judgeDb.query(`SELECT count(*) AS n FROM dead_letters`)).rows[0].n);
+    const optOutDeadLetters = Number((await judgeDb.query(`SELECT count(*) AS n FROM dead_letters WHERE ${OPT_OUT_WORK}`)).rows[0].n);
+    const outage = measureOutages(outages, acLog);
     const figures = judge({ initial, history, decisions, differences, changes, integrationUserId: identity.integrationUserId, acLog, faultWindows, audit, quietWrites });
     const differing = new Set(differences.map((d) => d.email));
     const historyOfDifferences = history
@@ -521,11 +566,39 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       seconds: Math.round((Date.now() - started) / 1000),
       differences,
       deadLetters,
+      optOutDeadLetters,
+      outageSecondsMax: outage.secondsMax,
+      drainedSecondsAfterOutage: outage.drainedSeconds,
       timeline,
     };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
+}
+
+/** A job row (jobs or dead_letters) that carries opt-out work: the payload flags of sync/push-job.ts and pull-job.ts. */
+const OPT_OUT_WORK = `((kind = 'push-email' AND (payload->>'optOutPending')::boolean) OR (kind = 'pull-email' AND (payload->>'optOut')::boolean))`;
+
+/**
+ * The outages as the instances met them, from the AC request log: each lasted from its first refused answer to its
+ * last (an outage nobody called during lasted 0 s). The drain is counted from the longest one's last refused answer.
+ */
+export function measureOutages(
+  outages: { from: number; to: number; drainedAt: number | null }[],
+  acLog: { at: string; faulted: boolean }[],
+): { secondsMax: number; drainedSeconds: number | null } {
+  let secondsMax = 0;
+  let drainedSeconds: number | null = null;
+  for (const outage of outages) {
+    const refused = acLog.filter((r) => r.faulted).map((r) => Date.parse(r.at)).filter((t) => t >= outage.from && t <= outage.to + 500);
+    const first = refused.reduce((a, b) => Math.min(a, b), refused[0] ?? outage.from);
+    const last = refused.reduce((a, b) => Math.max(a, b), refused[0] ?? outage.from);
+    const seconds = (last - first) / 1000;
+    if (seconds < secondsMax) continue;
+    secondsMax = seconds;
+    drainedSeconds = outage.drainedAt === null ? null : Math.max(0, outage.drainedAt - last) / 1000;
+  }
+  return { secondsMax: Math.round(secondsMax * 10) / 10, drainedSeconds: drainedSeconds === null ? null : Math.round(drainedSeconds * 10) / 10 };
 }
 
 export interface AuditRow {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { z } from 'zod';
 import { createPostgresDatabase } from '../test/support/test-databases';
-import { emailKey, type ModelAction, type ModelDecision, type ModelWorld } from '../test/model/reference-model';
+import { ACTIVE, emailKey, unsubscribedFromAll, type ModelAction, type ModelDecision, type ModelWorld } from '../test/model/reference-model';
 import { SeededRandom } from './seeded-random';
 import { startEmulatorProcess, startMiddlewareInstance, type EmulatorProcess, type MiddlewareInstance } from './chaos-processes';
 import { applyAction, compareEmail, generateAction, generatePeople, initialWorld, type Difference, type ObservedContact, type ObservedRecord, type SeedPerson } from './chaos-world';
@@ -31,6 +31,16 @@ export interface ChaosOptions {
   maxPending: number;
   kills: number;
   outageMs: number;
+  /** A window in which AC refuses the Api-Token (403, as for a rotated key) on every call; 0 for none. */
+  acTokenRefusedMs?: number;
+  /** Webhooks POSTed to an instance with the valid secret that AC never sent: a subscribe dated in the future for
+   *  someone unsubscribed everywhere. The model expects no change. */
+  forgedWebhooks?: number;
+  /** Webhooks with the valid secret replaying an unsubscribe from a list the person is active on, dated an hour
+   *  ago. The model expects no change. */
+  staleWebhooks?: number;
+  /** Share of AC's webhook deliveries lost on the way (AC never retries): the poller must catch up. */
+  webhookDropShare?: number;
   storms: number;
   tokenRevocations: number;
   cometdExpiries: number;
@@ -46,7 +56,7 @@ export interface ChaosOptions {
   log: (line: string) => void;
 }
 
-export type FaultName = 'sigkill' | 'ac-outage-503' | '429-storm' | 'token-revocation' | 'cometd-client-expiry' | 'pubsub-streams-dropped' | 'replay-id-expired' | 'pg-terminate-backend';
+export type FaultName = 'sigkill' | 'ac-outage-503' | '429-storm' | 'token-revocation' | 'cometd-client-expiry' | 'pubsub-streams-dropped' | 'replay-id-expired' | 'pg-terminate-backend' | 'ac-token-refused' | 'forged-webhook' | 'stale-webhook' | 'webhooks-dropped';
 
 export interface ChaosResult {
   figures: ChaosFigures;
@@ -272,6 +282,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       await sleep(200);
     }
     note('baseline poll done');
+    if ((options.webhookDropShare ?? 0) > 0) {
+      await http('POST', `${acProc.url}/__sandbox/config`, { webhookDropShare: options.webhookDropShare });
+      note(`ActiveCampaign loses ${Math.round((options.webhookDropShare ?? 0) * 100)}% of its webhook deliveries on the way`);
+    }
 
     // Faults, placed on the stream by progress (how many changes were issued), drawn from the seed.
     const faults = new Set<FaultName>();
@@ -303,7 +317,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       );
     const failoverSeconds: number[] = [];
     let kills = 0;
-    type Planned = { at: number; kind: 'kill' | 'outage' | 'storm' | 'token' | 'cometd' | 'pg'; retention?: boolean };
+    type Planned = { at: number; kind: 'kill' | 'outage' | 'ac-token' | 'storm' | 'token' | 'cometd' | 'pg' | 'forged' | 'stale'; retention?: boolean };
     const plan: Planned[] = [];
     const at = (lo: number, hi: number) => Math.floor(options.changes * (lo + random.next() * (hi - lo)));
     for (let k = 0; k < options.kills; k++) {
@@ -311,6 +325,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       plan.push({ at: at(slot, slot + 0.6 / options.kills), kind: 'kill', retention: options.replayExpiry && k === 0 });
     }
     if (options.outageMs > 0) plan.push({ at: at(0.3, 0.5), kind: 'outage' });
+    if ((options.acTokenRefusedMs ?? 0) > 0) plan.push({ at: at(0.55, 0.75), kind: 'ac-token' });
+    for (let k = 0; k < (options.forgedWebhooks ?? 0); k++) plan.push({ at: at(0.1, 0.95), kind: 'forged' });
+    for (let k = 0; k < (options.staleWebhooks ?? 0); k++) plan.push({ at: at(0.1, 0.95), kind: 'stale' });
     for (let k = 0; k < options.storms; k++) plan.push({ at: at(0.1, 0.9), kind: 'storm' });
     for (let k = 0; k < options.tokenRevocations; k++) plan.push({ at: at(0.1, 0.9), kind: 'token' });
     for (let k = 0; k < options.cometdExpiries; k++) plan.push({ at: at(0.1, 0.9), kind: 'cometd' });
@@ -368,6 +385,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           watchDrain(outage);
           return;
         }
+        case 'ac-token': {
+          const durationMs = options.acTokenRefusedMs ?? 0;
+          const from = Date.now();
+          await http('POST', `${acProc.url}/__sandbox/faults`, { invalidToken: true, durationMs });
+          faults.add('ac-token-refused');
+          note(`ActiveCampaign refuses the Api-Token (403) for ${durationMs} ms`);
+          faultWindows.push({ from, to: from + durationMs + 1000 });
+          const outage = { from, to: from + durationMs, drainedAt: null };
+          outages.push(outage);
+          await sleep(durationMs);
+          note('ActiveCampaign accepts the Api-Token again');
+          watchDrain(outage);
+          return;
+        }
+        case 'forged':
+        case 'stale':
+          return ringFalsely(fault.kind);
         case 'storm': {
           const from = Date.now();
           const durationMs = random.int(2000, 5000);
@@ -467,6 +501,35 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       }
     })();
 
+    // A webhook is a doorbell: one AC never sent, or one replaying an old change, must change nothing. The person is
+    // taken out of the stream until the check finds both systems (still) in the model's state.
+    const ringFalsely = async (kind: 'forged' | 'stale') => {
+      const free = everyEmail.filter((k) => !pending.has(k));
+      const candidates = free.filter((k) => {
+        const contact = world.ac[k];
+        if (contact === undefined || contact.hardBounced) return false;
+        return kind === 'forged' ? unsubscribedFromAll(contact) : Object.values(contact.lists).some((s) => s === ACTIVE);
+      });
+      const instance = instances.find((i) => i.child !== null && !i.starting);
+      if (candidates.length === 0 || instance === undefined) {
+        note(`no ${kind} webhook: ${candidates.length === 0 ? 'nobody fits' : 'no instance up'}`);
+        return;
+      }
+      const key = random.pick(candidates);
+      const contact = world.ac[key]!;
+      const view = z.array(z.object({ id: z.string() }).loose().nullable()).parse(await http('POST', `${acProc.observer}/contacts`, [key]))[0];
+      if (view === null || view === undefined) return note(`no ${kind} webhook: ${key} is not in ActiveCampaign`);
+      const list = kind === 'forged' ? random.pick(Object.keys(contact.lists)) : random.pick(Object.entries(contact.lists).filter(([, st]) => st === ACTIVE).map(([l]) => l));
+      const dated = new Date(Date.now() + (kind === 'forged' ? 86_400_000 : -3600_000)).toISOString();
+      pending.set(key, Date.now());
+      const fields: Record<string, string> = { type: kind === 'forged' ? 'subscribe' : 'unsubscribe', date_time: dated, initiated_from: 'public', initiated_by: 'public', list, 'contact[id]': view.id, 'contact[email]': key, 'contact[first_name]': '', 'contact[last_name]': '', 'contact[phone]': '', 'contact[tags]': '', 'contact[orgname]': '', 'contact[ip]': '0', 'contact[customer_acct_name]': '', 'form[id]': '0' };
+      if (kind === 'stale') Object.assign(fields, { 'list[][id]': list, 'unsubscribe[reason]': '', 'campaign[id]': '0', account_id: '0' });
+      const response = await fetch(`http://127.0.0.1:${instance.port}/webhooks/activecampaign/${WEBHOOK_SECRET}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString(), signal: AbortSignal.timeout(10_000) });
+      await response.arrayBuffer();
+      faults.add(kind === 'forged' ? 'forged-webhook' : 'stale-webhook');
+      note(`${kind} webhook (${fields.type} list ${list}, dated ${dated}) for ${key} to instance ${instance.index}: ${response.status}`);
+    };
+
     const perform = async (action: ModelAction) => {
       if (action.kind === 'sf-set-opt-out') {
         const record = world.records.find((r) => r.id === action.recordId)!;
@@ -545,6 +608,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const changes = z.array(z.object({ replayId: z.number() }).loose()).parse(await http('GET', `${sfProc.observer}/changes`)) as unknown as CapturedChange[];
     const acLog = acLogSchema.parse(await http('GET', `${acProc.url}/__sandbox/requests`));
     const audit = (await judgeDb.query(`SELECT direction, email_norm, record_id, new_value, decision, result FROM audit_log`)).rows as AuditRow[];
+    const deliveries = z.array(z.object({ error: z.string().optional() }).loose()).parse(await http('GET', `${acProc.url}/__sandbox/webhook-deliveries`));
+    const lostDeliveries = deliveries.filter((d) => d.error?.startsWith('lost on the way') === true).length;
+    if (lostDeliveries > 0) {
+      faults.add('webhooks-dropped');
+      note(`${lostDeliveries} of ${deliveries.length} webhook deliveries were lost on the way`);
+    }
     const deadLetters = Number((await judgeDb.query(`SELECT count(*) AS n FROM dead_letters`)).rows[0].n);
     const optOutDeadLetters = Number((await judgeDb.query(`SELECT count(*) AS n FROM dead_letters WHERE ${OPT_OUT_WORK}`)).rows[0].n);
     const outage = measureOutages(outages, acLog);

@@ -39,6 +39,9 @@ export interface ChaosOptions {
   /** Webhooks with the valid secret replaying an unsubscribe from a list the person is active on, dated an hour
    *  ago. The model expects no change. */
   staleWebhooks?: number;
+  /** Admin resyncs (POST /admin/resync) of random people, settled or in flight, during the run: each must change
+   *  nothing the model does not expect. */
+  adminResyncs?: number;
   /** Share of AC's webhook deliveries lost on the way (AC never retries): the poller must catch up. */
   webhookDropShare?: number;
   storms: number;
@@ -56,7 +59,7 @@ export interface ChaosOptions {
   log: (line: string) => void;
 }
 
-export type FaultName = 'sigkill' | 'ac-outage-503' | '429-storm' | 'token-revocation' | 'cometd-client-expiry' | 'pubsub-streams-dropped' | 'replay-id-expired' | 'pg-terminate-backend' | 'ac-token-refused' | 'forged-webhook' | 'stale-webhook' | 'webhooks-dropped';
+export type FaultName = 'sigkill' | 'ac-outage-503' | '429-storm' | 'token-revocation' | 'cometd-client-expiry' | 'pubsub-streams-dropped' | 'replay-id-expired' | 'pg-terminate-backend' | 'ac-token-refused' | 'forged-webhook' | 'stale-webhook' | 'webhooks-dropped' | 'admin-resync';
 
 export interface ChaosResult {
   figures: ChaosFigures;
@@ -317,7 +320,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       );
     const failoverSeconds: number[] = [];
     let kills = 0;
-    type Planned = { at: number; kind: 'kill' | 'outage' | 'ac-token' | 'storm' | 'token' | 'cometd' | 'pg' | 'forged' | 'stale'; retention?: boolean };
+    type Planned = { at: number; kind: 'kill' | 'outage' | 'ac-token' | 'storm' | 'token' | 'cometd' | 'pg' | 'forged' | 'stale' | 'resync'; retention?: boolean };
     const plan: Planned[] = [];
     const at = (lo: number, hi: number) => Math.floor(options.changes * (lo + random.next() * (hi - lo)));
     for (let k = 0; k < options.kills; k++) {
@@ -328,6 +331,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     if ((options.acTokenRefusedMs ?? 0) > 0) plan.push({ at: at(0.55, 0.75), kind: 'ac-token' });
     for (let k = 0; k < (options.forgedWebhooks ?? 0); k++) plan.push({ at: at(0.1, 0.95), kind: 'forged' });
     for (let k = 0; k < (options.staleWebhooks ?? 0); k++) plan.push({ at: at(0.1, 0.95), kind: 'stale' });
+    for (let k = 0; k < (options.adminResyncs ?? 0); k++) plan.push({ at: at(0.05, 0.95), kind: 'resync' });
     for (let k = 0; k < options.storms; k++) plan.push({ at: at(0.1, 0.9), kind: 'storm' });
     for (let k = 0; k < options.tokenRevocations; k++) plan.push({ at: at(0.1, 0.9), kind: 'token' });
     for (let k = 0; k < options.cometdExpiries; k++) plan.push({ at: at(0.1, 0.9), kind: 'cometd' });
@@ -402,6 +406,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         case 'forged':
         case 'stale':
           return ringFalsely(fault.kind);
+        case 'resync':
+          return resyncSomeone();
         case 'storm': {
           const from = Date.now();
           const durationMs = random.int(2000, 5000);
@@ -530,6 +536,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       note(`${kind} webhook (${fields.type} list ${list}, dated ${dated}) for ${key} to instance ${instance.index}: ${response.status}`);
     };
 
+    // An operator's resync is a doorbell too: whoever it names, settled or in flight, ends in the model's state.
+    const resyncSomeone = async () => {
+      const instance = instances.find((i) => i.child !== null && !i.starting);
+      if (instance === undefined) return note('no admin resync: no instance up');
+      const key = random.pick(everyEmail);
+      const settled = !pending.has(key);
+      if (settled) pending.set(key, Date.now());
+      const response = await fetch(`http://127.0.0.1:${instance.port}/admin/resync`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ email: key }), signal: AbortSignal.timeout(30_000) });
+      const text = await response.text();
+      faults.add('admin-resync');
+      note(`admin resync of ${key} (${settled ? 'settled' : 'in flight'}) on instance ${instance.index}: ${response.status}${response.status === 202 ? '' : ` ${text.slice(0, 200)}`}`);
+    };
+
     const perform = async (action: ModelAction) => {
       if (action.kind === 'sf-set-opt-out') {
         const record = world.records.find((r) => r.id === action.recordId)!;
@@ -619,10 +638,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const outage = measureOutages(outages, acLog);
     const figures = judge({ initial, history, decisions, differences, changes, integrationUserId: identity.integrationUserId, acLog, faultWindows, audit, quietWrites });
     const differing = new Set(differences.map((d) => d.email));
+    // An unaudited decision is chased like a difference: its email's actions, queue rows and audit entries.
+    for (const line of figures.unaudited) {
+      const record = /^record (\S+):/.exec(line)?.[1];
+      const email = record !== undefined ? world.records.find((r) => r.id.slice(0, 15) === record)?.email : /^(\S+) list /.exec(line)?.[1];
+      if (email !== undefined) differing.add(emailKey(email));
+    }
     const historyOfDifferences = history
       .filter((a) => differing.has(a.kind === 'sf-set-opt-out' ? emailKey(world.records.find((r) => r.id === a.recordId)?.email ?? '') : emailKey(a.email)))
       .map((a) => `${new Date(a.at).toISOString()} ${JSON.stringify(a)}`);
-    const queueOfDifferences = differing.size === 0 ? [] : await queueRowsFor(judgeDb, [...differing]);
+    const queueOfDifferences = differing.size === 0 ? [] : [...(await queueRowsFor(judgeDb, [...differing])), ...(await auditRowsFor(judgeDb, [...differing]))];
     return {
       historyOfDifferences,
       queueOfDifferences,
@@ -688,6 +713,12 @@ async function queueRowsFor(db: pg.Client, emails: string[]): Promise<string[]> 
   );
   const rows = jobs.rows.map((r: Record<string, unknown>) => `queue: ${JSON.stringify(r)}`);
   return rows.length > 0 ? rows : [`queue: nothing left for ${emails.join(', ')}`];
+}
+
+/** The audit entries of these emails, oldest first, for a post-mortem of a difference or an unaudited decision. */
+async function auditRowsFor(db: pg.Client, emails: string[]): Promise<string[]> {
+  const rows = await db.query(`SELECT * FROM audit_log WHERE email_norm = ANY($1) ORDER BY id`, [emails]);
+  return rows.rows.map((r: Record<string, unknown>) => `audit: ${JSON.stringify(r)}`);
 }
 
 function sorted(record: Record<string, number>): [string, number][] {

@@ -24,5 +24,5 @@ test(`when two instances sync 200 changes through a kill, an outage, 429s, revok
   expect(result.crashes).toEqual([]);
   expect(result.kills).toBe(1);
   expect(result.failoverSeconds.every((s) => s <= 30)).toBe(true);
-  expect(result.faults).toEqual(expect.arrayContaining(['sigkill', 'ac-outage-503', '429-storm', 'token-revocation', 'cometd-client-expiry', 'replay-id-expired', 'pg-terminate-backend', 'ac-token-refused', 'webhooks-dropped']));
+  expect(result.faults).toEqual(expect.arrayContaining(['sigkill', 'ac-outage-503', '429-storm', 'token-revocation', 'cometd-client-expiry', 'replay-id-expired', 'pg-terminate-backend', 'ac-token-refused', 'webhooks-dropped', 'admin-resync']));
 }, 180_000);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { z } from 'zod';
 import { createPostgresDatabase } from '../test/support/test-databases';
-import { emailKey, type ModelAction, type ModelDecision, type ModelWorld } from '../test/model/reference-model';
+import { ACTIVE, emailKey, unsubscribedFromAll, type ModelAction, type ModelDecision, type ModelWorld } from '../test/model/reference-model';
 import { SeededRandom } from './seeded-random';
 import { startEmulatorProcess, startMiddlewareInstance, type EmulatorProcess, type MiddlewareInstance } from './chaos-processes';
 import { applyAction, compareEmail, generateAction, generatePeople, initialWorld, type Difference, type ObservedContact, type ObservedRecord, type SeedPerson } from './chaos-world';
@@ -31,6 +31,19 @@ export interface ChaosOptions {
   maxPending: number;
   kills: number;
   outageMs: number;
+  /** A window in which AC refuses the Api-Token (403, as for a rotated key) on every call; 0 for none. */
+  acTokenRefusedMs?: number;
+  /** Webhooks POSTed to an instance with the valid secret that AC never sent: a subscribe dated in the future for
+   *  someone unsubscribed everywhere. The model expects no change. */
+  forgedWebhooks?: number;
+  /** Webhooks with the valid secret replaying an unsubscribe from a list the person is active on, dated an hour
+   *  ago. The model expects no change. */
+  staleWebhooks?: number;
+  /** Admin resyncs (POST /admin/resync) of random people, settled or in flight, during the run: each must change
+   *  nothing the model does not expect. */
+  adminResyncs?: number;
+  /** Share of AC's webhook deliveries lost on the way (AC never retries): the poller must catch up. */
+  webhookDropShare?: number;
   storms: number;
   tokenRevocations: number;
   cometdExpiries: number;
@@ -39,12 +52,14 @@ export interface ChaosOptions {
   settleTimeoutMs: number;
   /** The account's AC rate limit, in the emulator and in the middleware (AC: 5). */
   acRatePerSecond: number;
+  /** Run the instances with the production retry defaults (JOB_* unset) instead of the fast test back-off. */
+  productionRetryDefaults?: boolean;
   /** The middleware's event transport; default CHAOS_TRANSPORT from the environment, else cometd. */
   transport?: 'cometd' | 'pubsub';
   log: (line: string) => void;
 }
 
-export type FaultName = 'sigkill' | 'ac-outage-503' | '429-storm' | 'token-revocation' | 'cometd-client-expiry' | 'pubsub-streams-dropped' | 'replay-id-expired' | 'pg-terminate-backend';
+export type FaultName = 'sigkill' | 'ac-outage-503' | '429-storm' | 'token-revocation' | 'cometd-client-expiry' | 'pubsub-streams-dropped' | 'replay-id-expired' | 'pg-terminate-backend' | 'ac-token-refused' | 'forged-webhook' | 'stale-webhook' | 'webhooks-dropped' | 'admin-resync';
 
 export interface ChaosResult {
   figures: ChaosFigures;
@@ -56,6 +71,12 @@ export interface ChaosResult {
   differences: Difference[];
   deadLetters: number;
   timeline: string[];
+  /** Dead letters whose job carries opt-out work (a push with an opt-out pending, a pull that opts out). */
+  optOutDeadLetters: number;
+  /** The longest ActiveCampaign outage as the instances met it: first to last refused answer, seconds. */
+  outageSecondsMax: number;
+  /** From the end of that outage until no opt-out job queued before its end was still open; null: never drained. */
+  drainedSecondsAfterOutage: number | null;
   /** Instances that died without being killed (a product failure; they were restarted). */
   crashes: string[];
   /** The generated actions on each email that ended differently from the model, for a post-mortem. */
@@ -136,6 +157,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const judgeDb = new pg.Client({ connectionString: database.url, application_name: 'optout-chaos-judge' });
     await judgeDb.connect();
     cleanups.push(() => judgeDb.end());
+    // Its own connection: the settle check holds judgeDb in a transaction, and a backlog reading inside it would
+    // see that transaction's snapshot.
+    const backlogDb = new pg.Client({ connectionString: database.url, application_name: 'optout-chaos-backlog' });
+    await backlogDb.connect();
+    cleanups.push(() => backlogDb.end());
 
     const identity = identitySchema.parse(await http('GET', `${sfProc.observer}/identity`));
     const transport = options.transport ?? (process.env.CHAOS_TRANSPORT === 'pubsub' ? 'pubsub' : 'cometd');
@@ -183,8 +209,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       HTTP_PORT: String(instance.port),
       ADMIN_TOKEN,
       WEBHOOK_SECRET,
-      JOB_BACKOFF_BASE_MS: '500',
-      JOB_MAX_ATTEMPTS: '12',
+      // The production defaults (1 s doubling to 5 min, 8 attempts) when asked; else a fast back-off for short runs.
+      ...(options.productionRetryDefaults === true ? {} : { JOB_BACKOFF_BASE_MS: '500', JOB_MAX_ATTEMPTS: '12' }),
       LOG_LEVEL: process.env.CHAOS_INSTANCE_LOG_LEVEL ?? 'warn',
     });
     const startInstance = async (instance: Instance) => {
@@ -259,13 +285,42 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       await sleep(200);
     }
     note('baseline poll done');
+    if ((options.webhookDropShare ?? 0) > 0) {
+      await http('POST', `${acProc.url}/__sandbox/config`, { webhookDropShare: options.webhookDropShare });
+      note(`ActiveCampaign loses ${Math.round((options.webhookDropShare ?? 0) * 100)}% of its webhook deliveries on the way`);
+    }
 
     // Faults, placed on the stream by progress (how many changes were issued), drawn from the seed.
     const faults = new Set<FaultName>();
     const faultWindows: { from: number; to: number }[] = [];
+    /** AC outages as injected, and when the opt-out backlog queued before each one's end was empty again. */
+    const outages: { from: number; to: number; drainedAt: number | null }[] = [];
+    let sampling = true;
+    const samplers: Promise<void>[] = [];
+    const watchDrain = (outage: { to: number; drainedAt: number | null }) =>
+      samplers.push(
+        (async () => {
+          while (sampling) {
+            try {
+              const open = await backlogDb.query(
+                `SELECT count(*) AS n FROM jobs WHERE state <> 'done' AND created_at <= $1 AND ${OPT_OUT_WORK}`,
+                [new Date(outage.to)],
+              );
+              if (Number((open.rows[0] as { n: unknown }).n) === 0) {
+                outage.drainedAt = Date.now();
+                note(`opt-out backlog of the outage drained ${((outage.drainedAt - outage.to) / 1000).toFixed(1)} s after it ended`);
+                return;
+              }
+            } catch (error) {
+              options.log(`backlog check failed: ${error instanceof Error ? error.message : String(error)}`);
+            }
+            await sleep(500);
+          }
+        })(),
+      );
     const failoverSeconds: number[] = [];
     let kills = 0;
-    type Planned = { at: number; kind: 'kill' | 'outage' | 'storm' | 'token' | 'cometd' | 'pg'; retention?: boolean };
+    type Planned = { at: number; kind: 'kill' | 'outage' | 'ac-token' | 'storm' | 'token' | 'cometd' | 'pg' | 'forged' | 'stale' | 'resync'; retention?: boolean };
     const plan: Planned[] = [];
     const at = (lo: number, hi: number) => Math.floor(options.changes * (lo + random.next() * (hi - lo)));
     for (let k = 0; k < options.kills; k++) {
@@ -273,6 +328,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       plan.push({ at: at(slot, slot + 0.6 / options.kills), kind: 'kill', retention: options.replayExpiry && k === 0 });
     }
     if (options.outageMs > 0) plan.push({ at: at(0.3, 0.5), kind: 'outage' });
+    if ((options.acTokenRefusedMs ?? 0) > 0) plan.push({ at: at(0.55, 0.75), kind: 'ac-token' });
+    for (let k = 0; k < (options.forgedWebhooks ?? 0); k++) plan.push({ at: at(0.1, 0.95), kind: 'forged' });
+    for (let k = 0; k < (options.staleWebhooks ?? 0); k++) plan.push({ at: at(0.1, 0.95), kind: 'stale' });
+    for (let k = 0; k < (options.adminResyncs ?? 0); k++) plan.push({ at: at(0.05, 0.95), kind: 'resync' });
     for (let k = 0; k < options.storms; k++) plan.push({ at: at(0.1, 0.9), kind: 'storm' });
     for (let k = 0; k < options.tokenRevocations; k++) plan.push({ at: at(0.1, 0.9), kind: 'token' });
     for (let k = 0; k < options.cometdExpiries; k++) plan.push({ at: at(0.1, 0.9), kind: 'cometd' });
@@ -323,10 +382,32 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           faults.add('ac-outage-503');
           note(`ActiveCampaign outage: 503 on every call for ${options.outageMs} ms`);
           faultWindows.push({ from, to: from + options.outageMs + 1000 });
+          const outage = { from, to: from + options.outageMs, drainedAt: null };
+          outages.push(outage);
           await sleep(options.outageMs);
           note('ActiveCampaign outage over');
+          watchDrain(outage);
           return;
         }
+        case 'ac-token': {
+          const durationMs = options.acTokenRefusedMs ?? 0;
+          const from = Date.now();
+          await http('POST', `${acProc.url}/__sandbox/faults`, { invalidToken: true, durationMs });
+          faults.add('ac-token-refused');
+          note(`ActiveCampaign refuses the Api-Token (403) for ${durationMs} ms`);
+          faultWindows.push({ from, to: from + durationMs + 1000 });
+          const outage = { from, to: from + durationMs, drainedAt: null };
+          outages.push(outage);
+          await sleep(durationMs);
+          note('ActiveCampaign accepts the Api-Token again');
+          watchDrain(outage);
+          return;
+        }
+        case 'forged':
+        case 'stale':
+          return ringFalsely(fault.kind);
+        case 'resync':
+          return resyncSomeone();
         case 'storm': {
           const from = Date.now();
           const durationMs = random.int(2000, 5000);
@@ -354,7 +435,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           note('CometD clients expired (403::Unknown client)');
           return;
         case 'pg': {
-          const result = await judgeDb.query(`SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+          const result = await judgeDb.query(`SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name NOT LIKE 'optout-chaos-%'`);
           faults.add('pg-terminate-backend');
           note(`PostgreSQL: terminated ${String((result.rows[0] as { n: unknown }).n)} backends of the instances`);
           return;
@@ -426,6 +507,48 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       }
     })();
 
+    // A webhook is a doorbell: one AC never sent, or one replaying an old change, must change nothing. The person is
+    // taken out of the stream until the check finds both systems (still) in the model's state.
+    const ringFalsely = async (kind: 'forged' | 'stale') => {
+      const free = everyEmail.filter((k) => !pending.has(k));
+      const candidates = free.filter((k) => {
+        const contact = world.ac[k];
+        if (contact === undefined || contact.hardBounced) return false;
+        return kind === 'forged' ? unsubscribedFromAll(contact) : Object.values(contact.lists).some((s) => s === ACTIVE);
+      });
+      const instance = instances.find((i) => i.child !== null && !i.starting);
+      if (candidates.length === 0 || instance === undefined) {
+        note(`no ${kind} webhook: ${candidates.length === 0 ? 'nobody fits' : 'no instance up'}`);
+        return;
+      }
+      const key = random.pick(candidates);
+      const contact = world.ac[key]!;
+      const view = z.array(z.object({ id: z.string() }).loose().nullable()).parse(await http('POST', `${acProc.observer}/contacts`, [key]))[0];
+      if (view === null || view === undefined) return note(`no ${kind} webhook: ${key} is not in ActiveCampaign`);
+      const list = kind === 'forged' ? random.pick(Object.keys(contact.lists)) : random.pick(Object.entries(contact.lists).filter(([, st]) => st === ACTIVE).map(([l]) => l));
+      const dated = new Date(Date.now() + (kind === 'forged' ? 86_400_000 : -3600_000)).toISOString();
+      pending.set(key, Date.now());
+      const fields: Record<string, string> = { type: kind === 'forged' ? 'subscribe' : 'unsubscribe', date_time: dated, initiated_from: 'public', initiated_by: 'public', list, 'contact[id]': view.id, 'contact[email]': key, 'contact[first_name]': '', 'contact[last_name]': '', 'contact[phone]': '', 'contact[tags]': '', 'contact[orgname]': '', 'contact[ip]': '0', 'contact[customer_acct_name]': '', 'form[id]': '0' };
+      if (kind === 'stale') Object.assign(fields, { 'list[][id]': list, 'unsubscribe[reason]': '', 'campaign[id]': '0', account_id: '0' });
+      const response = await fetch(`http://127.0.0.1:${instance.port}/webhooks/activecampaign/${WEBHOOK_SECRET}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString(), signal: AbortSignal.timeout(10_000) });
+      await response.arrayBuffer();
+      faults.add(kind === 'forged' ? 'forged-webhook' : 'stale-webhook');
+      note(`${kind} webhook (${fields.type} list ${list}, dated ${dated}) for ${key} to instance ${instance.index}: ${response.status}`);
+    };
+
+    // An operator's resync is a doorbell too: whoever it names, settled or in flight, ends in the model's state.
+    const resyncSomeone = async () => {
+      const instance = instances.find((i) => i.child !== null && !i.starting);
+      if (instance === undefined) return note('no admin resync: no instance up');
+      const key = random.pick(everyEmail);
+      const settled = !pending.has(key);
+      if (settled) pending.set(key, Date.now());
+      const response = await fetch(`http://127.0.0.1:${instance.port}/admin/resync`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ email: key }), signal: AbortSignal.timeout(30_000) });
+      const text = await response.text();
+      faults.add('admin-resync');
+      note(`admin resync of ${key} (${settled ? 'settled' : 'in flight'}) on instance ${instance.index}: ${response.status}${response.status === 202 ? '' : ` ${text.slice(0, 200)}`}`);
+    };
+
     const perform = async (action: ModelAction) => {
       if (action.kind === 'sf-set-opt-out') {
         const record = world.records.find((r) => r.id === action.recordId)!;
@@ -494,7 +617,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
     monitoring = false;
     runActive = false;
+    sampling = false;
     await monitor;
+    await Promise.all(samplers);
 
     // Judge.
     const { records, contacts } = await observe(everyEmail);
@@ -502,13 +627,27 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const changes = z.array(z.object({ replayId: z.number() }).loose()).parse(await http('GET', `${sfProc.observer}/changes`)) as unknown as CapturedChange[];
     const acLog = acLogSchema.parse(await http('GET', `${acProc.url}/__sandbox/requests`));
     const audit = (await judgeDb.query(`SELECT direction, email_norm, record_id, new_value, decision, result FROM audit_log`)).rows as AuditRow[];
+    const deliveries = z.array(z.object({ error: z.string().optional() }).loose()).parse(await http('GET', `${acProc.url}/__sandbox/webhook-deliveries`));
+    const lostDeliveries = deliveries.filter((d) => d.error?.startsWith('lost on the way') === true).length;
+    if (lostDeliveries > 0) {
+      faults.add('webhooks-dropped');
+      note(`${lostDeliveries} of ${deliveries.length} webhook deliveries were lost on the way`);
+    }
     const deadLetters = Number((await judgeDb.query(`SELECT count(*) AS n FROM dead_letters`)).rows[0].n);
+    const optOutDeadLetters = Number((await judgeDb.query(`SELECT count(*) AS n FROM dead_letters WHERE ${OPT_OUT_WORK}`)).rows[0].n);
+    const outage = measureOutages(outages, acLog);
     const figures = judge({ initial, history, decisions, differences, changes, integrationUserId: identity.integrationUserId, acLog, faultWindows, audit, quietWrites });
     const differing = new Set(differences.map((d) => d.email));
+    // An unaudited decision is chased like a difference: its email's actions, queue rows and audit entries.
+    for (const line of figures.unaudited) {
+      const record = /^record (\S+):/.exec(line)?.[1];
+      const email = record !== undefined ? world.records.find((r) => r.id.slice(0, 15) === record)?.email : /^(\S+) list /.exec(line)?.[1];
+      if (email !== undefined) differing.add(emailKey(email));
+    }
     const historyOfDifferences = history
       .filter((a) => differing.has(a.kind === 'sf-set-opt-out' ? emailKey(world.records.find((r) => r.id === a.recordId)?.email ?? '') : emailKey(a.email)))
       .map((a) => `${new Date(a.at).toISOString()} ${JSON.stringify(a)}`);
-    const queueOfDifferences = differing.size === 0 ? [] : await queueRowsFor(judgeDb, [...differing]);
+    const queueOfDifferences = differing.size === 0 ? [] : [...(await queueRowsFor(judgeDb, [...differing])), ...(await auditRowsFor(judgeDb, [...differing]))];
     return {
       historyOfDifferences,
       queueOfDifferences,
@@ -521,11 +660,39 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       seconds: Math.round((Date.now() - started) / 1000),
       differences,
       deadLetters,
+      optOutDeadLetters,
+      outageSecondsMax: outage.secondsMax,
+      drainedSecondsAfterOutage: outage.drainedSeconds,
       timeline,
     };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   }
+}
+
+/** A job row (jobs or dead_letters) that carries opt-out work: the payload flags of sync/push-job.ts and pull-job.ts. */
+const OPT_OUT_WORK = `((kind = 'push-email' AND (payload->>'optOutPending')::boolean) OR (kind = 'pull-email' AND (payload->>'optOut')::boolean))`;
+
+/**
+ * The outages as the instances met them, from the AC request log: each lasted from its first refused answer to its
+ * last (an outage nobody called during lasted 0 s). The drain is counted from the longest one's last refused answer.
+ */
+export function measureOutages(
+  outages: { from: number; to: number; drainedAt: number | null }[],
+  acLog: { at: string; faulted: boolean }[],
+): { secondsMax: number; drainedSeconds: number | null } {
+  let secondsMax = 0;
+  let drainedSeconds: number | null = null;
+  for (const outage of outages) {
+    const refused = acLog.filter((r) => r.faulted).map((r) => Date.parse(r.at)).filter((t) => t >= outage.from && t <= outage.to + 500);
+    const first = refused.reduce((a, b) => Math.min(a, b), refused[0] ?? outage.from);
+    const last = refused.reduce((a, b) => Math.max(a, b), refused[0] ?? outage.from);
+    const seconds = (last - first) / 1000;
+    if (seconds < secondsMax) continue;
+    secondsMax = seconds;
+    drainedSeconds = outage.drainedAt === null ? null : Math.max(0, outage.drainedAt - last) / 1000;
+  }
+  return { secondsMax: Math.round(secondsMax * 10) / 10, drainedSeconds: drainedSeconds === null ? null : Math.round(drainedSeconds * 10) / 10 };
 }
 
 export interface AuditRow {
@@ -546,6 +713,12 @@ async function queueRowsFor(db: pg.Client, emails: string[]): Promise<string[]> 
   );
   const rows = jobs.rows.map((r: Record<string, unknown>) => `queue: ${JSON.stringify(r)}`);
   return rows.length > 0 ? rows : [`queue: nothing left for ${emails.join(', ')}`];
+}
+
+/** The audit entries of these emails, oldest first, for a post-mortem of a difference or an unaudited decision. */
+async function auditRowsFor(db: pg.Client, emails: string[]): Promise<string[]> {
+  const rows = await db.query(`SELECT * FROM audit_log WHERE email_norm = ANY($1) ORDER BY id`, [emails]);
+  return rows.rows.map((r: Record<string, unknown>) => `audit: ${JSON.stringify(r)}`);
 }
 
 function sorted(record: Record<string, number>): [string, number][] {

@@ -19,6 +19,9 @@ export const faultSpecSchema = z
     latencyMs: z.number().min(0).optional(),
     /** never answer: the client must time out */
     hang: z.boolean().optional(),
+    /** refuse the Api-Token as AC does when a key was deleted or rotated: 403 with AC's error body (the reference's
+     *  Errors page: "403 - The request could not be authenticated"), whatever token the call carries */
+    invalidToken: z.boolean().optional(),
     /** answer 200 with a body that is not the JSON AC would send */
     garbage: z.boolean().optional(),
     /** only calls whose method matches */
@@ -39,6 +42,7 @@ export type FaultAction =
   | { kind: 'none'; latencyMs: number }
   | { kind: 'status'; status: number; retryAfterSeconds?: number; latencyMs: number }
   | { kind: 'hang' }
+  | { kind: 'invalid-token'; latencyMs: number }
   | { kind: 'garbage'; body: string; latencyMs: number };
 
 const GARBAGE_BODIES = [
@@ -82,6 +86,7 @@ export class FaultInjector {
     const { spec } = fault;
     const latencyMs = spec.latencyMs ?? 0;
     if (spec.hang) return { kind: 'hang' };
+    if (spec.invalidToken) return { kind: 'invalid-token', latencyMs };
     if (spec.garbage) {
       const body = GARBAGE_BODIES[this.garbageIndex++ % GARBAGE_BODIES.length] ?? '';
       return { kind: 'garbage', body, latencyMs };

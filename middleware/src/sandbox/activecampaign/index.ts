@@ -97,7 +97,7 @@ export interface ActiveCampaignEmulator {
   contactByEmail(email: string): ContactView | undefined;
   setFault(fault: FaultSpec): void;
   clearFaults(): void;
-  configure(change: { rateLimitPerSecond?: number; rateLimitWindowMs?: number; listChangeBumpsUdate?: boolean }): void;
+  configure(change: { rateLimitPerSecond?: number; rateLimitWindowMs?: number; listChangeBumpsUdate?: boolean; webhookDropShare?: number }): void;
   /** completes every queued bulk import now */
   flushImports(): void;
   /** resolves once every queued webhook delivery has been attempted */
@@ -105,6 +105,9 @@ export interface ActiveCampaignEmulator {
   readonly requestLog: RequestLogEntry[];
   readonly webhookDeliveries: WebhookDelivery[];
 }
+
+/** AC's answer to a token it does not accept (403, "could not be authenticated", in its errors shape). */
+const INVALID_TOKEN_BODY = { errors: [{ status: 403, title: 'Forbidden', detail: 'Invalid or missing API token' }] };
 
 function tokenMatches(given: string | undefined, accepted: string[]): boolean {
   if (given === undefined) return false;
@@ -183,6 +186,9 @@ export async function startActiveCampaignEmulator(
         entry.faulted = true;
         if (action.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(action.retryAfterSeconds));
         res.status(action.status).json({ message: http.STATUS_CODES[action.status] ?? 'Error' });
+      } else if (action.kind === 'invalid-token') {
+        entry.faulted = true;
+        res.status(403).json(INVALID_TOKEN_BODY);
       } else if (action.kind === 'garbage') {
         entry.faulted = true;
         res.status(200).type('application/json').send(action.body);
@@ -198,7 +204,7 @@ export async function startActiveCampaignEmulator(
   });
   api.use((req: Request, res: Response, next: NextFunction) => {
     if (!tokenMatches(req.get('Api-Token'), tokens)) {
-      res.status(403).json({ errors: [{ status: 403, title: 'Forbidden', detail: 'Invalid or missing API token' }] });
+      res.status(403).json(INVALID_TOKEN_BODY);
       return;
     }
     const decision = (res.locals.rateDecision as RateDecision | undefined) ?? limiter.take();
@@ -272,6 +278,7 @@ export async function startActiveCampaignEmulator(
       if (change.rateLimitPerSecond !== undefined) limiter.limit = change.rateLimitPerSecond;
       if (change.rateLimitWindowMs !== undefined) limiter.windowMs = change.rateLimitWindowMs;
       if (change.listChangeBumpsUdate !== undefined) state.listChangeBumpsUdate = change.listChangeBumpsUdate;
+      if (change.webhookDropShare !== undefined) webhooks.dropShare = change.webhookDropShare;
     },
     flushImports: () => importer.flush(),
     webhooksIdle: () => webhooks.idle(),

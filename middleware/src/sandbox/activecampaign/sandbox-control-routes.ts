@@ -28,6 +28,8 @@ const schemas = {
     rateLimitPerSecond: z.number().int().positive().optional(),
     rateLimitWindowMs: z.number().int().positive().optional(),
     listChangeBumpsUdate: z.boolean().optional(),
+    /** share of webhook deliveries lost on the way (0..1), as a network loses them; AC never sends them again */
+    webhookDropShare: z.number().min(0).max(1).optional(),
   }),
 };
 

@@ -69,6 +69,9 @@ export class WebhookDispatcher {
   readonly deliveries: WebhookDelivery[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private chain: Promise<void> = Promise.resolve();
+  /** Share of deliveries lost on the way (0..1). Deterministic: every 1/share-th delivery is lost, so a run replays. */
+  dropShare = 0;
+  private dropCredit = 0;
 
   constructor(
     private readonly state: AccountState,
@@ -178,6 +181,14 @@ export class WebhookDispatcher {
       sentAt: new Date(),
       deactivatedHook: false,
     };
+    this.dropCredit += this.dropShare;
+    if (this.dropCredit >= 1) {
+      // Lost between AC and the receiver (a network fault): never arrives, and "webhooks are never retried".
+      this.dropCredit -= 1;
+      record.error = 'lost on the way (sandbox webhookDropShare)';
+      this.deliveries.push(record);
+      return;
+    }
     try {
       const response = await fetch(hook.url, {
         method: 'POST',

@@ -105,6 +105,19 @@ describe('AC emulator rate limit, auth and faults', () => {
     expect(status).toBe(200);
   });
 
+  test('when the Api-Token is refused for a duration, then every call gets the 403 of a wrong token until it ends', async () => {
+    emu = await startActiveCampaignEmulator({ rateLimitPerSecond: 1000 });
+    const wrong = await acCall(emu, 'GET', '/lists', undefined, 'not-the-key');
+    emu.setFault({ invalidToken: true, durationMs: 150 });
+    const refused = await acCall(emu, 'GET', '/lists');
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.text)).toEqual(JSON.parse(wrong.text));
+    const started = Date.now();
+    let status = 403;
+    while (status === 403 && Date.now() - started < 2000) status = (await acCall(emu, 'GET', '/lists')).status;
+    expect(status).toBe(200);
+  });
+
   test('when a fault is scoped to a method and path, then other calls are served', async () => {
     emu = await startActiveCampaignEmulator({ rateLimitPerSecond: 100 });
     emu.setFault({ status: 502, method: 'POST', pathPrefix: '/contactLists' });

@@ -232,6 +232,19 @@ describe('AC emulator webhooks', () => {
     expect(receiver.received).toHaveLength(2);
   });
 
+  test('when a share of deliveries is lost on the way, then exactly that share never arrives and none is sent again', async () => {
+    await register({ name: 'lossy', url: `${receiver.url}/lossy`, events: ['unsubscribe', 'subscribe'], sources: ['public'] });
+    emu.createContact('lo@example.com', { lists: { '1': 1 } });
+    emu.configure({ webhookDropShare: 0.25 });
+    for (let i = 0; i < 4; i += 1) {
+      emu.unsubscribe('lo@example.com', '1');
+      emu.subscribe('lo@example.com', '1');
+    }
+    await emu.webhooksIdle();
+    expect(receiver.received).toHaveLength(6);
+    expect(emu.webhookDeliveries.filter((d) => d.error !== undefined && d.status === undefined)).toHaveLength(2);
+  });
+
   test('when a hook is deleted, then it is gone from the list and receives nothing', async () => {
     await register({ name: 'gone', url: `${receiver.url}/gone`, events: ['subscribe'], sources: ['public'] });
     expect((await acCall(emu, 'DELETE', '/webhooks/1')).status).toBe(200);

@@ -38,6 +38,12 @@ export type PubSubSubscriberOptions = {
   onMessages(channel: string, messages: StreamMessage[]): Promise<void>;
   onReplayExpired(channel: string, lostReplayId: string): Promise<void>;
   onUnreplayableGap(channel: string, since: Date): Promise<void>;
+  /**
+   * An event whose payload its own schema cannot decode: the change it carried is unknown, so it must be found by
+   * reconcile. Awaited before the batch goes to onMessages (which quarantines the event and moves the checkpoint
+   * past it), so the record of it is durable before the checkpoint advances; a throw fails the batch.
+   */
+  onUndecodable?(channel: string, event: UndecodableEvent): Promise<void>;
   /** Where to resume after an invalid replay id: -1 LATEST (default), -2 EARLIEST. */
   expiredReplayFallback?: -1 | -2;
   /** Most events per onMessages call (default 100). */
@@ -53,6 +59,8 @@ export type PubSubSubscriberOptions = {
   logger?: Logger;
   clock?: Clock;
 };
+
+export type UndecodableEvent = { replayId: string; schemaId: string; eventUuid: string; reason: string };
 
 /** Most events one Subscribe stream may have outstanding (Pub/Sub API allocations). */
 const serverMaxOutstanding = 100;
@@ -456,13 +464,20 @@ export class PubSubSubscriber {
     const ids: string[] = [];
     try {
       const messages: StreamMessage[] = [];
+      const undecodable: UndecodableEvent[] = [];
       for (const { event } of batch) {
         if (event.event.id && channel.recentIds.has(event.event.id)) {
           channel.redeliveriesDropped += 1;
           continue;
         }
         ids.push(event.event.id);
-        messages.push(await this.decode(channel.name, event));
+        const decoded = await this.decode(channel.name, event);
+        messages.push(decoded.message);
+        if (decoded.undecodable) undecodable.push(decoded.undecodable);
+      }
+      for (const bad of undecodable) {
+        this.logger.error({ channel: channel.name, ...bad }, 'pubsub event undecodable with its schema: quarantined, its change left to reconcile');
+        await this.options.onUndecodable?.(channel.name, bad);
       }
       if (messages.length > 0) await this.options.onMessages(channel.name, messages);
     } catch (error) {
@@ -501,16 +516,31 @@ export class PubSubSubscriber {
    * shape the intake rejects, so it is quarantined with its reason and the stream goes on; a failure to fetch the
    * schema throws (the stream is re-created and the event comes again).
    */
-  private async decode(channelName: string, consumer: ConsumerEvent): Promise<StreamMessage> {
+  private async decode(channelName: string, consumer: ConsumerEvent): Promise<{ message: StreamMessage; undecodable?: UndecodableEvent }> {
     const replayId = replayIdToText(consumer.replay_id);
     const schema = await this.schemas!.get(consumer.event.schema_id);
+    let record: Record<string, unknown>;
     try {
-      const record = schema.type.fromBuffer(consumer.event.payload) as Record<string, unknown>;
-      return { rawMessage: toCometdShape(channelName, schema, record, replayId, consumer.event.id), replayId };
+      record = schema.type.fromBuffer(consumer.event.payload) as Record<string, unknown>;
     } catch (error) {
+      const reason = `Avro payload undecodable with schema ${consumer.event.schema_id}: ${describe(error)}`;
       return {
-        rawMessage: { channel: channelName, undecodable: describe(error), schemaId: consumer.event.schema_id, eventUuid: consumer.event.id, payloadBase64: consumer.event.payload.toString('base64') },
-        replayId,
+        message: {
+          rawMessage: { channel: channelName, undecodable: reason, replayId, schemaId: consumer.event.schema_id, eventUuid: consumer.event.id, payloadBase64: consumer.event.payload.toString('base64') },
+          replayId,
+        },
+        undecodable: { replayId, schemaId: consumer.event.schema_id, eventUuid: consumer.event.id, reason },
+      };
+    }
+    // Decoded but not convertible (a bitmap naming a field the schema lacks): the intake quarantines the thrown
+    // shape in the same way; it is not a schema-fetch failure, so it must not fail the batch either.
+    try {
+      return { message: { rawMessage: toCometdShape(channelName, schema, record, replayId, consumer.event.id), replayId } };
+    } catch (error) {
+      const reason = `event not convertible with schema ${consumer.event.schema_id}: ${describe(error)}`;
+      return {
+        message: { rawMessage: { channel: channelName, undecodable: reason, replayId, schemaId: consumer.event.schema_id, eventUuid: consumer.event.id }, replayId },
+        undecodable: { replayId, schemaId: consumer.event.schema_id, eventUuid: consumer.event.id, reason },
       };
     }
   }

@@ -79,8 +79,9 @@ const newContact = (name: string): string =>
 
 const recordIdsOf = (messages: StreamMessage[]) =>
   messages.flatMap((m) => {
-    const payload = (m.rawMessage as { data: { payload: { ChangeEventHeader?: { recordIds: string[] } } } }).data.payload;
-    return payload.ChangeEventHeader?.recordIds ?? [];
+    // An undecodable event arrives without data (its shape is for the quarantine).
+    const payload = (m.rawMessage as { data?: { payload: { ChangeEventHeader?: { recordIds: string[] } } } }).data?.payload;
+    return payload?.ChangeEventHeader?.recordIds ?? [];
   });
 
 describe('bitmap decoding', () => {
@@ -190,6 +191,38 @@ describe('PubSubSubscriber over gRPC against the emulator', () => {
     expect(data.schema).not.toBe(schemaId);
     expect(data.payload.Loyalty_Tier__c).toBe('Gold');
     expect(requests.get(data.schema)).toBe(1);
+  });
+
+  test('an undecodable event is reported through onUndecodable before its batch is stored; until that succeeds nothing of the batch is stored, then the rest of the batch is delivered', async () => {
+    const consumer = fakeConsumer();
+    const reported: { replayId: string; reason: string }[] = [];
+    let refuse = 1;
+    const { subscriber } = subscriberFor(consumer, {
+      onUndecodable: async (_name, event) => {
+        if (refuse-- > 0) throw new Error('database unreachable');
+        reported.push(event);
+      },
+    });
+    await subscriber.start();
+    await subscribed(subscriber);
+    const damaged = newContact('damaged-payload');
+    harness.emulator.pubSub.corruptPayloads((message) => {
+      const header = message.data.payload.ChangeEventHeader as { recordIds?: unknown; changeType?: unknown } | undefined;
+      return header?.changeType === 'UPDATE' && Array.isArray(header.recordIds) && header.recordIds.includes(damaged);
+    });
+    await waitFor(() => recordIdsOf(consumer.received).includes(damaged), { what: 'the create event' });
+    const storedBefore = consumer.stored.get(channel);
+    harness.emulator.update('Contact', damaged, { HasOptedOutOfEmail: true });
+    const later = newContact('after-damaged');
+    await waitFor(() => recordIdsOf(consumer.received).includes(later), { what: 'the event after the damaged one', timeoutMs: 10_000 });
+    // The first report failed: the batch was not handed on, and the stream came back for it.
+    expect(subscriber.state().channels[channel]!.handlerFailures).toBe(1);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]!.reason).toMatch(/^Avro payload undecodable with schema \S+: Error: truncated buffer$/);
+    const quarantinable = consumer.received.filter((m) => (m.rawMessage as { undecodable?: unknown }).undecodable !== undefined);
+    expect(quarantinable.map((m) => m.replayId)).toEqual([reported[0]!.replayId]);
+    expect(consumer.stored.get(channel)).not.toBe(storedBefore);
+    expect(() => normalise(channel, quarantinable[0]!.rawMessage)).toThrow();
   });
 
   test('restart resumes after the stored replay id (CUSTOM): what changed while stopped arrives, nothing before it', async () => {

@@ -132,6 +132,7 @@ export class PubSubEmulatorServer {
   private unsubscribeBus: (() => void) | null = null;
   private stalled = false;
   private failures: { code: grpc.status; errorCode: string; message: string }[] = [];
+  private readonly corrupt: ((message: ChannelMessage) => boolean)[] = [];
   certificate: ServerCertificate | null = null;
   port = 0;
   totalDelivered = 0;
@@ -191,6 +192,15 @@ export class PubSubEmulatorServer {
   setStalled(stalled: boolean): void {
     this.stalled = stalled;
     if (!stalled) for (const sub of this.subscriptions) this.pump(sub);
+  }
+
+  /**
+   * Events matching this are delivered with a truncated payload that their schema cannot decode (fault injection:
+   * what a client sees when a payload is damaged or its schema id names the wrong schema). Redeliveries carry the
+   * same damaged bytes.
+   */
+  corruptPayloads(match: (message: ChannelMessage) => boolean): void {
+    this.corrupt.push(match);
   }
 
   /** The next Subscribe calls fail with this status and error code (fault injection). */
@@ -287,7 +297,9 @@ export class PubSubEmulatorServer {
     const id =
       message.data.event.EventUuid ??
       createHash('sha256').update(`${channel}:${item.key.replayId}:${item.key.seq}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
-    const encoded = { id, schemaId: schema.id, payload: schema.type.toBuffer(record) };
+    const payload = schema.type.toBuffer(record);
+    const damaged = this.corrupt.some((match) => match(message));
+    const encoded = { id, schemaId: schema.id, payload: damaged ? payload.subarray(0, Math.floor(payload.length / 2)) : payload };
     this.encoded.set(item.event, encoded);
     return encoded;
   }

@@ -82,6 +82,8 @@ type ChannelRuntime = ChannelState & {
   lastResponseAt: number;
   restartTimer: TimerHandle | null;
   restartPending: boolean;
+  /** When the pending restart runs (status: "backing-off until"). */
+  restartAt: number | null;
   /** Handler failures in a row (a new stream succeeds each time, so their back-off is counted here). */
   failuresInRow: number;
   /** Stream failures since the last confirmed stream. */
@@ -163,6 +165,7 @@ export class PubSubSubscriber {
         lastResponseAt: 0,
         restartTimer: null,
         restartPending: false,
+        restartAt: null,
         failuresInRow: 0,
         connectFailures: 0,
         failedWithoutCheckpoint: false,
@@ -203,6 +206,7 @@ export class PubSubSubscriber {
       if (channel.restartTimer) this.clock.clearTimeout(channel.restartTimer);
       channel.restartTimer = null;
       channel.restartPending = false;
+      channel.restartAt = null;
       this.closeStream(channel);
     }
     await Promise.all([...this.channels.values()].map((channel) => channel.queue));
@@ -214,6 +218,7 @@ export class PubSubSubscriber {
     const channels: Record<string, ChannelState> = {};
     let allConfirmed = true;
     let anyBackingOff = false;
+    let nextAttemptAt: number | null = null;
     for (const [name, c] of this.channels) {
       channels[name] = {
         subscribed: c.subscribed,
@@ -227,6 +232,7 @@ export class PubSubSubscriber {
       };
       allConfirmed &&= c.confirmed;
       anyBackingOff ||= c.restartPending;
+      if (c.restartPending && c.restartAt !== null) nextAttemptAt = Math.min(nextAttemptAt ?? c.restartAt, c.restartAt);
     }
     const status: SubscriberStatus = !this.running
       ? 'stopped'
@@ -244,7 +250,7 @@ export class PubSubSubscriber {
       clientsCreated: this.streamsOpened,
       restarts: this.restarts,
       lastRestartReason: this.lastRestartReason,
-      nextAttemptAt: null,
+      nextAttemptAt: this.running ? nextAttemptAt : null,
       lastError: this.lastError,
       channels,
     };
@@ -588,6 +594,7 @@ export class PubSubSubscriber {
     if (!this.running || channel.restartPending) return;
     const stale = channel.token ?? undefined;
     channel.restartPending = true;
+    channel.restartAt = this.clock.now() + delayMs;
     this.restarts += 1;
     this.lastRestartReason = reason;
     this.closeStream(channel);
@@ -595,6 +602,7 @@ export class PubSubSubscriber {
     channel.restartTimer = this.clock.setTimeout(() => {
       channel.restartTimer = null;
       channel.restartPending = false;
+      channel.restartAt = null;
       if (!this.running) return;
       void (async () => {
         if (refreshToken) {

@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { PubSubSubscriber, type PubSubSubscriberOptions, decodeFieldBitmap } from '../../../src/salesforce/pubsub';
 import type { StreamMessage } from '../../../src/salesforce/streaming-subscriber';
 import { normaliseMessage } from '../../../src/salesforce/change-normaliser';
@@ -270,6 +271,22 @@ describe('PubSubSubscriber over gRPC against the emulator', () => {
     await subscribed(subscriber);
     expect(consumer.expired).toEqual([{ channel, lost: '1234' }]);
     await waitFor(() => consumer.gaps.length > 0, { what: 'gap reported' });
+  });
+
+  test('an outage (UNAVAILABLE on every Subscribe) is retried with back-off, and the state says so: backing-off, when the next attempt is, the last error', async () => {
+    const consumer = fakeConsumer();
+    const { subscriber } = subscriberFor(consumer, { baseBackoffMs: 400 });
+    harness.emulator.pubSub.failNextSubscribes(3, grpc.status.UNAVAILABLE, 'sfdc.platform.eventbus.grpc.service.unavailable', 'The service is unavailable');
+    await subscriber.start();
+    const backingOff = await waitFor(() => {
+      const state = subscriber.state();
+      return state.status === 'backing-off' && state.nextAttemptAt !== null && state;
+    }, { what: 'backing off' });
+    expect(backingOff.connected).toBe(false);
+    expect(backingOff.nextAttemptAt).toBeGreaterThan(Date.now());
+    expect(backingOff.lastError).toMatch(/service is unavailable|UNAVAILABLE/i);
+    await subscribed(subscriber);
+    expect(subscriber.state()).toMatchObject({ status: 'connected', nextAttemptAt: null, lastError: null });
   });
 
   test('UNAUTHENTICATED (revoked token) refreshes the session and resubscribes from the stored id', async () => {

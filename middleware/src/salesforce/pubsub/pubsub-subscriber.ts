@@ -46,9 +46,13 @@ export type PubSubSubscriberOptions = {
   onUndecodable?(channel: string, event: UndecodableEvent): Promise<void>;
   /** Where to resume after an invalid replay id: -1 LATEST (default), -2 EARLIEST. */
   expiredReplayFallback?: -1 | -2;
-  /** Most events per onMessages call (default 100). */
+  /**
+   * Most events per onMessages call (default 500, as on CometD). A batch is what arrived while the previous one was
+   * being stored, so a burst is stored in few large transactions (each costs the intake a transaction and its
+   * Salesforce reads) while a trickle is stored event by event.
+   */
   maxBatch?: number;
-  /** Most events requested or received but not yet stored, per channel (default 200). */
+  /** Most events requested or received but not yet stored, per channel (default 1,000: a few megabytes). */
   maxBuffered?: number;
   /** A stream with no response for this long is re-created (default 300 s: the server's 270 s plus slack). */
   keepaliveTimeoutMs?: number;
@@ -135,8 +139,8 @@ export class PubSubSubscriber {
     if (options.channels.length === 0) throw new Error('PubSubSubscriber needs at least one channel');
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
-    this.maxBatch = Math.max(1, options.maxBatch ?? 100);
-    this.maxBuffered = Math.max(1, options.maxBuffered ?? 200);
+    this.maxBatch = Math.max(1, options.maxBatch ?? 500);
+    this.maxBuffered = Math.max(1, options.maxBuffered ?? 1_000);
     this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 300_000;
     this.baseBackoffMs = options.baseBackoffMs ?? 1_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
@@ -448,8 +452,9 @@ export class PubSubSubscriber {
     if (!channel.call || channel.restartPending) return;
     const held = channel.buffer.length + channel.inFlight + channel.outstanding;
     const room = Math.min(this.maxBuffered - held, serverMaxOutstanding - channel.outstanding);
-    // Small top-ups cost a message each: wait for a useful amount unless the server has nothing left to send.
-    if (room <= 0 || (room < Math.min(this.maxBatch, this.maxBuffered) / 2 && channel.outstanding > 0)) return;
+    // Small top-ups cost a message each: wait for a useful amount unless the server has nothing left to send. The
+    // amount is bounded by the server's own limit, or a large maxBatch would never top up before the stream ran dry.
+    if (room <= 0 || (room < Math.min(this.maxBatch, this.maxBuffered, serverMaxOutstanding) / 2 && channel.outstanding > 0)) return;
     channel.outstanding += room;
     channel.call.write({ num_requested: room });
   }

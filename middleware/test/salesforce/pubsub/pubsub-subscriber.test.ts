@@ -174,6 +174,29 @@ describe('PubSubSubscriber over gRPC against the emulator', () => {
     expect(worstUnstored).toBeLessThanOrEqual(120);
   });
 
+  test('batching: with the defaults, a burst stored by a slow consumer is handed over in batches of what arrived meanwhile (more than one request\'s 100), within maxBuffered', async () => {
+    // 100 ms a batch: what the intake's transaction and its Salesforce read of the batch's emails cost.
+    const consumer = fakeConsumer({ delayMs: 100 });
+    let worstUnstored = 0;
+    const { subscriber } = subscriberFor(consumer, {
+      onMessages: async (name, messages) => {
+        const stream = harness.emulator.pubSub.openStreams().findLast((s) => s.channel === channel);
+        if (stream) worstUnstored = Math.max(worstUnstored, stream.delivered + stream.credit - consumer.received.length);
+        await consumer.onMessages(name, messages);
+      },
+    });
+    await subscriber.start();
+    await subscribed(subscriber);
+    consumer.batches.length = 0;
+    const ids = harness.emulator.seed({ Contact: Array.from({ length: 1500 }, (_, i) => ({ LastName: `Mass${i}`, Email: `mass${i}@example.com` })) }).Contact!;
+    await waitFor(() => recordIdsOf(consumer.received).length >= 1500, { what: '1,500 events', timeoutMs: 30_000 });
+    expect(recordIdsOf(consumer.received)).toEqual(ids);
+    expect(Math.max(...consumer.batches)).toBeGreaterThan(100);
+    expect(Math.max(...consumer.batches)).toBeLessThanOrEqual(500);
+    expect(consumer.batches.length).toBeLessThan(15);
+    expect(worstUnstored).toBeLessThanOrEqual(1000);
+  });
+
   test('schema cache: one GetSchema per schema id; a field added to the object brings a new schema id, fetched once and decoded', async () => {
     const consumer = fakeConsumer();
     const { subscriber } = subscriberFor(consumer);

@@ -56,6 +56,8 @@ export type PubSubSubscriberOptions = {
   maxBuffered?: number;
   /** A stream with no response for this long is re-created (default 300 s: the server's 270 s plus slack). */
   keepaliveTimeoutMs?: number;
+  /** GetTopic and GetSchema fail after this long without an answer (default 30 s), and are retried like a stream. */
+  unaryDeadlineMs?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   /** EventUuids remembered per channel to drop redeliveries (default 10,000). */
@@ -190,7 +192,7 @@ export class PubSubSubscriber {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.connection = new PubSubConnection(this.options.endpoint, this.options.rootCertificatePem ?? null);
+    this.connection = new PubSubConnection(this.options.endpoint, this.options.rootCertificatePem ?? null, this.options.unaryDeadlineMs ?? 30_000);
     const connection = this.connection;
     this.schemas = new SchemaCache(async (schemaId) => {
       const info = await connection.getSchema(schemaId, await this.options.session.token());

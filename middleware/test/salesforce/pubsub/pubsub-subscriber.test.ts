@@ -312,6 +312,22 @@ describe('PubSubSubscriber over gRPC against the emulator', () => {
     expect(subscriber.state()).toMatchObject({ status: 'connected', nextAttemptAt: null, lastError: null });
   });
 
+  test('a GetTopic that is never answered times out and is retried with back-off, instead of holding the stream forever', async () => {
+    const consumer = fakeConsumer();
+    const { subscriber } = subscriberFor(consumer, { unaryDeadlineMs: 300, baseBackoffMs: 100, maxBackoffMs: 200 });
+    harness.emulator.pubSub.setUnaryStalled(true);
+    try {
+      await subscriber.start();
+      await waitFor(() => /DEADLINE_EXCEEDED|Deadline exceeded/i.test(subscriber.state().lastError ?? ''), { what: 'the unanswered GetTopic given up' });
+      expect(subscriber.state().connected).toBe(false);
+    } finally {
+      harness.emulator.pubSub.setUnaryStalled(false);
+    }
+    await subscribed(subscriber);
+    const id = newContact('after-hung-service');
+    await waitFor(() => recordIdsOf(consumer.received).includes(id), { what: 'event after the service answered again' });
+  });
+
   test('UNAUTHENTICATED (revoked token) refreshes the session and resubscribes from the stored id', async () => {
     const consumer = fakeConsumer();
     const { subscriber, session } = subscriberFor(consumer);

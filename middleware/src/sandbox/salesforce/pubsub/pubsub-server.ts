@@ -131,6 +131,8 @@ export class PubSubEmulatorServer {
   private keepaliveMs: number;
   private unsubscribeBus: (() => void) | null = null;
   private stalled = false;
+  /** Unary answers held back while unary calls are stalled (fault injection), released when unstalled. */
+  private heldUnary: (() => void)[] | null = null;
   private failures: { code: grpc.status; errorCode: string; message: string }[] = [];
   private readonly corrupt: ((message: ChannelMessage) => boolean)[] = [];
   certificate: ServerCertificate | null = null;
@@ -144,9 +146,9 @@ export class PubSubEmulatorServer {
     this.server.addService(loadService(), {
       Subscribe: (call: grpc.ServerDuplexStream<FetchRequest, unknown>) => this.subscribe(call),
       GetSchema: (call: grpc.ServerUnaryCall<{ schema_id: string }, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-        this.getSchema(call, callback),
+        this.unary(() => this.getSchema(call, callback)),
       GetTopic: (call: grpc.ServerUnaryCall<{ topic_name: string }, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-        this.getTopic(call, callback),
+        this.unary(() => this.getTopic(call, callback)),
       Publish: (call: grpc.ServerUnaryCall<PublishRequest, unknown>, callback: grpc.sendUnaryData<unknown>) =>
         this.publish(call, callback),
       PublishStream: (call: grpc.ServerDuplexStream<unknown, unknown>) =>
@@ -201,6 +203,17 @@ export class PubSubEmulatorServer {
    */
   corruptPayloads(match: (message: ChannelMessage) => boolean): void {
     this.corrupt.push(match);
+  }
+
+  /** GetTopic and GetSchema accept calls but answer nothing until unstalled (a hung service; fault injection). */
+  setUnaryStalled(stalled: boolean): void {
+    if (stalled) {
+      this.heldUnary ??= [];
+      return;
+    }
+    const held = this.heldUnary ?? [];
+    this.heldUnary = null;
+    for (const answer of held) answer();
   }
 
   /** The next Subscribe calls fail with this status and error code (fault injection). */
@@ -420,6 +433,11 @@ export class PubSubEmulatorServer {
     this.subscriptions.delete(sub);
     if (error) sub.call.emit('error', error);
     else sub.call.end();
+  }
+
+  private unary(answer: () => void): void {
+    if (this.heldUnary) this.heldUnary.push(answer);
+    else answer();
   }
 
   private getSchema(call: grpc.ServerUnaryCall<{ schema_id: string }, unknown>, callback: grpc.sendUnaryData<unknown>): void {

@@ -116,6 +116,7 @@ function describe(error: unknown): string {
 }
 
 const statusUnauthenticated = 16;
+const statusNotFound = 5;
 
 export class PubSubSubscriber {
   private readonly logger: Logger;
@@ -531,7 +532,19 @@ export class PubSubSubscriber {
    */
   private async decode(channelName: string, consumer: ConsumerEvent): Promise<{ message: StreamMessage; undecodable?: UndecodableEvent }> {
     const replayId = replayIdToText(consumer.replay_id);
-    const schema = await this.schemas!.get(consumer.event.schema_id);
+    let schema: Awaited<ReturnType<SchemaCache['get']>>;
+    try {
+      schema = await this.schemas!.get(consumer.event.schema_id);
+    } catch (error) {
+      // NOT_FOUND will not change on a retry: retrying would hold the stream on this event forever. Any other
+      // failure (network, token, deadline) is transient and fails the batch, which comes again.
+      if (grpcStatusOf(error) !== statusNotFound) throw error;
+      const reason = `schema ${consumer.event.schema_id} not found (GetSchema): ${describe(error)}`;
+      return {
+        message: { rawMessage: { channel: channelName, undecodable: reason, replayId, schemaId: consumer.event.schema_id, eventUuid: consumer.event.id, payloadBase64: consumer.event.payload.toString('base64') }, replayId },
+        undecodable: { replayId, schemaId: consumer.event.schema_id, eventUuid: consumer.event.id, reason },
+      };
+    }
     let record: Record<string, unknown>;
     try {
       record = schema.type.fromBuffer(consumer.event.payload) as Record<string, unknown>;

@@ -249,6 +249,25 @@ describe('PubSubSubscriber over gRPC against the emulator', () => {
     expect(() => normalise(channel, quarantinable[0]!.rawMessage)).toThrow();
   });
 
+  test('an event naming a schema GetSchema does not know is reported as undecodable and the stream goes on, instead of failing its batch on every retry', async () => {
+    const consumer = fakeConsumer();
+    const reported: { reason: string }[] = [];
+    const { subscriber } = subscriberFor(consumer, { onUndecodable: async (_name, event) => void reported.push(event) });
+    await subscriber.start();
+    await subscribed(subscriber);
+    const orphan = newContact('unknown-schema');
+    harness.emulator.pubSub.corruptPayloads((message) => {
+      const header = message.data.payload.ChangeEventHeader as { recordIds?: unknown; changeType?: unknown } | undefined;
+      return header?.changeType === 'UPDATE' && Array.isArray(header.recordIds) && header.recordIds.includes(orphan);
+    }, 'unknown-schema');
+    await waitFor(() => recordIdsOf(consumer.received).includes(orphan), { what: 'the create event' });
+    harness.emulator.update('Contact', orphan, { HasOptedOutOfEmail: true });
+    const later = newContact('after-unknown-schema');
+    await waitFor(() => recordIdsOf(consumer.received).includes(later), { what: 'the event after the orphan', timeoutMs: 10_000 });
+    expect(reported).toEqual([expect.objectContaining({ schemaId: 'unknownSchemaId0000000', reason: expect.stringMatching(/^schema unknownSchemaId0000000 not found \(GetSchema\)/) })]);
+    expect(subscriber.state().channels[channel]!.handlerFailures).toBe(0);
+  });
+
   test('restart resumes after the stored replay id (CUSTOM): what changed while stopped arrives, nothing before it', async () => {
     const consumer = fakeConsumer();
     const first = subscriberFor(consumer).subscriber;

@@ -134,7 +134,7 @@ export class PubSubEmulatorServer {
   /** Unary answers held back while unary calls are stalled (fault injection), released when unstalled. */
   private heldUnary: (() => void)[] | null = null;
   private failures: { code: grpc.status; errorCode: string; message: string }[] = [];
-  private readonly corrupt: ((message: ChannelMessage) => boolean)[] = [];
+  private readonly corrupt: { match: (message: ChannelMessage) => boolean; how: 'truncate' | 'unknown-schema' }[] = [];
   certificate: ServerCertificate | null = null;
   port = 0;
   totalDelivered = 0;
@@ -201,8 +201,8 @@ export class PubSubEmulatorServer {
    * what a client sees when a payload is damaged or its schema id names the wrong schema). Redeliveries carry the
    * same damaged bytes.
    */
-  corruptPayloads(match: (message: ChannelMessage) => boolean): void {
-    this.corrupt.push(match);
+  corruptPayloads(match: (message: ChannelMessage) => boolean, how: 'truncate' | 'unknown-schema' = 'truncate'): void {
+    this.corrupt.push({ match, how });
   }
 
   /** GetTopic and GetSchema accept calls but answer nothing until unstalled (a hung service; fault injection). */
@@ -311,8 +311,13 @@ export class PubSubEmulatorServer {
       message.data.event.EventUuid ??
       createHash('sha256').update(`${channel}:${item.key.replayId}:${item.key.seq}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
     const payload = schema.type.toBuffer(record);
-    const damaged = this.corrupt.some((match) => match(message));
-    const encoded = { id, schemaId: schema.id, payload: damaged ? payload.subarray(0, Math.floor(payload.length / 2)) : payload };
+    // 'unknown-schema': the event names a schema id GetSchema does not know (NOT_FOUND).
+    const damage = this.corrupt.find((c) => c.match(message))?.how;
+    const encoded = {
+      id,
+      schemaId: damage === 'unknown-schema' ? 'unknownSchemaId0000000' : schema.id,
+      payload: damage === 'truncate' ? payload.subarray(0, Math.floor(payload.length / 2)) : payload,
+    };
     this.encoded.set(item.event, encoded);
     return encoded;
   }

@@ -134,7 +134,7 @@ export class PubSubEmulatorServer {
   /** Unary answers held back while unary calls are stalled (fault injection), released when unstalled. */
   private heldUnary: (() => void)[] | null = null;
   private failures: { code: grpc.status; errorCode: string; message: string }[] = [];
-  private readonly corrupt: { match: (message: ChannelMessage) => boolean; how: 'truncate' | 'unknown-schema' }[] = [];
+  private readonly corrupt: { match: (message: ChannelMessage) => boolean; how: 'truncate' | 'unknown-schema' | 'bad-bitmap' }[] = [];
   certificate: ServerCertificate | null = null;
   port = 0;
   totalDelivered = 0;
@@ -201,7 +201,7 @@ export class PubSubEmulatorServer {
    * what a client sees when a payload is damaged or its schema id names the wrong schema). Redeliveries carry the
    * same damaged bytes.
    */
-  corruptPayloads(match: (message: ChannelMessage) => boolean, how: 'truncate' | 'unknown-schema' = 'truncate'): void {
+  corruptPayloads(match: (message: ChannelMessage) => boolean, how: 'truncate' | 'unknown-schema' | 'bad-bitmap' = 'truncate'): void {
     this.corrupt.push({ match, how });
   }
 
@@ -310,9 +310,12 @@ export class PubSubEmulatorServer {
     const id =
       message.data.event.EventUuid ??
       createHash('sha256').update(`${channel}:${item.key.replayId}:${item.key.seq}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
-    const payload = schema.type.toBuffer(record);
-    // 'unknown-schema': the event names a schema id GetSchema does not know (NOT_FOUND).
+    // 'unknown-schema': the event names a schema id GetSchema does not know (NOT_FOUND). 'bad-bitmap': a
+    // changedFields bitmap with a bit past the schema's fields (decodes as Avro, names no field).
     const damage = this.corrupt.find((c) => c.match(message))?.how;
+    const header = (record as { ChangeEventHeader?: { changedFields?: string[] } }).ChangeEventHeader;
+    if (damage === 'bad-bitmap' && header) header.changedFields = ['0x' + 'F'.repeat(64)];
+    const payload = schema.type.toBuffer(record);
     const encoded = {
       id,
       schemaId: damage === 'unknown-schema' ? 'unknownSchemaId0000000' : schema.id,

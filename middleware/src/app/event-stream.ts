@@ -52,6 +52,14 @@ export function createEventStream(deps: EventStreamDeps): EventStream {
       metrics.quarantined.inc({ source: 'unreplayable-gap' });
       deps.onGapRecorded();
     },
+    // A Pub/Sub event its schema cannot decode carried a change nobody can read: recorded as a gap (reconcile finds
+    // the change by SOQL) before the batch is stored, so the checkpoint never moves past it unrecorded; the intake
+    // quarantines the event itself in the checkpoint's transaction.
+    onUndecodable: async (channel: string, event: { replayId: string; reason: string }) => {
+      const since = await store.replay.lastGoodAt(channel);
+      await store.replay.recordGap(channel, `event undecodable: ${event.reason}`, event.replayId, since);
+      deps.onGapRecorded();
+    },
     expiredReplayFallback: config.expiredReplayFallback,
     logger: deps.logger,
     clock: deps.clock,

@@ -27,8 +27,8 @@ const sensitiveKeys = new Set([
   'databaseurl',
   'connectionstring',
 ]);
-/** Any key ending like these (accessToken, refresh_token, webhookSecret, clientSecret, adminPassword). */
-const sensitiveSuffixes = ['token', 'secret', 'password', 'apikey', 'privatekey'];
+/** Any key ending like these (accessToken, refresh_token, webhookSecret, clientSecret, adminPassword, client_assertion). */
+const sensitiveSuffixes = ['token', 'secret', 'password', 'apikey', 'privatekey', 'assertion', 'credentials'];
 
 export function isSensitiveKey(key: string): boolean {
   const normalised = key.toLowerCase().replace(/[-_\s]/g, '');
@@ -76,6 +76,16 @@ export function secretForms(secret: string): string[] {
 
 const mayHoldSensitiveKey = /(token|secret|passw|authori|cookie|assertion|api.?key|private|session|database|connection)[^"]*":/i;
 
+/**
+ * Tokens obtained at run time are not configured secrets, so they cannot be cut by value: their shapes are. A
+ * bearer credential after "Bearer " (an Authorization header quoted in an error), and a Salesforce session id (org
+ * id, "!", then the token), wherever they appear in the line.
+ */
+const runtimeTokenShapes: [RegExp, string][] = [
+  [/(Bearer\s+)[A-Za-z0-9\-._~+/!]+=*/gi, `$1${REDACTED}`],
+  [/\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]+/g, REDACTED],
+];
+
 function redactLine(line: string): string {
   try {
     return `${JSON.stringify(redactKeys(JSON.parse(line)))}\n`;
@@ -97,6 +107,7 @@ export function createLogger(options: { level: string; secrets: string[]; destin
           // it for children): they are checked here, on the final line, when a key in it looks sensitive at all.
           let out = mayHoldSensitiveKey.test(line) ? redactLine(line) : line;
           for (const form of forms) if (out.includes(form)) out = out.split(form).join(REDACTED);
+          for (const [shape, replacement] of runtimeTokenShapes) out = out.replace(shape, replacement);
           return out;
         },
       },

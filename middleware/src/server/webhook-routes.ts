@@ -26,8 +26,22 @@ export function webhookRoutes(deps: { store: Store; secret: string; logger: Logg
     }
     next();
   };
-  router.post('/webhooks/activecampaign/:secret', requireSecret, express.urlencoded({ extended: true, limit: '64kb', parameterLimit: 500 }), async (req, res, next) => {
+  const form = express.urlencoded({ extended: true, limit: '64kb', parameterLimit: 500 });
+  // Any other content type is read as text under the same limit, so that what was sent is kept as evidence.
+  const isForm = (type: string | undefined) => /^\s*application\/x-www-form-urlencoded\s*(;|$)/i.test(type ?? '');
+  const other = express.text({ type: (req) => !isForm(req.headers['content-type']), limit: '64kb' });
+  router.post('/webhooks/activecampaign/:secret', requireSecret, form, other, async (req, res, next) => {
     try {
+      if (!isForm(req.get('content-type'))) {
+        // AC posts forms only: anything else is not a delivery we can read. Kept with its type (not an empty
+        // "undefined" row), answered 415 so a misconfigured sender sees why.
+        const type = req.get('content-type') ?? 'none';
+        const reason = `unsupported content type ${JSON.stringify(type.slice(0, 100))}: ActiveCampaign posts application/x-www-form-urlencoded`;
+        await deps.store.quarantine.put('webhook', reason, typeof req.body === 'string' ? req.body : '');
+        deps.metrics.quarantined.inc({ source: 'webhook' });
+        res.status(415).json({ error: 'unsupported content type', reason });
+        return;
+      }
       const parsed = webhookPayloadSchema.safeParse(req.body);
       if (!parsed.success) {
         const reason = z.prettifyError(parsed.error);

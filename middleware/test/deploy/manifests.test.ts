@@ -159,6 +159,12 @@ describe('docker-compose.yml', () => {
     const nginx = read('deploy/proxy/nginx.conf');
     expect(nginx.match(/location [^\s]+/g)).toEqual(['location /webhooks/activecampaign/', 'location /']);
     expect(nginx).toMatch(/listen 443 ssl/);
+    // A hostile sender on the internet: large bodies refused and slow ones cut off at the proxy, by both examples.
+    expect(caddy).toMatch(/request_body \{\s*max_size 64KB\s*\}/);
+    expect(caddy).toMatch(/timeouts \{\s*read_header 10s\s*read_body 10s\s*\}/);
+    expect(nginx).toMatch(/client_max_body_size 64k;/);
+    expect(nginx).toMatch(/client_header_timeout 10s;/);
+    expect(nginx).toMatch(/client_body_timeout 10s;/);
   });
 
   test('when the docker compose plugin is installed, then `docker compose config` accepts the file', () => {

@@ -75,3 +75,23 @@ describe('redaction by value', () => {
     expect(text()).not.toContain(JSON.stringify(secret).slice(1, -1));
   });
 });
+
+describe('redaction of secrets obtained at run time (not configured, so not known by value)', () => {
+  const sessionId = '00D5j000000AbCdE!AQ4AQH8x_K9rT2mVx.Yz3qLw0pA7sJk1NfGhB6dE5cWuVtRsQpOnMlKjIhG';
+  const assertion = 'eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJjbGllbnQifQ.c2lnbmF0dXJlLXZhbHVl';
+
+  test('when a JWT bearer assertion is logged under client_assertion or clientAssertion, then it is redacted', () => {
+    const { logger, text } = capture();
+    logger.info({ form: { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', client_assertion: assertion }, clientAssertion: assertion }, 'token request');
+    expect(text()).not.toContain(assertion);
+  });
+
+  test('when an error message quotes an Authorization header or a Salesforce session id, then the token is cut out of the text', () => {
+    const { logger, text } = capture();
+    logger.error({ err: new Error(`request failed: Authorization: Bearer ${sessionId} was refused`) }, 'failed');
+    logger.warn({ detail: `session ${sessionId} expired` }, 'expired');
+    expect(text()).not.toContain(sessionId);
+    expect(text()).not.toContain('AQ4AQH8x_K9rT2mVx');
+    expect(text()).toContain('request failed: Authorization: Bearer [REDACTED] was refused');
+  });
+});

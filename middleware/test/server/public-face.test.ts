@@ -113,6 +113,31 @@ describe('separate webhook listener over a round trip', () => {
     expect(response.status).toBe(413);
   });
 
+  test('when a body that is not a form is posted with the secret, then it is answered 415 and quarantined with its type and its text, not as an empty row', async () => {
+    for (const [type, body] of [['application/json', '{"type":"unsubscribe","contact":{"email":"json@example.com"}}'], ['text/plain', 'type=unsubscribe']] as const) {
+      const response = await fetch(`${publicBase}/webhooks/activecampaign/${testSecrets.webhookSecret}`, { method: 'POST', headers: { 'content-type': type }, body });
+      expect({ type, status: response.status }).toEqual({ type, status: 415 });
+      expect(await response.json()).toEqual({ error: 'unsupported content type', reason: `unsupported content type "${type}": ActiveCampaign posts application/x-www-form-urlencoded` });
+      const [row] = await sandbox.app!.store.quarantine.list(1);
+      expect(row).toMatchObject({ source: 'webhook', reason: expect.stringContaining(type), raw: body });
+    }
+  });
+
+  test('when traversal paths aim at the admin API through the webhook path, then the public listener answers 404 or 401, never the admin API', async () => {
+    const ask = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = http.request(`${publicBase}${path}`, { method: 'POST', headers: { authorization: `Bearer ${testSecrets.adminToken}` } }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', reject);
+        request.end();
+      });
+    for (const path of ['/webhooks/activecampaign/..%2F..%2Fadmin%2Fstatus', '/webhooks/activecampaign/../../admin/status', `/webhooks/activecampaign/${testSecrets.webhookSecret}/../../../admin/status`, '/%2e%2e/admin/status']) {
+      expect([401, 404]).toContain(await ask(path));
+    }
+  });
+
   test('when a second instance is started on a port already taken, then it fails with one sentence naming the setting', async () => {
     const attempt = startApp(sandbox.config, { timing: { pollEveryMs: null } });
     await expect(attempt).rejects.toThrow(ListenError);

@@ -30,7 +30,7 @@ export type ConsumerEvent = FetchResponse['events'][number];
 const topicInfoSchema = z.object({ topic_name: z.string(), can_subscribe: z.boolean(), schema_id: z.string() });
 const schemaInfoSchema = z.object({ schema_json: z.string().min(1), schema_id: z.string() });
 
-type UnaryFn = (request: unknown, metadata: grpc.Metadata, callback: (error: grpc.ServiceError | null, response: unknown) => void) => void;
+type UnaryFn = (request: unknown, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, response: unknown) => void) => void;
 type PubSubStub = grpc.Client & {
   GetTopic: UnaryFn;
   GetSchema: UnaryFn;
@@ -78,7 +78,11 @@ export class PubSubConnection {
   private readonly stub: PubSubStub;
 
   /** rootCertificatePem: trust this CA instead of the system's (a private endpoint or the local emulator). */
-  constructor(endpoint: string, rootCertificatePem: string | null) {
+  /**
+   * unaryDeadlineMs: GetTopic and GetSchema give up after this long (DEADLINE_EXCEEDED). Without a deadline a server
+   * that accepts the call and never answers holds the stream's (re)connection, or its batch, forever.
+   */
+  constructor(endpoint: string, rootCertificatePem: string | null, private readonly unaryDeadlineMs = 30_000) {
     const Stub = stubConstructor();
     // An IP endpoint (a private one, the local emulator): TLS server names may not be IP addresses (RFC 6066, and
     // Node warns), so no name is sent and the certificate is checked against the IP itself.
@@ -101,7 +105,7 @@ export class PubSubConnection {
 
   private unary<T>(method: UnaryFn, request: unknown, token: SalesforceToken, schema: z.ZodType<T>, what: string): Promise<T> {
     return new Promise((resolve, reject) => {
-      method.call(this.stub, request, sessionMetadata(token), (error, response) => {
+      method.call(this.stub, request, sessionMetadata(token), { deadline: Date.now() + this.unaryDeadlineMs }, (error, response) => {
         if (error) return reject(error);
         const parsed = schema.safeParse(response);
         if (!parsed.success) {

@@ -38,14 +38,26 @@ export type PubSubSubscriberOptions = {
   onMessages(channel: string, messages: StreamMessage[]): Promise<void>;
   onReplayExpired(channel: string, lostReplayId: string): Promise<void>;
   onUnreplayableGap(channel: string, since: Date): Promise<void>;
+  /**
+   * An event whose payload its own schema cannot decode: the change it carried is unknown, so it must be found by
+   * reconcile. Awaited before the batch goes to onMessages (which quarantines the event and moves the checkpoint
+   * past it), so the record of it is durable before the checkpoint advances; a throw fails the batch.
+   */
+  onUndecodable?(channel: string, event: UndecodableEvent): Promise<void>;
   /** Where to resume after an invalid replay id: -1 LATEST (default), -2 EARLIEST. */
   expiredReplayFallback?: -1 | -2;
-  /** Most events per onMessages call (default 100). */
+  /**
+   * Most events per onMessages call (default 500, as on CometD). A batch is what arrived while the previous one was
+   * being stored, so a burst is stored in few large transactions (each costs the intake a transaction and its
+   * Salesforce reads) while a trickle is stored event by event.
+   */
   maxBatch?: number;
-  /** Most events requested or received but not yet stored, per channel (default 200). */
+  /** Most events requested or received but not yet stored, per channel (default 1,000: a few megabytes). */
   maxBuffered?: number;
   /** A stream with no response for this long is re-created (default 300 s: the server's 270 s plus slack). */
   keepaliveTimeoutMs?: number;
+  /** GetTopic and GetSchema fail after this long without an answer (default 30 s), and are retried like a stream. */
+  unaryDeadlineMs?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   /** EventUuids remembered per channel to drop redeliveries (default 10,000). */
@@ -53,6 +65,8 @@ export type PubSubSubscriberOptions = {
   logger?: Logger;
   clock?: Clock;
 };
+
+export type UndecodableEvent = { replayId: string; schemaId: string; eventUuid: string; reason: string };
 
 /** Most events one Subscribe stream may have outstanding (Pub/Sub API allocations). */
 const serverMaxOutstanding = 100;
@@ -74,6 +88,8 @@ type ChannelRuntime = ChannelState & {
   lastResponseAt: number;
   restartTimer: TimerHandle | null;
   restartPending: boolean;
+  /** When the pending restart runs (status: "backing-off until"). */
+  restartAt: number | null;
   /** Handler failures in a row (a new stream succeeds each time, so their back-off is counted here). */
   failuresInRow: number;
   /** Stream failures since the last confirmed stream. */
@@ -100,6 +116,7 @@ function describe(error: unknown): string {
 }
 
 const statusUnauthenticated = 16;
+const statusNotFound = 5;
 
 export class PubSubSubscriber {
   private readonly logger: Logger;
@@ -125,8 +142,8 @@ export class PubSubSubscriber {
     if (options.channels.length === 0) throw new Error('PubSubSubscriber needs at least one channel');
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
-    this.maxBatch = Math.max(1, options.maxBatch ?? 100);
-    this.maxBuffered = Math.max(1, options.maxBuffered ?? 200);
+    this.maxBatch = Math.max(1, options.maxBatch ?? 500);
+    this.maxBuffered = Math.max(1, options.maxBuffered ?? 1_000);
     this.keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 300_000;
     this.baseBackoffMs = options.baseBackoffMs ?? 1_000;
     this.maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
@@ -155,6 +172,7 @@ export class PubSubSubscriber {
         lastResponseAt: 0,
         restartTimer: null,
         restartPending: false,
+        restartAt: null,
         failuresInRow: 0,
         connectFailures: 0,
         failedWithoutCheckpoint: false,
@@ -175,7 +193,7 @@ export class PubSubSubscriber {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.connection = new PubSubConnection(this.options.endpoint, this.options.rootCertificatePem ?? null);
+    this.connection = new PubSubConnection(this.options.endpoint, this.options.rootCertificatePem ?? null, this.options.unaryDeadlineMs ?? 30_000);
     const connection = this.connection;
     this.schemas = new SchemaCache(async (schemaId) => {
       const info = await connection.getSchema(schemaId, await this.options.session.token());
@@ -195,6 +213,7 @@ export class PubSubSubscriber {
       if (channel.restartTimer) this.clock.clearTimeout(channel.restartTimer);
       channel.restartTimer = null;
       channel.restartPending = false;
+      channel.restartAt = null;
       this.closeStream(channel);
     }
     await Promise.all([...this.channels.values()].map((channel) => channel.queue));
@@ -206,6 +225,7 @@ export class PubSubSubscriber {
     const channels: Record<string, ChannelState> = {};
     let allConfirmed = true;
     let anyBackingOff = false;
+    let nextAttemptAt: number | null = null;
     for (const [name, c] of this.channels) {
       channels[name] = {
         subscribed: c.subscribed,
@@ -219,6 +239,7 @@ export class PubSubSubscriber {
       };
       allConfirmed &&= c.confirmed;
       anyBackingOff ||= c.restartPending;
+      if (c.restartPending && c.restartAt !== null) nextAttemptAt = Math.min(nextAttemptAt ?? c.restartAt, c.restartAt);
     }
     const status: SubscriberStatus = !this.running
       ? 'stopped'
@@ -236,7 +257,7 @@ export class PubSubSubscriber {
       clientsCreated: this.streamsOpened,
       restarts: this.restarts,
       lastRestartReason: this.lastRestartReason,
-      nextAttemptAt: null,
+      nextAttemptAt: this.running ? nextAttemptAt : null,
       lastError: this.lastError,
       channels,
     };
@@ -434,8 +455,9 @@ export class PubSubSubscriber {
     if (!channel.call || channel.restartPending) return;
     const held = channel.buffer.length + channel.inFlight + channel.outstanding;
     const room = Math.min(this.maxBuffered - held, serverMaxOutstanding - channel.outstanding);
-    // Small top-ups cost a message each: wait for a useful amount unless the server has nothing left to send.
-    if (room <= 0 || (room < Math.min(this.maxBatch, this.maxBuffered) / 2 && channel.outstanding > 0)) return;
+    // Small top-ups cost a message each: wait for a useful amount unless the server has nothing left to send. The
+    // amount is bounded by the server's own limit, or a large maxBatch would never top up before the stream ran dry.
+    if (room <= 0 || (room < Math.min(this.maxBatch, this.maxBuffered, serverMaxOutstanding) / 2 && channel.outstanding > 0)) return;
     channel.outstanding += room;
     channel.call.write({ num_requested: room });
   }
@@ -456,13 +478,20 @@ export class PubSubSubscriber {
     const ids: string[] = [];
     try {
       const messages: StreamMessage[] = [];
+      const undecodable: UndecodableEvent[] = [];
       for (const { event } of batch) {
         if (event.event.id && channel.recentIds.has(event.event.id)) {
           channel.redeliveriesDropped += 1;
           continue;
         }
         ids.push(event.event.id);
-        messages.push(await this.decode(channel.name, event));
+        const decoded = await this.decode(channel.name, event);
+        messages.push(decoded.message);
+        if (decoded.undecodable) undecodable.push(decoded.undecodable);
+      }
+      for (const bad of undecodable) {
+        this.logger.error({ channel: channel.name, ...bad }, 'pubsub event undecodable with its schema: quarantined, its change left to reconcile');
+        await this.options.onUndecodable?.(channel.name, bad);
       }
       if (messages.length > 0) await this.options.onMessages(channel.name, messages);
     } catch (error) {
@@ -501,16 +530,43 @@ export class PubSubSubscriber {
    * shape the intake rejects, so it is quarantined with its reason and the stream goes on; a failure to fetch the
    * schema throws (the stream is re-created and the event comes again).
    */
-  private async decode(channelName: string, consumer: ConsumerEvent): Promise<StreamMessage> {
+  private async decode(channelName: string, consumer: ConsumerEvent): Promise<{ message: StreamMessage; undecodable?: UndecodableEvent }> {
     const replayId = replayIdToText(consumer.replay_id);
-    const schema = await this.schemas!.get(consumer.event.schema_id);
+    let schema: Awaited<ReturnType<SchemaCache['get']>>;
     try {
-      const record = schema.type.fromBuffer(consumer.event.payload) as Record<string, unknown>;
-      return { rawMessage: toCometdShape(channelName, schema, record, replayId, consumer.event.id), replayId };
+      schema = await this.schemas!.get(consumer.event.schema_id);
     } catch (error) {
+      // NOT_FOUND will not change on a retry: retrying would hold the stream on this event forever. Any other
+      // failure (network, token, deadline) is transient and fails the batch, which comes again.
+      if (grpcStatusOf(error) !== statusNotFound) throw error;
+      const reason = `schema ${consumer.event.schema_id} not found (GetSchema): ${describe(error)}`;
       return {
-        rawMessage: { channel: channelName, undecodable: describe(error), schemaId: consumer.event.schema_id, eventUuid: consumer.event.id, payloadBase64: consumer.event.payload.toString('base64') },
-        replayId,
+        message: { rawMessage: { channel: channelName, undecodable: reason, replayId, schemaId: consumer.event.schema_id, eventUuid: consumer.event.id, payloadBase64: consumer.event.payload.toString('base64') }, replayId },
+        undecodable: { replayId, schemaId: consumer.event.schema_id, eventUuid: consumer.event.id, reason },
+      };
+    }
+    let record: Record<string, unknown>;
+    try {
+      record = schema.type.fromBuffer(consumer.event.payload) as Record<string, unknown>;
+    } catch (error) {
+      const reason = `Avro payload undecodable with schema ${consumer.event.schema_id}: ${describe(error)}`;
+      return {
+        message: {
+          rawMessage: { channel: channelName, undecodable: reason, replayId, schemaId: consumer.event.schema_id, eventUuid: consumer.event.id, payloadBase64: consumer.event.payload.toString('base64') },
+          replayId,
+        },
+        undecodable: { replayId, schemaId: consumer.event.schema_id, eventUuid: consumer.event.id, reason },
+      };
+    }
+    // Decoded but not convertible (a bitmap naming a field the schema lacks): the intake quarantines the thrown
+    // shape in the same way; it is not a schema-fetch failure, so it must not fail the batch either.
+    try {
+      return { message: { rawMessage: toCometdShape(channelName, schema, record, replayId, consumer.event.id), replayId } };
+    } catch (error) {
+      const reason = `event not convertible with schema ${consumer.event.schema_id}: ${describe(error)}`;
+      return {
+        message: { rawMessage: { channel: channelName, undecodable: reason, replayId, schemaId: consumer.event.schema_id, eventUuid: consumer.event.id }, replayId },
+        undecodable: { replayId, schemaId: consumer.event.schema_id, eventUuid: consumer.event.id, reason },
       };
     }
   }
@@ -558,6 +614,7 @@ export class PubSubSubscriber {
     if (!this.running || channel.restartPending) return;
     const stale = channel.token ?? undefined;
     channel.restartPending = true;
+    channel.restartAt = this.clock.now() + delayMs;
     this.restarts += 1;
     this.lastRestartReason = reason;
     this.closeStream(channel);
@@ -565,6 +622,7 @@ export class PubSubSubscriber {
     channel.restartTimer = this.clock.setTimeout(() => {
       channel.restartTimer = null;
       channel.restartPending = false;
+      channel.restartAt = null;
       if (!this.running) return;
       void (async () => {
         if (refreshToken) {

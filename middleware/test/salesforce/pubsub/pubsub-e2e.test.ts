@@ -55,6 +55,49 @@ describe.each(engines)('push path on the Pub/Sub API (%s)', (engine) => {
     await unsubscribed(gap.email, list.id);
   });
 
+  test('when an event in a batch cannot be decoded with its schema, then it is quarantined with the reason, its change is reconciled, the rest of the batch is applied and the checkpoint moves past it', async () => {
+    const list = sandbox.ac.createList('Undecodable');
+    const [first, bad, last] = ['undecodable-first', 'undecodable-bad', 'undecodable-last'].map((name) => person(name, list.id));
+    sandbox.sf.pubSub.corruptPayloads((message) => {
+      const header = message.data.payload.ChangeEventHeader as { recordIds?: unknown; changeType?: unknown } | undefined;
+      return header?.changeType === 'UPDATE' && Array.isArray(header.recordIds) && header.recordIds.includes(bad!.id);
+    });
+    // A change handled first, so that a replay id is stored; then stopped while the three change, so that they come
+    // back as one replayed batch.
+    const primer = person('undecodable-primer', list.id);
+    await patchRecord(sandbox.sf, 'Contact', primer.id, { HasOptedOutOfEmail: true });
+    await unsubscribed(primer.email, list.id);
+    await sandbox.stopApp();
+    for (const p of [first!, bad!, last!]) await patchRecord(sandbox.sf, 'Contact', p.id, { HasOptedOutOfEmail: true });
+    await sandbox.startApp();
+    await unsubscribed(first!.email, list.id);
+    await unsubscribed(last!.email, list.id);
+    const undecodableRows = async () => (await sandbox.app!.store.quarantine.list()).filter((q) => q.raw.includes('Avro payload undecodable with schema'));
+    const quarantined = await waitFor(async () => {
+      const rows = await undecodableRows();
+      return rows.length > 0 && rows;
+    }, { what: 'the undecodable event quarantined' });
+    expect(new Set(quarantined.map((q) => q.raw))).toEqual(new Set([quarantined[0]!.raw]));
+    expect(quarantined[0]!.source).toBe(`cometd:${channel}`);
+    const recorded = (await gaps()).filter((g) => g.reason.startsWith('event undecodable: Avro payload undecodable with schema'));
+    expect(recorded).toEqual([expect.objectContaining({ channel, lost_replay_id: expect.stringMatching(/^pubsub:/) })]);
+    // The change the damaged event carried is not lost: the gap's reconcile reads the record.
+    await unsubscribed(bad!.email, list.id);
+    // The checkpoint moved past the damaged event: once a later change is stored (the resume point is the id before
+    // the last one stored), a restart does not deliver it again.
+    const settled = person('undecodable-settled', list.id);
+    await patchRecord(sandbox.sf, 'Contact', settled.id, { HasOptedOutOfEmail: true });
+    await unsubscribed(settled.email, list.id);
+    const countBeforeRestart = (await undecodableRows()).length;
+    await sandbox.stopApp();
+    await sandbox.startApp();
+    await streamConnected();
+    const after = person('undecodable-after', list.id);
+    await patchRecord(sandbox.sf, 'Contact', after.id, { HasOptedOutOfEmail: true });
+    await unsubscribed(after.email, list.id);
+    expect(await undecodableRows()).toHaveLength(countBeforeRestart);
+  }, 60_000);
+
   test('when the middleware restarts, then what changed while it was down is replayed from the stored id, without a reconcile', async () => {
     const list = sandbox.ac.createList('Restart');
     const before = person('before-restart', list.id);

@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { PubSubSubscriber, type PubSubSubscriberOptions, decodeFieldBitmap } from '../../../src/salesforce/pubsub';
 import type { StreamMessage } from '../../../src/salesforce/streaming-subscriber';
 import { normaliseMessage } from '../../../src/salesforce/change-normaliser';
@@ -79,8 +80,9 @@ const newContact = (name: string): string =>
 
 const recordIdsOf = (messages: StreamMessage[]) =>
   messages.flatMap((m) => {
-    const payload = (m.rawMessage as { data: { payload: { ChangeEventHeader?: { recordIds: string[] } } } }).data.payload;
-    return payload.ChangeEventHeader?.recordIds ?? [];
+    // An undecodable event arrives without data (its shape is for the quarantine).
+    const payload = (m.rawMessage as { data?: { payload: { ChangeEventHeader?: { recordIds: string[] } } } }).data?.payload;
+    return payload?.ChangeEventHeader?.recordIds ?? [];
   });
 
 describe('bitmap decoding', () => {
@@ -172,6 +174,29 @@ describe('PubSubSubscriber over gRPC against the emulator', () => {
     expect(worstUnstored).toBeLessThanOrEqual(120);
   });
 
+  test('batching: with the defaults, a burst stored by a slow consumer is handed over in batches of what arrived meanwhile (more than one request\'s 100), within maxBuffered', async () => {
+    // 100 ms a batch: what the intake's transaction and its Salesforce read of the batch's emails cost.
+    const consumer = fakeConsumer({ delayMs: 100 });
+    let worstUnstored = 0;
+    const { subscriber } = subscriberFor(consumer, {
+      onMessages: async (name, messages) => {
+        const stream = harness.emulator.pubSub.openStreams().findLast((s) => s.channel === channel);
+        if (stream) worstUnstored = Math.max(worstUnstored, stream.delivered + stream.credit - consumer.received.length);
+        await consumer.onMessages(name, messages);
+      },
+    });
+    await subscriber.start();
+    await subscribed(subscriber);
+    consumer.batches.length = 0;
+    const ids = harness.emulator.seed({ Contact: Array.from({ length: 1500 }, (_, i) => ({ LastName: `Mass${i}`, Email: `mass${i}@example.com` })) }).Contact!;
+    await waitFor(() => recordIdsOf(consumer.received).length >= 1500, { what: '1,500 events', timeoutMs: 30_000 });
+    expect(recordIdsOf(consumer.received)).toEqual(ids);
+    expect(Math.max(...consumer.batches)).toBeGreaterThan(100);
+    expect(Math.max(...consumer.batches)).toBeLessThanOrEqual(500);
+    expect(consumer.batches.length).toBeLessThan(15);
+    expect(worstUnstored).toBeLessThanOrEqual(1000);
+  });
+
   test('schema cache: one GetSchema per schema id; a field added to the object brings a new schema id, fetched once and decoded', async () => {
     const consumer = fakeConsumer();
     const { subscriber } = subscriberFor(consumer);
@@ -190,6 +215,60 @@ describe('PubSubSubscriber over gRPC against the emulator', () => {
     expect(data.schema).not.toBe(schemaId);
     expect(data.payload.Loyalty_Tier__c).toBe('Gold');
     expect(requests.get(data.schema)).toBe(1);
+  });
+
+  test('an undecodable event is reported through onUndecodable before its batch is stored; until that succeeds nothing of the batch is stored, then the rest of the batch is delivered', async () => {
+    const consumer = fakeConsumer();
+    const reported: { replayId: string; reason: string }[] = [];
+    let refuse = 1;
+    const { subscriber } = subscriberFor(consumer, {
+      onUndecodable: async (_name, event) => {
+        if (refuse-- > 0) throw new Error('database unreachable');
+        reported.push(event);
+      },
+    });
+    await subscriber.start();
+    await subscribed(subscriber);
+    const damaged = newContact('damaged-payload');
+    harness.emulator.pubSub.corruptPayloads((message) => {
+      const header = message.data.payload.ChangeEventHeader as { recordIds?: unknown; changeType?: unknown } | undefined;
+      return header?.changeType === 'UPDATE' && Array.isArray(header.recordIds) && header.recordIds.includes(damaged);
+    });
+    await waitFor(() => recordIdsOf(consumer.received).includes(damaged), { what: 'the create event' });
+    const storedBefore = consumer.stored.get(channel);
+    harness.emulator.update('Contact', damaged, { HasOptedOutOfEmail: true });
+    const later = newContact('after-damaged');
+    await waitFor(() => recordIdsOf(consumer.received).includes(later), { what: 'the event after the damaged one', timeoutMs: 10_000 });
+    // The first report failed: the batch was not handed on, and the stream came back for it.
+    expect(subscriber.state().channels[channel]!.handlerFailures).toBe(1);
+    expect(reported).toHaveLength(1);
+    expect(reported[0]!.reason).toMatch(/^Avro payload undecodable with schema \S+: Error: truncated buffer$/);
+    const quarantinable = consumer.received.filter((m) => (m.rawMessage as { undecodable?: unknown }).undecodable !== undefined);
+    expect(quarantinable.map((m) => m.replayId)).toEqual([reported[0]!.replayId]);
+    expect(consumer.stored.get(channel)).not.toBe(storedBefore);
+    expect(() => normalise(channel, quarantinable[0]!.rawMessage)).toThrow();
+  });
+
+  test.each([
+    ['naming a schema GetSchema does not know', 'unknown-schema', /^schema unknownSchemaId0000000 not found \(GetSchema\)/],
+    ['with a changedFields bitmap naming no field of its schema', 'bad-bitmap', /^event not convertible with schema \S+: Error: ChangeEventHeader.changedFields: bit \d+ is past/],
+  ] as const)('an event %s is reported as undecodable and the stream goes on, instead of failing its batch on every retry', async (_what, how, reason) => {
+    const consumer = fakeConsumer();
+    const reported: { reason: string }[] = [];
+    const { subscriber } = subscriberFor(consumer, { onUndecodable: async (_name, event) => void reported.push(event) });
+    await subscriber.start();
+    await subscribed(subscriber);
+    const orphan = newContact(`damaged-${how}`);
+    harness.emulator.pubSub.corruptPayloads((message) => {
+      const header = message.data.payload.ChangeEventHeader as { recordIds?: unknown; changeType?: unknown } | undefined;
+      return header?.changeType === 'UPDATE' && Array.isArray(header.recordIds) && header.recordIds.includes(orphan);
+    }, how);
+    await waitFor(() => recordIdsOf(consumer.received).includes(orphan), { what: 'the create event' });
+    harness.emulator.update('Contact', orphan, { HasOptedOutOfEmail: true });
+    const later = newContact('after-unknown-schema');
+    await waitFor(() => recordIdsOf(consumer.received).includes(later), { what: 'the event after the orphan', timeoutMs: 10_000 });
+    expect(reported).toEqual([expect.objectContaining({ reason: expect.stringMatching(reason) })]);
+    expect(subscriber.state().channels[channel]!.handlerFailures).toBe(0);
   });
 
   test('restart resumes after the stored replay id (CUSTOM): what changed while stopped arrives, nothing before it', async () => {
@@ -249,6 +328,38 @@ describe('PubSubSubscriber over gRPC against the emulator', () => {
     expect((await session.token()).accessToken).not.toBe(dead);
     const id = newContact('after-dead-start');
     await waitFor(() => recordIdsOf(consumer.received).includes(id), { what: 'event after the first re-authentication' });
+  });
+
+  test('an outage (UNAVAILABLE on every Subscribe) is retried with back-off, and the state says so: backing-off, when the next attempt is, the last error', async () => {
+    const consumer = fakeConsumer();
+    const { subscriber } = subscriberFor(consumer, { baseBackoffMs: 400 });
+    harness.emulator.pubSub.failNextSubscribes(3, grpc.status.UNAVAILABLE, 'sfdc.platform.eventbus.grpc.service.unavailable', 'The service is unavailable');
+    await subscriber.start();
+    const backingOff = await waitFor(() => {
+      const state = subscriber.state();
+      return state.status === 'backing-off' && state.nextAttemptAt !== null && state;
+    }, { what: 'backing off' });
+    expect(backingOff.connected).toBe(false);
+    expect(backingOff.nextAttemptAt).toBeGreaterThan(Date.now());
+    expect(backingOff.lastError).toMatch(/service is unavailable|UNAVAILABLE/i);
+    await subscribed(subscriber);
+    expect(subscriber.state()).toMatchObject({ status: 'connected', nextAttemptAt: null, lastError: null });
+  });
+
+  test('a GetTopic that is never answered times out and is retried with back-off, instead of holding the stream forever', async () => {
+    const consumer = fakeConsumer();
+    const { subscriber } = subscriberFor(consumer, { unaryDeadlineMs: 300, baseBackoffMs: 100, maxBackoffMs: 200 });
+    harness.emulator.pubSub.setUnaryStalled(true);
+    try {
+      await subscriber.start();
+      await waitFor(() => /DEADLINE_EXCEEDED|Deadline exceeded/i.test(subscriber.state().lastError ?? ''), { what: 'the unanswered GetTopic given up' });
+      expect(subscriber.state().connected).toBe(false);
+    } finally {
+      harness.emulator.pubSub.setUnaryStalled(false);
+    }
+    await subscribed(subscriber);
+    const id = newContact('after-hung-service');
+    await waitFor(() => recordIdsOf(consumer.received).includes(id), { what: 'event after the service answered again' });
   });
 
   test('UNAUTHENTICATED (revoked token) refreshes the session and resubscribes from the stored id', async () => {

@@ -131,7 +131,10 @@ export class PubSubEmulatorServer {
   private keepaliveMs: number;
   private unsubscribeBus: (() => void) | null = null;
   private stalled = false;
+  /** Unary answers held back while unary calls are stalled (fault injection), released when unstalled. */
+  private heldUnary: (() => void)[] | null = null;
   private failures: { code: grpc.status; errorCode: string; message: string }[] = [];
+  private readonly corrupt: { match: (message: ChannelMessage) => boolean; how: 'truncate' | 'unknown-schema' | 'bad-bitmap' }[] = [];
   certificate: ServerCertificate | null = null;
   port = 0;
   totalDelivered = 0;
@@ -143,9 +146,9 @@ export class PubSubEmulatorServer {
     this.server.addService(loadService(), {
       Subscribe: (call: grpc.ServerDuplexStream<FetchRequest, unknown>) => this.subscribe(call),
       GetSchema: (call: grpc.ServerUnaryCall<{ schema_id: string }, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-        this.getSchema(call, callback),
+        this.unary(() => this.getSchema(call, callback)),
       GetTopic: (call: grpc.ServerUnaryCall<{ topic_name: string }, unknown>, callback: grpc.sendUnaryData<unknown>) =>
-        this.getTopic(call, callback),
+        this.unary(() => this.getTopic(call, callback)),
       Publish: (call: grpc.ServerUnaryCall<PublishRequest, unknown>, callback: grpc.sendUnaryData<unknown>) =>
         this.publish(call, callback),
       PublishStream: (call: grpc.ServerDuplexStream<unknown, unknown>) =>
@@ -191,6 +194,26 @@ export class PubSubEmulatorServer {
   setStalled(stalled: boolean): void {
     this.stalled = stalled;
     if (!stalled) for (const sub of this.subscriptions) this.pump(sub);
+  }
+
+  /**
+   * Events matching this are delivered with a truncated payload that their schema cannot decode (fault injection:
+   * what a client sees when a payload is damaged or its schema id names the wrong schema). Redeliveries carry the
+   * same damaged bytes.
+   */
+  corruptPayloads(match: (message: ChannelMessage) => boolean, how: 'truncate' | 'unknown-schema' | 'bad-bitmap' = 'truncate'): void {
+    this.corrupt.push({ match, how });
+  }
+
+  /** GetTopic and GetSchema accept calls but answer nothing until unstalled (a hung service; fault injection). */
+  setUnaryStalled(stalled: boolean): void {
+    if (stalled) {
+      this.heldUnary ??= [];
+      return;
+    }
+    const held = this.heldUnary ?? [];
+    this.heldUnary = null;
+    for (const answer of held) answer();
   }
 
   /** The next Subscribe calls fail with this status and error code (fault injection). */
@@ -287,7 +310,17 @@ export class PubSubEmulatorServer {
     const id =
       message.data.event.EventUuid ??
       createHash('sha256').update(`${channel}:${item.key.replayId}:${item.key.seq}`).digest('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12}).*$/, '$1-$2-$3-$4-$5');
-    const encoded = { id, schemaId: schema.id, payload: schema.type.toBuffer(record) };
+    // 'unknown-schema': the event names a schema id GetSchema does not know (NOT_FOUND). 'bad-bitmap': a
+    // changedFields bitmap with a bit past the schema's fields (decodes as Avro, names no field).
+    const damage = this.corrupt.find((c) => c.match(message))?.how;
+    const header = (record as { ChangeEventHeader?: { changedFields?: string[] } }).ChangeEventHeader;
+    if (damage === 'bad-bitmap' && header) header.changedFields = ['0x' + 'F'.repeat(64)];
+    const payload = schema.type.toBuffer(record);
+    const encoded = {
+      id,
+      schemaId: damage === 'unknown-schema' ? 'unknownSchemaId0000000' : schema.id,
+      payload: damage === 'truncate' ? payload.subarray(0, Math.floor(payload.length / 2)) : payload,
+    };
     this.encoded.set(item.event, encoded);
     return encoded;
   }
@@ -408,6 +441,11 @@ export class PubSubEmulatorServer {
     this.subscriptions.delete(sub);
     if (error) sub.call.emit('error', error);
     else sub.call.end();
+  }
+
+  private unary(answer: () => void): void {
+    if (this.heldUnary) this.heldUnary.push(answer);
+    else answer();
   }
 
   private getSchema(call: grpc.ServerUnaryCall<{ schema_id: string }, unknown>, callback: grpc.sendUnaryData<unknown>): void {

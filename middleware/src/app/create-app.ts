@@ -42,7 +42,7 @@ import { WebhookProcessor } from '../workers/webhook-processor';
 import { AcPoller } from '../workers/ac-poller';
 import { ConsentHealth, type ConsentHealthReport } from '../workers/consent-health';
 import { createHttpApp, createWebhookApp } from '../server/http-app';
-import { listen } from '../server/listen';
+import { listen, slowSenderLimits } from '../server/listen';
 import { ConnectedSince } from '../server/connected-since';
 import { pushJobKind } from '../sync/push-job';
 import { pullJobKind } from '../sync/pull-job';
@@ -441,9 +441,9 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     serveWebhook: config.http.webhook === undefined,
     listNames: async () => (await ac.listLists()).map((l) => ({ id: String(l.id), name: l.name })),
   });
-  const server = http.createServer(httpApp);
+  const server = http.createServer(slowSenderLimits, httpApp);
   // The public face (WEBHOOK_HTTP_PORT): the webhook receiver alone, on its own listener.
-  const webhookServer = config.http.webhook === undefined ? null : http.createServer(createWebhookApp({ store, metrics, logger, webhookSecret: config.http.webhookSecret, onWebhookAccepted: () => webhookLoop?.poke() }));
+  const webhookServer = config.http.webhook === undefined ? null : http.createServer(slowSenderLimits, createWebhookApp({ store, metrics, logger, webhookSecret: config.http.webhookSecret, onWebhookAccepted: () => webhookLoop?.poke() }));
   const closeServers = async () => {
     for (const s of [server, webhookServer]) {
       if (s === null || !s.listening) continue;

@@ -20,6 +20,16 @@ function describeListenFailure(code: string, what: string, host: string, port: n
   return `${what}: cannot listen on ${where} (${code})`;
 }
 
+/**
+ * Node's defaults let a sender take 60 s over its headers and 300 s over its request: a few slow senders (slow loris)
+ * would hold the webhook face's sockets. A delivery from AC is a small form POST sent at once.
+ */
+export const slowSenderLimits: Pick<http.ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'> = {
+  headersTimeout: 10_000,
+  requestTimeout: 30_000,
+  connectionsCheckingInterval: 2_000,
+};
+
 /** Listens and resolves with the bound port, or rejects with a ListenError naming the setting (`HTTP_PORT`). */
 export function listen(server: http.Server, port: number, host: string, what: string): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -108,6 +108,28 @@ describe('separate webhook listener over a round trip', () => {
     expect(status).toBe(401);
   });
 
+  test('when a sender dribbles its headers (slow loris), then the public listener drops it within seconds, not Node\'s 60', async () => {
+    const net = await import('node:net');
+    const { port } = new URL(publicBase);
+    const started = Date.now();
+    const closedAfterMs = await new Promise<number>((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.write('POST /webhooks/activecampaign/x HTTP/1.1\r\nHost: a\r\n'));
+      // One header byte a second: never a complete request.
+      const drip = setInterval(() => socket.write('X'), 1000);
+      socket.on('close', () => {
+        clearInterval(drip);
+        resolve(Date.now() - started);
+      });
+      socket.on('error', () => undefined);
+      setTimeout(() => {
+        clearInterval(drip);
+        socket.destroy();
+        reject(new Error('the slow sender was still connected after 30 s'));
+      }, 30_000);
+    });
+    expect(closedAfterMs).toBeLessThan(20_000);
+  }, 35_000);
+
   test('when the secret is right and the body is too large, then the parser still limits it', async () => {
     const response = await fetch(`${publicBase}/webhooks/activecampaign/${testSecrets.webhookSecret}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `type=unsubscribe&padding=${'x'.repeat(70_000)}` });
     expect(response.status).toBe(413);

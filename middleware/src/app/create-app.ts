@@ -430,7 +430,10 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       await store.db.query('SELECT 1');
       const s = subscriber?.state();
       const report = await health.report();
-      return { database: true, stream: leader ? s?.connected === true : 'standby', leader, ac: await acReadiness.check(), degraded: report.reasons };
+      const stream = leader ? s?.connected === true : 'standby';
+      // An operator woken by a 503 reads why the stream is down and when it tries again, without the logs.
+      const streamDetail = stream === false && s !== undefined ? { status: s.status, nextAttemptAt: s.nextAttemptAt === null ? null : new Date(s.nextAttemptAt).toISOString(), lastError: s.lastError } : undefined;
+      return { database: true, stream, leader, ac: await acReadiness.check(), degraded: report.reasons, ...(streamDetail === undefined ? {} : { streamDetail }) };
     },
     resyncEmail: resync.resyncEmail,
     resyncRecord: resync.resyncRecord,

@@ -17,6 +17,8 @@ export interface Readiness {
   ac: AcReachability;
   /** Why opt-outs are waiting (a vendor's circuit is open, an opt-out is old); empty when all is well. */
   degraded: string[];
+  /** The leader's stream while it is not connected: what it is doing, when it tries again, what failed last. */
+  streamDetail?: { status: string; nextAttemptAt: string | null; lastError: string | null };
 }
 
 export interface HttpAppDeps extends Omit<AdminDeps, 'acUsage'> {

@@ -156,8 +156,11 @@ describe.each(engines)('HTTP surface on %s', (engine) => {
   });
 
   test('when the stream is down or the database fails, then /readyz answers 503', async () => {
-    readiness = async () => ({ database: true, stream: false, leader: true, ac: 'reachable', degraded: [] });
-    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+    readiness = async () => ({ database: true, stream: false, leader: true, ac: 'reachable', degraded: [], streamDetail: { status: 'backing-off', nextAttemptAt: '2026-12-06T10:05:00.000Z', lastError: 'UNAVAILABLE: The service is unavailable' } });
+    const down = await fetch(`${base}/readyz`);
+    expect(down.status).toBe(503);
+    // The operator woken by the 503 reads why and when the stream tries again.
+    expect(await down.json()).toMatchObject({ status: 'unready', streamDetail: { status: 'backing-off', nextAttemptAt: '2026-12-06T10:05:00.000Z', lastError: expect.stringContaining('UNAVAILABLE') } });
     readiness = async () => {
       throw new Error('connection refused');
     };

@@ -70,7 +70,10 @@ export class SalesforceIntake {
         result = normaliseMessage(channel, rawMessage, { optOutField: settings.optOutField, ...this.deps.identity() });
       } catch (error) {
         if (!(error instanceof MessageRejectedError)) throw error;
-        rejected.push({ raw: rawMessage, replayId, reason: error.message });
+        // A Pub/Sub event its schema could not decode arrives marked so: that is the reason to keep, not the shape
+        // error its stand-in message then fails with (its change is left to the gap reconcile already recorded).
+        const undecodable = typeof rawMessage === 'object' && rawMessage !== null && 'undecodable' in rawMessage && typeof rawMessage.undecodable === 'string' ? rawMessage.undecodable : null;
+        rejected.push({ raw: rawMessage, replayId, reason: undecodable === null ? error.message : `event undecodable: ${undecodable}` });
         continue;
       }
       echoes += result.echoes;

@@ -79,6 +79,8 @@ describe.each(engines)('push path on the Pub/Sub API (%s)', (engine) => {
     }, { what: 'the undecodable event quarantined' });
     expect(new Set(quarantined.map((q) => q.raw))).toEqual(new Set([quarantined[0]!.raw]));
     expect(quarantined[0]!.source).toBe(`cometd:${channel}`);
+    // The reason is the decoding failure, not the shape error of the stand-in message.
+    expect(quarantined[0]!.reason).toMatch(/^event undecodable: Avro payload undecodable with schema/);
     const recorded = (await gaps()).filter((g) => g.reason.startsWith('event undecodable: Avro payload undecodable with schema'));
     expect(recorded).toEqual([expect.objectContaining({ channel, lost_replay_id: expect.stringMatching(/^pubsub:/) })]);
     // The change the damaged event carried is not lost: the gap's reconcile reads the record.

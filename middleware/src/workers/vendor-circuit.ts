@@ -75,6 +75,16 @@ export class VendorCircuit {
     if (wasOpen) this.options.onChange?.(this.state());
   }
 
+  /**
+   * The vendor answered other traffic (a poll, a readiness probe, another instance's work) after our last failure:
+   * the circuit closes. Without it, an instance whose waiting work was done elsewhere, or merged away, had nothing
+   * to probe with and stayed open, and degraded, for good.
+   */
+  answeredAt(at: Date | null): void {
+    if (at === null || this.openSince === null || this.lastFailure === null) return;
+    if (at.getTime() > this.lastFailure.at.getTime()) this.succeeded();
+  }
+
   failed(failureClass: FailureClass, message: string): void {
     const now = this.options.clock();
     this.consecutiveFailures++;

@@ -1,0 +1,286 @@
+// The anti-entropy pass ("anything can be lost, so reconcile"): compares every in-scope Salesforce record's opt-out
+// (Contact, and Lead not converted) with ActiveCampaign's list statuses, both directions, through the same rules as
+// the live paths (drift-plan.ts), and queues each fix as an ordinary job, so that the workers apply it with their
+// retries, dead letters and audit. Every queued fix is audited with the reason "reconciliation". Dead letters are
+// re-judged against what the pass read. A dry run reads and reports, and changes nothing.
+//
+// Salesforce is read first and whole (Bulk API 2.0 query jobs: a few API calls for the org, not one per 2,000 rows),
+// kept as one compact entry per email; ActiveCampaign is then read in pages of 100 contacts with their lists,
+// through the lowest lane of the account's request budget (live opt-outs, then the poller and webhook reads, go
+// first), and each page is judged and its fixes queued as it arrives.
+import type { Logger } from 'pino';
+import type { Store } from '../store';
+import type { Clock } from '../store/clock';
+import type { ActiveCampaignClient, ContactWithLists } from '../activecampaign/activecampaign-client';
+import type { SalesforceRestClient } from '../salesforce/salesforce-rest';
+import type { OptOutChange } from '../salesforce/change-normaliser';
+import type { SalesforceIntake } from '../workers/salesforce-intake';
+import { toAcContactState } from '../workers/ac-contact-state';
+import { normaliseEmail } from '../sync/opt-out-change';
+import { pullJobKind } from '../sync/pull-job';
+import { pushJobKind } from '../sync/push-job';
+import type { Settings } from '../sync/settings';
+import type { AuditEntry } from '../store/audit-log';
+import { planDrift, type Drift, type SalesforceRecordRead } from './drift-plan';
+import type { ReconcileProgress, ReconcileReport } from './reconcile-report';
+
+export const RECONCILIATION_REASON = 'reconciliation';
+
+export type { ReconcileProgress, ReconcileReport } from './reconcile-report';
+
+export interface SalesforceSnapshotReader {
+  /** Every record of the object matching `where`, handed over in sets. */
+  readAll(objectName: 'Contact' | 'Lead', fields: string[], where: string | null, onRows: (rows: Record<string, unknown>[]) => Promise<void> | void): Promise<number>;
+}
+
+/** Reads through Bulk API 2.0 query jobs; values come as CSV text. */
+export function bulkSnapshotReader(rest: Pick<SalesforceRestClient, 'bulkQuery'>, options: { pollMs?: number } = {}): SalesforceSnapshotReader {
+  return {
+    readAll: (objectName, fields, where, onRows) => rest.bulkQuery(`SELECT ${fields.join(', ')} FROM ${objectName}${where === null ? '' : ` WHERE ${where}`}`, onRows, { pollMs: options.pollMs ?? 2000 }),
+  };
+}
+
+export interface FullReconcilerDeps {
+  store: Store;
+  salesforce: SalesforceSnapshotReader;
+  /** A client on the budget's lowest lane: live opt-outs go first. */
+  ac: Pick<ActiveCampaignClient, 'listAllContactsPage'>;
+  intake: Pick<SalesforceIntake, 'queue'>;
+  settings: () => Settings;
+  /** R7: Salesforce records in a scoped Campaign, and AC contacts with the scope tag; absent = everything in scope. */
+  recordsInScope?: (recordIds: string[]) => Promise<Set<string>>;
+  acContactInScope?: (acContactId: string) => Promise<boolean>;
+  clock: Clock;
+  logger: Logger;
+  onQueued?: (direction: Drift['direction']) => void;
+  onReport?: (report: ReconcileReport) => void;
+}
+
+interface PersonRecords {
+  records: SalesforceRecordRead[];
+}
+
+const SAMPLE_SIZE = 20;
+const truthy = (v: unknown) => v === true || v === 'true';
+
+export class FullReconciler {
+  private running: Promise<ReconcileReport> | null = null;
+
+  constructor(private readonly deps: FullReconcilerDeps) {}
+
+  private progress: ReconcileProgress | null = null;
+  private last: ReconcileReport | null = null;
+  private lastError: string | null = null;
+
+  /** What the admin API shows: whether a pass runs, how far it is, and the last finished pass. */
+  state(): { running: boolean; progress: ReconcileProgress | null; last: ReconcileReport | null; lastError: string | null } {
+    return { running: this.running !== null, progress: this.running === null ? null : this.progress, last: this.last, lastError: this.lastError };
+  }
+
+  /** One pass at a time: a second request while one runs gets that run's report. */
+  run(options: { dryRun: boolean; onProgress?: (p: ReconcileProgress) => void }): Promise<ReconcileReport> {
+    if (this.running !== null) return this.running;
+    this.progress = { phase: 'salesforce', done: 0, total: null };
+    const run = this.pass({
+      dryRun: options.dryRun,
+      onProgress: (p) => {
+        this.progress = p;
+        options.onProgress?.(p);
+      },
+    }).then(
+      (report) => {
+        this.last = report;
+        this.lastError = null;
+        return report;
+      },
+      (error: unknown) => {
+        this.lastError = error instanceof Error ? error.message : String(error);
+        throw error;
+      },
+    ).finally(() => {
+      this.running = null;
+    });
+    this.running = run;
+    return run;
+  }
+
+  private async pass({ dryRun, onProgress }: { dryRun: boolean; onProgress?: (p: ReconcileProgress) => void }): Promise<ReconcileReport> {
+    const { store, settings: currentSettings, clock } = this.deps;
+    const settings = currentSettings();
+    const startedAt = clock();
+    const report: ReconcileReport = {
+      dryRun,
+      startedAt: startedAt.toISOString(),
+      finishedAt: '',
+      salesforceRecords: 0,
+      acContacts: 0,
+      compared: 0,
+      drift: { sfToAc: 0, acToSf: 0 },
+      queued: 0,
+      deadLetters: { examined: 0, superseded: 0, inStep: 0, requeued: 0 },
+      acRequests: 0,
+      sample: [],
+    };
+
+    // 1. Salesforce, whole: email -> records (compact: 100,000 people fit in a few tens of MB).
+    const people = new Map<string, PersonRecords>();
+    const field = settings.optOutField;
+    for (const objectName of ['Contact', 'Lead'] as const) {
+      await this.deps.salesforce.readAll(objectName, ['Id', 'Email', field, 'LastModifiedDate'], objectName === 'Lead' ? 'IsConverted = false' : null, (rows) => {
+        for (const row of rows) {
+          const email = typeof row.Email === 'string' ? normaliseEmail(row.Email) : '';
+          if (email === '' || typeof row.Id !== 'string' || typeof row.LastModifiedDate !== 'string') continue;
+          const person = people.get(email) ?? { records: [] };
+          person.records.push({ recordId: row.Id, objectName, optedOut: truthy(row[field]), lastModified: new Date(row.LastModifiedDate) });
+          people.set(email, person);
+          report.salesforceRecords += 1;
+        }
+        onProgress?.({ phase: 'salesforce', done: report.salesforceRecords, total: null });
+      });
+    }
+
+    // 2. ActiveCampaign, page by page; each page's drift judged and queued as it comes.
+    const judged = new Set<string>();
+    const drifted = new Set<string>();
+    let afterId: string | undefined;
+    for (;;) {
+      const page = await this.deps.ac.listAllContactsPage(afterId === undefined ? {} : { afterId });
+      report.acRequests += 1;
+      const drifts = await this.judgePage(page.contacts, people, settings, judged, report);
+      for (const d of drifts) drifted.add(d.email);
+      if (!dryRun && drifts.length > 0) await this.queueFixes(drifts, report);
+      report.acContacts += page.contacts.length;
+      onProgress?.({ phase: 'activecampaign', done: report.acContacts, total: page.nextAfterId === null ? report.acContacts : null });
+      if (page.nextAfterId === null) break;
+      afterId = page.nextAfterId;
+    }
+
+    // 3. Dead letters, re-judged by what was just read: a drifted email's fix is queued (the letter is superseded),
+    // an email found in step needs nothing, and one not read on both sides goes back to the queue for its worker.
+    onProgress?.({ phase: 'dead-letters', done: 0, total: null });
+    const letters = (await store.jobs.listDeadLetters({ limit: 10_000 })).filter((l) => l.kind === pushJobKind.name || l.kind === pullJobKind.name);
+    report.deadLetters.examined = letters.length;
+    const closed: { id: string; why: string; email: string }[] = [];
+    for (const letter of letters) {
+      const email = normaliseEmail(letter.subject);
+      if (drifted.has(email)) {
+        report.deadLetters.superseded += 1;
+        closed.push({ id: letter.id, email, why: 'superseded: the reconciliation queued a fix for this email' });
+      } else if (judged.has(email)) {
+        report.deadLetters.inStep += 1;
+        closed.push({ id: letter.id, email, why: 'in step: the reconciliation found both sides agreeing under the rules' });
+      } else {
+        report.deadLetters.requeued += 1;
+        if (!dryRun) await (letter.kind === pushJobKind.name ? store.jobs.retryDeadLetter(pushJobKind, letter.id) : store.jobs.retryDeadLetter(pullJobKind, letter.id));
+      }
+    }
+    if (!dryRun && closed.length > 0) {
+      await store.db.transaction(async (tx) => {
+        await store.jobs.closeDeadLetters(closed.map((c) => c.id), tx);
+        await store.audit.record(closed.map((c) => ({ direction: 'internal' as const, email: c.email, decision: 'dead-letter-closed', reason: RECONCILIATION_REASON, result: c.why })), tx);
+      });
+    }
+
+    report.finishedAt = clock().toISOString();
+    if (!dryRun) {
+      await store.audit.record([
+        {
+          direction: 'internal',
+          email: null,
+          decision: 'reconcile',
+          reason: RECONCILIATION_REASON,
+          result: `${report.salesforceRecords} Salesforce record(s), ${report.acContacts} AC contact(s), ${report.compared} compared; drift sf->ac ${report.drift.sfToAc}, ac->sf ${report.drift.acToSf}; ${report.queued} fix(es) queued; dead letters ${report.deadLetters.examined} examined`,
+        },
+      ]);
+    }
+    onProgress?.({ phase: 'done', done: report.acContacts, total: report.acContacts });
+    this.deps.logger.info({ ...report, sample: undefined }, 'full reconciliation done');
+    this.deps.onReport?.(report);
+    return report;
+  }
+
+  private async judgePage(contacts: ContactWithLists[], people: Map<string, PersonRecords>, settings: Settings, judged: Set<string>, report: ReconcileReport): Promise<Drift[]> {
+    const candidates: { email: string; person: PersonRecords; read: ContactWithLists }[] = [];
+    for (const read of contacts) {
+      const email = normaliseEmail(read.contact.email);
+      const person = people.get(email);
+      if (person === undefined) continue;
+      judged.add(email);
+      report.compared += 1;
+      candidates.push({ email, person, read });
+    }
+    if (candidates.length === 0) return [];
+    // Only records that may be out of step need their history (the stream's and our writes' times).
+    const known = await this.deps.store.links.lastObserved(candidates.flatMap((c) => c.person.records.map((r) => r.recordId)));
+    let drifts: Drift[] = [];
+    for (const c of candidates) {
+      const state = toAcContactState(c.read);
+      const unsubscribedAt: Record<string, Date> = {};
+      for (const m of c.read.lists) if (m.status === 2 && m.udate !== null) unsubscribedAt[m.listId] = new Date(m.udate);
+      drifts.push(...planDrift(c.email, c.person.records, state, known, settings, unsubscribedAt));
+    }
+    drifts = await this.inScope(drifts);
+    for (const d of drifts) {
+      if (d.direction === 'sf-to-ac') report.drift.sfToAc += 1;
+      else report.drift.acToSf += 1;
+      if (report.sample.length < SAMPLE_SIZE) report.sample.push({ email: d.email, direction: d.direction, detail: d.direction === 'sf-to-ac' ? `opted out in Salesforce; AC lists ${d.listIds.join(', ')} still active` : `${d.pull.rule} in AC; Salesforce record(s) ${d.recordIds.join(', ')} not opted out` });
+    }
+    return drifts;
+  }
+
+  /** R7: a Campaign scope limits the Salesforce records, a tag scope the AC contacts. */
+  private async inScope(drifts: Drift[]): Promise<Drift[]> {
+    const { recordsInScope, acContactInScope } = this.deps;
+    if (drifts.length === 0 || (recordsInScope === undefined && acContactInScope === undefined)) return drifts;
+    const ids = drifts.flatMap((d) => (d.direction === 'sf-to-ac' ? d.records.map((r) => r.recordId) : d.recordIds));
+    const scoped = recordsInScope === undefined ? new Set(ids) : await recordsInScope(ids);
+    const out: Drift[] = [];
+    for (const d of drifts) {
+      const acId = d.direction === 'sf-to-ac' ? d.acContactId : d.pull.acContactId;
+      if (acContactInScope !== undefined && !(await acContactInScope(acId))) continue;
+      if (d.direction === 'sf-to-ac') {
+        const records = d.records.filter((r) => scoped.has(r.recordId));
+        if (records.length > 0) out.push({ ...d, records });
+      } else {
+        const recordIds = d.recordIds.filter((id) => scoped.has(id));
+        if (recordIds.length > 0) out.push({ ...d, recordIds });
+      }
+    }
+    return out;
+  }
+
+  /** Fixes go through the ordinary queues: push jobs by way of the intake (read source RECONCILE), pull jobs as R3/R4. */
+  private async queueFixes(drifts: Drift[], report: ReconcileReport): Promise<void> {
+    const { store } = this.deps;
+    const pushes = drifts.filter((d): d is Extract<Drift, { direction: 'sf-to-ac' }> => d.direction === 'sf-to-ac');
+    const pulls = drifts.filter((d): d is Extract<Drift, { direction: 'ac-to-sf' }> => d.direction === 'ac-to-sf');
+    const changes: OptOutChange[] = pushes.flatMap((d) =>
+      d.records.map((r) => ({
+        recordId: r.recordId,
+        objectName: r.objectName,
+        email: d.email,
+        optedOut: true,
+        // A read: the intake dates it (dateReadValue) from LastModifiedDate and what we knew; never "now".
+        changedAt: r.lastModified,
+        changedBy: null,
+        changeOrigin: '',
+        source: 'RECONCILE' as const,
+        transactionKey: null,
+        replayId: '',
+        channel: 'reconcile',
+      })),
+    );
+    const audits: AuditEntry[] = [
+      ...pushes.map((d) => ({ direction: 'sf_to_ac' as const, email: d.email, recordId: d.records[0]?.recordId ?? null, acContactId: d.acContactId, oldValue: `lists ${d.listIds.join(', ')} active`, newValue: 'unsubscribed (R1)', decision: 'reconcile-queued', reason: RECONCILIATION_REASON, result: 'queued' })),
+      ...pulls.map((d) => ({ direction: 'ac_to_sf' as const, email: d.email, recordId: d.recordIds[0] ?? null, acContactId: d.pull.acContactId, oldValue: 'not opted out', newValue: `opted out (${d.pull.rule})`, decision: 'reconcile-queued', reason: RECONCILIATION_REASON, result: 'queued' })),
+    ];
+    await store.db.transaction(async (tx) => {
+      if (changes.length > 0) await this.deps.intake.queue(tx, changes, { reconcile: RECONCILIATION_REASON });
+      if (pulls.length > 0) await store.jobs.enqueue(tx, pullJobKind, pulls.map((d) => ({ subject: d.email, payload: d.pull })));
+      await store.audit.record(audits, tx);
+    });
+    report.queued += drifts.length;
+    if (pushes.length > 0) this.deps.onQueued?.('sf-to-ac');
+    if (pulls.length > 0) this.deps.onQueued?.('ac-to-sf');
+  }
+}

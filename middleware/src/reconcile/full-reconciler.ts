@@ -61,6 +61,8 @@ interface PersonRecords {
 }
 
 const SAMPLE_SIZE = 20;
+/** AC fixes are queued in groups of at least one bulk import (250 contacts), see pass(). */
+const PUSH_FLUSH = 250;
 const truthy = (v: unknown) => v === true || v === 'true';
 
 export class FullReconciler {
@@ -142,13 +144,23 @@ export class FullReconciler {
     // 2. ActiveCampaign, page by page; each page's drift judged and queued as it comes.
     const judged = new Set<string>();
     const drifted = new Set<string>();
+    // Salesforce fixes are queued page by page; AC fixes wait for a bulk import's worth (PUSH_FLUSH) so that the push
+    // worker takes them as one backlog through bulk import (a few requests per 250 people) rather than one by one
+    // (two or more requests a person), which would take the AC budget from this very pass.
+    let pendingPushes: Drift[] = [];
     let afterId: string | undefined;
     for (;;) {
       const page = await this.deps.ac.listAllContactsPage(afterId === undefined ? {} : { afterId });
       report.acRequests += 1;
       const drifts = await this.judgePage(page.contacts, people, settings, judged, report);
       for (const d of drifts) drifted.add(d.email);
-      if (!dryRun && drifts.length > 0) await this.queueFixes(drifts, report);
+      if (!dryRun) {
+        const pulls = drifts.filter((d) => d.direction === 'ac-to-sf');
+        pendingPushes.push(...drifts.filter((d) => d.direction === 'sf-to-ac'));
+        const flush = pendingPushes.length >= PUSH_FLUSH || page.nextAfterId === null ? pendingPushes : [];
+        if (pulls.length + flush.length > 0) await this.queueFixes([...pulls, ...flush], report);
+        if (flush.length > 0) pendingPushes = [];
+      }
       report.acContacts += page.contacts.length;
       onProgress?.({ phase: 'activecampaign', done: report.acContacts, total: page.nextAfterId === null ? report.acContacts : null });
       if (page.nextAfterId === null) break;

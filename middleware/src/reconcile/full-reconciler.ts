@@ -4,11 +4,12 @@
 // retries, dead letters and audit. Every queued fix is audited with the reason "reconciliation". Dead letters are
 // re-judged against what the pass read. A dry run reads and reports, and changes nothing.
 //
-// Salesforce is read first and whole (Bulk API 2.0 query jobs: a few API calls for the org, not one per 2,000 rows),
-// kept as one compact entry per email; ActiveCampaign is then read in pages of 100 contacts with their lists,
+// Salesforce is read first and whole (Bulk API 2.0 query jobs: a few API calls for the org, not one per 2,000 rows)
+// into the store (reconcile_sf_records: 100,000 records do not fit an 80 MB heap); ActiveCampaign is then read in pages of 100 contacts with their lists,
 // through the lowest lane of the account's request budget (live opt-outs, then the poller and webhook reads, go
 // first), and each page is judged and its fixes queued as it arrives.
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { Store } from '../store';
 import type { Clock } from '../store/clock';
 import type { ActiveCampaignClient, ContactWithLists } from '../activecampaign/activecampaign-client';
@@ -33,10 +34,13 @@ export interface SalesforceSnapshotReader {
   readAll(objectName: 'Contact' | 'Lead', fields: string[], where: string | null, onRows: (rows: Record<string, unknown>[]) => Promise<void> | void): Promise<number>;
 }
 
+/** Result rows per Bulk API 2.0 download: a set of 10,000 is about 1 MB of CSV, small enough for the heap. */
+const BULK_SET_RECORDS = 10_000;
+
 /** Reads through Bulk API 2.0 query jobs; values come as CSV text. */
 export function bulkSnapshotReader(rest: Pick<SalesforceRestClient, 'bulkQuery'>, options: { pollMs?: number } = {}): SalesforceSnapshotReader {
   return {
-    readAll: (objectName, fields, where, onRows) => rest.bulkQuery(`SELECT ${fields.join(', ')} FROM ${objectName}${where === null ? '' : ` WHERE ${where}`}`, onRows, { pollMs: options.pollMs ?? 2000 }),
+    readAll: (objectName, fields, where, onRows) => rest.bulkQuery(`SELECT ${fields.join(', ')} FROM ${objectName}${where === null ? '' : ` WHERE ${where}`}`, onRows, { pollMs: options.pollMs ?? 2000, maxRecords: BULK_SET_RECORDS }),
   };
 }
 
@@ -56,11 +60,11 @@ export interface FullReconcilerDeps {
   onReport?: (report: ReconcileReport) => void;
 }
 
-interface PersonRecords {
-  records: SalesforceRecordRead[];
-}
+const sfRow = z.object({ record_id: z.string(), email_norm: z.string(), object_name: z.enum(['Contact', 'Lead']), opted_out: z.boolean(), last_modified: z.coerce.date() });
 
 const SAMPLE_SIZE = 20;
+/** Salesforce rows per INSERT (one statement per thousand: PGlite costs about a millisecond a statement). */
+const SF_INSERT_BATCH = 1000;
 /** AC fixes are queued in groups of at least one bulk import (250 contacts), see pass(). */
 const PUSH_FLUSH = 250;
 const truthy = (v: unknown) => v === true || v === 'true';
@@ -124,61 +128,70 @@ export class FullReconciler {
       sample: [],
     };
 
-    // 1. Salesforce, whole: email -> records (compact: 100,000 people fit in a few tens of MB).
-    const people = new Map<string, PersonRecords>();
+    // 1. Salesforce, whole, into the store (not the heap): one row per record with an email.
+    const passId = `${startedAt.getTime()}-${Math.random().toString(36).slice(2, 8)}`;
     const field = settings.optOutField;
-    for (const objectName of ['Contact', 'Lead'] as const) {
-      await this.deps.salesforce.readAll(objectName, ['Id', 'Email', field, 'LastModifiedDate'], objectName === 'Lead' ? 'IsConverted = false' : null, (rows) => {
-        for (const row of rows) {
-          const email = typeof row.Email === 'string' ? normaliseEmail(row.Email) : '';
-          if (email === '' || typeof row.Id !== 'string' || typeof row.LastModifiedDate !== 'string') continue;
-          const person = people.get(email) ?? { records: [] };
-          person.records.push({ recordId: row.Id, objectName, optedOut: truthy(row[field]), lastModified: new Date(row.LastModifiedDate) });
-          people.set(email, person);
-          report.salesforceRecords += 1;
-        }
-        onProgress?.({ phase: 'salesforce', done: report.salesforceRecords, total: null });
-      });
-    }
-
-    // 2. ActiveCampaign, page by page; each page's drift judged and queued as it comes.
-    const judged = new Set<string>();
-    const drifted = new Set<string>();
-    // Salesforce fixes are queued page by page; AC fixes wait for a bulk import's worth (PUSH_FLUSH) so that the push
-    // worker takes them as one backlog through bulk import (a few requests per 250 people) rather than one by one
-    // (two or more requests a person), which would take the AC budget from this very pass.
-    let pendingPushes: Drift[] = [];
-    let afterId: string | undefined;
-    for (;;) {
-      const page = await this.deps.ac.listAllContactsPage(afterId === undefined ? {} : { afterId });
-      report.acRequests += 1;
-      const drifts = await this.judgePage(page.contacts, people, settings, judged, report);
-      for (const d of drifts) drifted.add(d.email);
-      if (!dryRun) {
-        const pulls = drifts.filter((d) => d.direction === 'ac-to-sf');
-        pendingPushes.push(...drifts.filter((d) => d.direction === 'sf-to-ac'));
-        const flush = pendingPushes.length >= PUSH_FLUSH || page.nextAfterId === null ? pendingPushes : [];
-        if (pulls.length + flush.length > 0) await this.queueFixes([...pulls, ...flush], report);
-        if (flush.length > 0) pendingPushes = [];
+    // Dead letters are re-judged by what this pass reads: their emails are known up front (a few), so the pass
+    // marks only those instead of remembering every email it compared.
+    const letters = (await store.jobs.listDeadLetters({ limit: 10_000 })).filter((l) => l.kind === pushJobKind.name || l.kind === pullJobKind.name);
+    const letterEmails = new Map<string, 'unseen' | 'in-step' | 'drift'>(letters.map((l) => [normaliseEmail(l.subject), 'unseen']));
+    try {
+      await store.db.query(`DELETE FROM reconcile_sf_records WHERE pass_id <> $1`, [passId]);
+      for (const objectName of ['Contact', 'Lead'] as const) {
+        await this.deps.salesforce.readAll(objectName, ['Id', 'Email', field, 'LastModifiedDate'], objectName === 'Lead' ? 'IsConverted = false' : null, async (rows) => {
+          const keep = rows.filter((row) => typeof row.Email === 'string' && row.Email.trim() !== '' && typeof row.Id === 'string' && typeof row.LastModifiedDate === 'string');
+          for (let i = 0; i < keep.length; i += SF_INSERT_BATCH) {
+            const batch = keep.slice(i, i + SF_INSERT_BATCH);
+            await store.db.query(
+              `INSERT INTO reconcile_sf_records (pass_id, record_id, email_norm, object_name, opted_out, last_modified)
+                 SELECT $1, r, e, $2, o, m FROM unnest($3::text[], $4::text[], $5::boolean[], $6::timestamptz[]) AS i(r, e, o, m)
+               ON CONFLICT DO NOTHING`,
+              [passId, objectName, batch.map((r) => String(r.Id)), batch.map((r) => normaliseEmail(String(r.Email))), batch.map((r) => truthy(r[field])), batch.map((r) => new Date(String(r.LastModifiedDate)))],
+            );
+          }
+          report.salesforceRecords += keep.length;
+          onProgress?.({ phase: 'salesforce', done: report.salesforceRecords, total: null });
+        });
       }
-      report.acContacts += page.contacts.length;
-      onProgress?.({ phase: 'activecampaign', done: report.acContacts, total: page.nextAfterId === null ? report.acContacts : null });
-      if (page.nextAfterId === null) break;
-      afterId = page.nextAfterId;
+
+      // 2. ActiveCampaign, page by page; each page's drift judged and queued as it comes.
+      // Salesforce fixes are queued page by page; AC fixes wait for a bulk import's worth (PUSH_FLUSH) so that the
+      // push worker takes them as one backlog through bulk import (a few requests per 250 people) rather than one by
+      // one (two or more requests a person), which would take the AC budget from this very pass.
+      let pendingPushes: Drift[] = [];
+      let afterId: string | undefined;
+      for (;;) {
+        const page = await this.deps.ac.listAllContactsPage(afterId === undefined ? {} : { afterId });
+        report.acRequests += 1;
+        const drifts = await this.judgePage(passId, page.contacts, settings, letterEmails, report);
+        if (!dryRun) {
+          const pulls = drifts.filter((d) => d.direction === 'ac-to-sf');
+          pendingPushes.push(...drifts.filter((d) => d.direction === 'sf-to-ac'));
+          const flush = pendingPushes.length >= PUSH_FLUSH || page.nextAfterId === null ? pendingPushes : [];
+          if (pulls.length + flush.length > 0) await this.queueFixes([...pulls, ...flush], report);
+          if (flush.length > 0) pendingPushes = [];
+        }
+        report.acContacts += page.contacts.length;
+        onProgress?.({ phase: 'activecampaign', done: report.acContacts, total: page.nextAfterId === null ? report.acContacts : null });
+        if (page.nextAfterId === null) break;
+        afterId = page.nextAfterId;
+      }
+    } finally {
+      await store.db.query(`DELETE FROM reconcile_sf_records WHERE pass_id = $1`, [passId]).catch(() => undefined);
     }
 
     // 3. Dead letters, re-judged by what was just read: a drifted email's fix is queued (the letter is superseded),
     // an email found in step needs nothing, and one not read on both sides goes back to the queue for its worker.
     onProgress?.({ phase: 'dead-letters', done: 0, total: null });
-    const letters = (await store.jobs.listDeadLetters({ limit: 10_000 })).filter((l) => l.kind === pushJobKind.name || l.kind === pullJobKind.name);
     report.deadLetters.examined = letters.length;
     const closed: { id: string; why: string; email: string }[] = [];
     for (const letter of letters) {
       const email = normaliseEmail(letter.subject);
-      if (drifted.has(email)) {
+      const judged = letterEmails.get(email);
+      if (judged === 'drift') {
         report.deadLetters.superseded += 1;
         closed.push({ id: letter.id, email, why: 'superseded: the reconciliation queued a fix for this email' });
-      } else if (judged.has(email)) {
+      } else if (judged === 'in-step') {
         report.deadLetters.inStep += 1;
         closed.push({ id: letter.id, email, why: 'in step: the reconciliation found both sides agreeing under the rules' });
       } else {
@@ -211,28 +224,35 @@ export class FullReconciler {
     return report;
   }
 
-  private async judgePage(contacts: ContactWithLists[], people: Map<string, PersonRecords>, settings: Settings, judged: Set<string>, report: ReconcileReport): Promise<Drift[]> {
-    const candidates: { email: string; person: PersonRecords; read: ContactWithLists }[] = [];
+  private async judgePage(passId: string, contacts: ContactWithLists[], settings: Settings, letterEmails: Map<string, 'unseen' | 'in-step' | 'drift'>, report: ReconcileReport): Promise<Drift[]> {
+    if (contacts.length === 0) return [];
+    const emails = contacts.map((c) => normaliseEmail(c.contact.email));
+    const found = await this.deps.store.db.query(
+      `SELECT record_id, email_norm, object_name, opted_out, last_modified FROM reconcile_sf_records WHERE pass_id = $1 AND email_norm = ANY($2::text[])`,
+      [passId, emails],
+    );
+    const byEmail = new Map<string, SalesforceRecordRead[]>();
+    for (const raw of found.rows) {
+      const r = sfRow.parse(raw);
+      byEmail.set(r.email_norm, [...(byEmail.get(r.email_norm) ?? []), { recordId: r.record_id, objectName: r.object_name, optedOut: r.opted_out, lastModified: r.last_modified }]);
+    }
+    if (byEmail.size === 0) return [];
+    // The records' history as the stream and our own writes told it (change times; never a fresh "now").
+    const known = await this.deps.store.links.lastObserved([...byEmail.values()].flatMap((records) => records.map((r) => r.recordId)));
+    let drifts: Drift[] = [];
     for (const read of contacts) {
       const email = normaliseEmail(read.contact.email);
-      const person = people.get(email);
-      if (person === undefined) continue;
-      judged.add(email);
+      const records = byEmail.get(email);
+      if (records === undefined) continue;
       report.compared += 1;
-      candidates.push({ email, person, read });
-    }
-    if (candidates.length === 0) return [];
-    // Only records that may be out of step need their history (the stream's and our writes' times).
-    const known = await this.deps.store.links.lastObserved(candidates.flatMap((c) => c.person.records.map((r) => r.recordId)));
-    let drifts: Drift[] = [];
-    for (const c of candidates) {
-      const state = toAcContactState(c.read);
+      if (letterEmails.has(email)) letterEmails.set(email, 'in-step');
       const unsubscribedAt: Record<string, Date> = {};
-      for (const m of c.read.lists) if (m.status === 2 && m.udate !== null) unsubscribedAt[m.listId] = new Date(m.udate);
-      drifts.push(...planDrift(c.email, c.person.records, state, known, settings, unsubscribedAt));
+      for (const m of read.lists) if (m.status === 2 && m.udate !== null) unsubscribedAt[m.listId] = new Date(m.udate);
+      drifts.push(...planDrift(email, records, toAcContactState(read), known, settings, unsubscribedAt));
     }
     drifts = await this.inScope(drifts);
     for (const d of drifts) {
+      if (letterEmails.has(d.email)) letterEmails.set(d.email, 'drift');
       if (d.direction === 'sf-to-ac') report.drift.sfToAc += 1;
       else report.drift.acToSf += 1;
       if (report.sample.length < SAMPLE_SIZE) report.sample.push({ email: d.email, direction: d.direction, detail: d.direction === 'sf-to-ac' ? `opted out in Salesforce; AC lists ${d.listIds.join(', ')} still active` : `${d.pull.rule} in AC; Salesforce record(s) ${d.recordIds.join(', ')} not opted out` });

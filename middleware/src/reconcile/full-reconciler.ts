@@ -159,10 +159,19 @@ export class FullReconciler {
       // push worker takes them as one backlog through bulk import (a few requests per 250 people) rather than one by
       // one (two or more requests a person), which would take the AC budget from this very pass.
       let pendingPushes: Drift[] = [];
-      let afterId: string | undefined;
-      for (;;) {
-        const page = await this.deps.ac.listAllContactsPage(afterId === undefined ? {} : { afterId });
+      // The next page is asked for as soon as this one arrives, and this one is judged while it travels: the pass
+      // then runs at the budget's pace rather than at the budget's pace plus its own work per page.
+      const fetchPage = (afterId: string | undefined) => {
         report.acRequests += 1;
+        const next = this.deps.ac.listAllContactsPage(afterId === undefined ? {} : { afterId });
+        // Awaited below; a failure while this page's work fails first must not go unhandled.
+        next.catch(() => undefined);
+        return next;
+      };
+      let nextPage = fetchPage(undefined);
+      for (;;) {
+        const page = await nextPage;
+        if (page.nextAfterId !== null) nextPage = fetchPage(page.nextAfterId);
         const drifts = await this.judgePage(passId, page.contacts, settings, letterEmails, report);
         if (!dryRun) {
           const pulls = drifts.filter((d) => d.direction === 'ac-to-sf');
@@ -174,7 +183,6 @@ export class FullReconciler {
         report.acContacts += page.contacts.length;
         onProgress?.({ phase: 'activecampaign', done: report.acContacts, total: page.nextAfterId === null ? report.acContacts : null });
         if (page.nextAfterId === null) break;
-        afterId = page.nextAfterId;
       }
     } finally {
       await store.db.query(`DELETE FROM reconcile_sf_records WHERE pass_id = $1`, [passId]).catch(() => undefined);

@@ -17,6 +17,7 @@ import type { SalesforceRestClient } from '../salesforce/salesforce-rest';
 import type { OptOutChange } from '../salesforce/change-normaliser';
 import type { SalesforceIntake } from '../workers/salesforce-intake';
 import { toAcContactState } from '../workers/ac-contact-state';
+import { classifyFailure } from '../workers/failure-class';
 import { normaliseEmail } from '../sync/opt-out-change';
 import { pullJobKind } from '../sync/pull-job';
 import { pushJobKind } from '../sync/push-job';
@@ -58,11 +59,15 @@ export interface FullReconcilerDeps {
   logger: Logger;
   onQueued?: (direction: Drift['direction']) => void;
   onReport?: (report: ReconcileReport) => void;
+  /** Waits between attempts of a failed AC page (tests pass a fast one). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 const sfRow = z.object({ record_id: z.string(), email_norm: z.string(), object_name: z.enum(['Contact', 'Lead']), opted_out: z.boolean(), last_modified: z.coerce.date() });
 
 const SAMPLE_SIZE = 20;
+/** Attempts per AC page for transient failures (back-off doubling from 0.5 s, at most 30 s, or AC's Retry-After). */
+const PAGE_ATTEMPTS = 8;
 /** Salesforce rows per INSERT (one statement per thousand: PGlite costs about a millisecond a statement). */
 const SF_INSERT_BATCH = 1000;
 /** AC fixes are queued in groups of at least one bulk import (250 contacts), see pass(). */
@@ -162,8 +167,7 @@ export class FullReconciler {
       // The next page is asked for as soon as this one arrives, and this one is judged while it travels: the pass
       // then runs at the budget's pace rather than at the budget's pace plus its own work per page.
       const fetchPage = (afterId: string | undefined) => {
-        report.acRequests += 1;
-        const next = this.deps.ac.listAllContactsPage(afterId === undefined ? {} : { afterId });
+        const next = this.readPage(afterId, report);
         // Awaited below; a failure while this page's work fails first must not go unhandled.
         next.catch(() => undefined);
         return next;
@@ -230,6 +234,25 @@ export class FullReconciler {
     this.deps.logger.info({ ...report, sample: undefined }, 'full reconciliation done');
     this.deps.onReport?.(report);
     return report;
+  }
+
+  /**
+   * One AC page; a transient failure (429 with Retry-After, 5xx, a timeout) waits and asks again, so that one
+   * throttled request does not end a pass of 1,000 pages (found by bench:reconcile: a single 429 failed the pass).
+   */
+  private async readPage(afterId: string | undefined, report: ReconcileReport): Promise<Awaited<ReturnType<FullReconcilerDeps['ac']['listAllContactsPage']>>> {
+    for (let attempt = 1; ; attempt++) {
+      report.acRequests += 1;
+      try {
+        return await this.deps.ac.listAllContactsPage(afterId === undefined ? {} : { afterId });
+      } catch (error) {
+        const failure = classifyFailure(error);
+        if (failure.failureClass !== 'transient' || attempt >= PAGE_ATTEMPTS) throw error;
+        const waitMs = Math.max(failure.retryAfterMs, Math.min(30_000, 500 * 2 ** (attempt - 1)));
+        this.deps.logger.warn({ attempt, waitMs, err: failure.message }, 'full reconciliation: AC page failed, asking again');
+        await (this.deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(waitMs);
+      }
+    }
   }
 
   private async judgePage(passId: string, contacts: ContactWithLists[], settings: Settings, letterEmails: Map<string, 'unseen' | 'in-step' | 'drift'>, report: ReconcileReport): Promise<Drift[]> {

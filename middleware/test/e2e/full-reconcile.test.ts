@@ -105,6 +105,19 @@ describe('full reconciliation on pglite', () => {
     expect(metrics).toMatch(/direction="sf-to-ac",dry_run="false"} 1/);
   });
 
+  test('when AC throttles and fails a page read, then the pass waits, asks again and finishes', async () => {
+    sandbox.ac.setFault({ status: 429, count: 1, method: 'GET', pathPrefix: '/contacts', retryAfterSeconds: 1 });
+    sandbox.ac.setFault({ status: 503, count: 1, method: 'GET', pathPrefix: '/contacts' });
+    const from = sandbox.ac.requestLog.length;
+    const report = await sandbox.app!.fullReconciler.run({ dryRun: true });
+    expect(report.compared).toBe(5);
+    // The pass's own page reads (all contacts, id order): those that met a fault were asked again until one answered.
+    const pageReads = sandbox.ac.requestLog.slice(from).filter((r) => r.method === 'GET' && r.url.startsWith('/api/3/contacts?include=contactLists&orders'));
+    expect(pageReads.filter((r) => r.faulted).length).toBe(report.acRequests - 1);
+    expect(pageReads.at(-1)?.status).toBe(200);
+    sandbox.ac.clearFaults();
+  });
+
   test('when run again after the fixes, then it finds no drift', async () => {
     await waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((q) => q.n === 0 || q.state === 'dead'), { what: 'queues empty' });
     const report = await sandbox.app!.fullReconciler.run({ dryRun: false });

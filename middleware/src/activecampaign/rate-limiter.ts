@@ -161,18 +161,22 @@ export class SlidingWindowBudget extends QueuedBudget {
   }
 }
 
-export type RequestPriority = 'urgent' | 'background';
+/**
+ * urgent: opt-outs on their way to AC. background: the poller, webhook confirmations, readiness probes. reconcile:
+ * the full reconciliation's pages, the lowest: it is the safety net of the safety net and may take the idle slots.
+ */
+export type RequestPriority = 'urgent' | 'background' | 'reconcile';
 
 /**
  * Puts opt-outs first. The push path (an opt-out waiting to reach AC, a legal promise) and the background readers
  * (poller pages, webhook confirmation reads, readiness probes) share one account budget; in FIFO order a poll of
- * many pages would queue in front of an opt-out that arrived a moment later. Callers wait here in two queues,
+ * many pages would queue in front of an opt-out that arrived a moment later. Callers wait here in one queue per priority,
  * urgent first, and one at a time take their turn from the inner budget (a local bucket or the database-shared
  * one), so the order in which the inner budget hands out its slots is this one. Background callers are never
  * starved for long: urgent work is bounded by the rate itself, and only one caller holds a reservation at a time.
  */
 export class PrioritizedBudget {
-  private readonly queues: Record<RequestPriority, Array<{ resolve: () => void; reject: (error: unknown) => void }>> = { urgent: [], background: [] };
+  private readonly queues: Record<RequestPriority, Array<{ resolve: () => void; reject: (error: unknown) => void }>> = { urgent: [], background: [], reconcile: [] };
   private draining = false;
 
   constructor(private readonly inner: RequestBudget) {}
@@ -196,7 +200,7 @@ export class PrioritizedBudget {
     this.draining = true;
     try {
       for (;;) {
-        const next = this.queues.urgent.shift() ?? this.queues.background.shift();
+        const next = this.queues.urgent.shift() ?? this.queues.background.shift() ?? this.queues.reconcile.shift();
         if (next === undefined) return;
         // A failing inner budget (the shared one's database gone) fails that caller's request, as it would
         // without this queue; the others keep their turn.

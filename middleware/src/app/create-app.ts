@@ -34,6 +34,7 @@ import { SalesforceIntake, type RecordSnapshot } from '../workers/salesforce-int
 import { SalesforceReconciler } from '../workers/salesforce-reconciler';
 import { RelayGapReader } from '../workers/relay-gap-reader';
 import { SalesforceAuditExport } from '../workers/salesforce-audit-export';
+import { FullReconciler, bulkSnapshotReader } from '../reconcile/full-reconciler';
 import { createSalesforceRecordReader } from '../workers/salesforce-records';
 import { PushWorker } from '../workers/push-worker';
 import { PullWorker } from '../workers/pull-worker';
@@ -70,6 +71,8 @@ export interface AppTiming {
   /** How long Salesforce writes pause when the org's daily API limit refuses a call (REQUEST_LIMIT_EXCEEDED). */
   sfLimitPauseMs: number;
   bulkPollIntervalMs: number;
+  /** How often a Bulk API 2.0 query job's state is read while the full reconciliation waits for it. */
+  sfBulkQueryPollMs: number;
   /** Lock time of a claimed queue job, renewed every leaseRenewMs while this instance lives (a crashed instance's jobs are taken over after it). */
   jobLeaseMs: number;
   /** How long the pull worker waits for a full Collections batch during a burst (see PullWorker.lingerMs). */
@@ -97,6 +100,7 @@ export const defaultTiming: AppTiming = {
   sfTimeoutMs: 30_000,
   sfLimitPauseMs: 5 * 60_000,
   bulkPollIntervalMs: 2000,
+  sfBulkQueryPollMs: 2000,
   jobLeaseMs: 30_000,
   // Longer than the webhook linger: deliveries confirmed in rounds of up to 2 s still count as one burst here.
   pullLingerMs: 5000,
@@ -131,6 +135,8 @@ export interface RunningApp {
   /** Runs one poll now (tests, admin API). */
   pollNow(): Promise<unknown>;
   reconcileNow(reason: string): Promise<number>;
+  /** The full reconciliation (reconcile/): every record against AC, both directions. */
+  fullReconciler: FullReconciler;
   stop(): Promise<void>;
 }
 
@@ -149,6 +155,8 @@ export interface AppStatus {
   salesforceApi: { used: number | null; max: number | null; writesPausedUntil: string | null };
   /** What the integration user lacks to sync the opt-out field (empty: nothing); null until it could be checked. */
   salesforcePermissions: PermissionFinding[] | null;
+  /** The full reconciliation: running, and what the last pass found. */
+  reconciliation: ReturnType<FullReconciler['state']>;
 }
 
 export async function startApp(config: AppConfig, options: AppOptions = {}): Promise<RunningApp> {
@@ -268,6 +276,27 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     relayGaps.readOnce().catch((err: unknown) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'relay gaps not read; the next run retries'));
   };
 
+  const fullReconciler = new FullReconciler({
+    store,
+    salesforce: bulkSnapshotReader(rest, { pollMs: timing.sfBulkQueryPollMs }),
+    // The lowest lane of the account's budget: live opt-outs and the poller go first.
+    ac: acClient('reconcile'),
+    intake,
+    settings: () => settings.get(),
+    recordsInScope: async (ids) => (campaignScoped() ? scope.salesforceRecordsInScope(ids) : new Set(ids)),
+    acContactInScope: async (id) => (settings.get().scopeAcTag === null ? true : scope.acContactInScope(id)),
+    clock,
+    logger,
+    onQueued: (direction) => (direction === 'sf-to-ac' ? pushLoop?.poke() : pullLoop?.poke()),
+    onReport: (report) => {
+      const dryRun = String(report.dryRun);
+      metrics.reconcileDrift.inc({ direction: 'sf-to-ac', dry_run: dryRun }, report.drift.sfToAc);
+      metrics.reconcileDrift.inc({ direction: 'ac-to-sf', dry_run: dryRun }, report.drift.acToSf);
+      metrics.reconcileLastRun.set({ dry_run: dryRun }, Date.parse(report.finishedAt) / 1000);
+      metrics.reconcileDuration.set({ dry_run: dryRun }, (Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000);
+    },
+  });
+
   const push = new PushWorker({ store, ac: acForOptOuts, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, circuit: health.activeCampaign, clock, logger, metrics, observeOwnWrites: ownWriteObserver({ store, clock, isBaselineDone: (tx) => poller.isBaselineDone(tx), onQueued: () => pullLoop?.poke() }) });
   const pull = new PullWorker({
     store,
@@ -367,10 +396,17 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     }
     return runPoll();
   };
+  let reconcileTask: { stop(): unknown } | null = null;
   const becomeLeader = async () => {
     leader = true;
     logger.info({}, 'leadership acquired: streaming and polling here');
     await startStream();
+    // The full reconciliation runs on the leader only (one pass per org, not one per instance).
+    if (config.reconcileCron !== null) {
+      reconcileTask = cron.schedule(config.reconcileCron, () => {
+        if (leader) fullReconciler.run({ dryRun: false }).catch((err: unknown) => logger.error({ err: err instanceof Error ? err.message : String(err) }, 'scheduled full reconciliation failed; the next schedule tries again'));
+      });
+    }
     if (timing.pollEveryMs !== null) pollTimer = setInterval(() => void scheduledPoll(), timing.pollEveryMs);
     else pollTask = cron.schedule(config.activecampaign.pollCron, () => void scheduledPoll());
     void runPoll();
@@ -381,6 +417,8 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     logger.warn({}, 'leadership lost: stopping stream and poller');
     pollTask?.stop();
     pollTask = null;
+    reconcileTask?.stop();
+    reconcileTask = null;
     if (pollTimer !== null) clearInterval(pollTimer);
     pollTimer = null;
     await subscriber?.stop();
@@ -414,6 +452,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     lastPollAt: lastPollAt?.toISOString() ?? null,
     health: await health.report(),
     salesforcePermissions: permissions.findings(),
+    reconciliation: fullReconciler.state(),
     salesforceApi: { used: rest.apiUsage()?.used ?? null, max: rest.apiUsage()?.max ?? null, writesPausedUntil: pull.salesforcePause()?.until.toISOString() ?? null },
   });
 
@@ -441,6 +480,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     resyncRecord: resync.resyncRecord,
     acRateLimitPerSecond: config.activecampaign.rateLimitPerSecond,
     reconcile: (reason) => reconciler!.reconcile(['Contact', 'Lead'], null, reason),
+    fullReconciler: () => fullReconciler,
     retryDeadLetter: async (id) => (await store.jobs.retryDeadLetter(pushJobKind, id)) || store.jobs.retryDeadLetter(pullJobKind, id),
     onBackfillQueued: (direction) => (direction === 'sf-to-ac' ? pushLoop?.poke() : pullLoop?.poke()),
     serveWebhook: config.http.webhook === undefined,
@@ -520,6 +560,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     status,
     pollNow: runPoll,
     reconcileNow: (reason) => reconciler!.reconcile(['Contact', 'Lead'], null, reason),
+    fullReconciler,
     async stop() {
       clearInterval(leadershipTimer);
       clearInterval(maintenanceTimer);

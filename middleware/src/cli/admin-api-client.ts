@@ -60,6 +60,11 @@ export class AdminApiClient {
     return this.call('GET', '/admin/status', z.unknown());
   }
 
+  /** GET an admin path and parse the answer. */
+  async get<T>(path: string, schema: z.ZodType<T>): Promise<T> {
+    return this.call('GET', path, schema);
+  }
+
   /** POST a JSON body to an admin path and parse the answer (used by backfill). */
   async post<T>(path: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
     return this.call('POST', path, schema, body);

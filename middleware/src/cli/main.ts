@@ -7,6 +7,7 @@ import { runSandbox } from './sandbox-command';
 import { runCheck } from './check-command';
 import { listDeadLetters, retryDeadLetter, startReconcile, type AdminTarget } from './admin-commands';
 import { runBackfill } from './backfill-command';
+import { runFullReconcile } from './reconcile-command';
 import { defaultSandboxPorts } from '../sandbox/run-sandbox-servers';
 import { isOrgScenario, orgScenarios } from '../sandbox/salesforce';
 import { packageVersion } from './version';
@@ -86,8 +87,20 @@ export function buildProgram(terminal: Terminal, setExitCode: (code: number) => 
   withAdminTarget(deadLetters.command('retry').argument('<id>', 'dead-letter id (see list)').description('send a dead letter back to the queue'))
     .action((id: string, o: { url?: string; token?: string; envFile: string }) => run(retryDeadLetter(terminal, adminTarget(o), id)));
 
-  withAdminTarget(program.command('reconcile').description('ask a running middleware to re-read Salesforce and queue whatever is out of step'))
-    .action((o: { url?: string; token?: string; envFile: string }) => run(startReconcile(terminal, adminTarget(o))));
+  withAdminTarget(
+    program
+      .command('reconcile')
+      .description('ask a running middleware to re-read Salesforce and queue whatever is out of step (--full: every record against ActiveCampaign, both directions)')
+      .option('--full', 'compare every Salesforce record with ActiveCampaign list statuses, both directions, and wait for the report', false)
+      .option('--dry-run', 'with --full: report the drift and change nothing', false),
+  ).action((o: { url?: string; token?: string; envFile: string; full: boolean; dryRun: boolean }) => {
+    if (o.dryRun && !o.full) {
+      terminal.warn('--dry-run goes with --full.');
+      setExitCode(1);
+      return;
+    }
+    return run(o.full ? runFullReconcile(terminal, { dryRun: o.dryRun, target: adminTarget(o), progress: process.stderr.isTTY === true }) : startReconcile(terminal, adminTarget(o)));
+  });
 
   withAdminTarget(
     program

@@ -33,6 +33,7 @@ export const configEntries = {
   AC_RATE_LIMIT_PER_SECOND: { schema: positiveInt.default(5), doc: 'Requests per second allowed to ActiveCampaign for this account (shared by all instances).' },
   AC_BULK_THRESHOLD: { schema: positiveInt.default(100), doc: 'Queued opt-outs above which the push path switches to bulk-import batches.' },
   AC_POLL_CRON: { schema: z.string().default('* * * * *'), doc: 'node-cron schedule of the ActiveCampaign poller (default every minute).' },
+  RECONCILE_CRON: { schema: z.string().default('30 3 * * *'), doc: 'node-cron schedule of the full reconciliation (every Salesforce record against AC list statuses, both directions), run by the leader; default daily at 03:30. "off" disables the schedule (the admin API and CLI still run it).' },
   AC_POLL_OVERLAP_SECONDS: { schema: z.coerce.number().int().min(0).default(120), doc: 'Overlap re-read behind the poll cursor, for clock skew between AC and us.' },
   AC_WEBHOOK_PUBLIC_URL: { schema: url.optional(), doc: 'Public HTTPS base URL where AC can reach this middleware; when set, the webhook is registered at start.' },
   DATABASE_URL: { schema: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(), secret: true, doc: 'PostgreSQL URL (required for several instances). Unset: embedded PGlite in PGLITE_DATA_DIR.' },

@@ -38,6 +38,8 @@ export interface AppConfig {
     /** The public face: the webhook receiver alone on its own listener (undefined: served by the main listener). */
     webhook: { host: string; port: number } | undefined;
   };
+  /** node-cron schedule of the full reconciliation, or null when switched off. */
+  reconcileCron: string | null;
   jobs: { maxAttempts: number; backoffBaseMs: number; backoffCapMs: number; retryWindowMs: number };
   /** Days each kind of row is kept (0: forever) and the pruning batch size. */
   retention: { auditLogDays: number; webhookInboxDays: number; quarantineDays: number; jobsDays: number; batchSize: number };
@@ -107,6 +109,7 @@ export function parseConfig(source: Record<string, string | undefined>): AppConf
       webhookSecret: env.WEBHOOK_SECRET,
       webhook: env.WEBHOOK_HTTP_PORT !== undefined ? { host: env.WEBHOOK_HTTP_HOST, port: env.WEBHOOK_HTTP_PORT } : undefined,
     },
+    reconcileCron: env.RECONCILE_CRON.trim().toLowerCase() === 'off' ? null : env.RECONCILE_CRON,
     jobs: { maxAttempts: env.JOB_MAX_ATTEMPTS, backoffBaseMs: env.JOB_BACKOFF_BASE_MS, backoffCapMs: env.JOB_BACKOFF_CAP_SECONDS * 1000, retryWindowMs: env.JOB_RETRY_WINDOW_HOURS * 3600_000 },
     retention: {
       auditLogDays: env.RETENTION_AUDIT_LOG_DAYS,

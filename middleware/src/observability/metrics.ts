@@ -26,6 +26,9 @@ export function createMetrics(options: { now?: () => number } = {}) {
     oldestPendingOptOutAge: new Gauge({ name: 'optout_oldest_pending_optout_age_seconds', help: 'Age of the oldest opt-out still waiting to reach the other side (push or pull), 0 when none waits', registers: [registry] }),
     vendorCircuitOpen: new Gauge({ name: 'optout_vendor_circuit_open', help: '1 while the circuit of a vendor is open (it keeps failing; work waits and one probe at a time goes through)', labelNames: ['vendor'], registers: [registry] }),
     pushLatency: new Histogram({ name: 'optout_push_latency_seconds', help: 'Salesforce commit to all lists unsubscribed', buckets: [0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30], registers: [registry] }),
+    reconcileDrift: new Counter({ name: 'optout_reconcile_drift_total', help: 'Drift found by the full reconciliation, by direction (sf-to-ac: R1 not applied in AC; ac-to-sf: R3/R4 not applied in Salesforce)', labelNames: ['direction', 'dry_run'], registers: [registry] }),
+    reconcileLastRun: new Gauge({ name: 'optout_reconcile_last_run_timestamp_seconds', help: 'When the last full reconciliation finished (Unix time)', labelNames: ['dry_run'], registers: [registry] }),
+    reconcileDuration: new Gauge({ name: 'optout_reconcile_last_duration_seconds', help: 'How long the last full reconciliation took', labelNames: ['dry_run'], registers: [registry] }),
     /** Minute buckets of AC use and the last AC answer, for readiness and the status page's chart. */
     acUsage: new AcUsage(options.now),
     /** The AC client's onRequest hook. */
@@ -63,6 +66,7 @@ export function salesforceCallKind(url: string): string {
   if (rest.startsWith('/composite')) return 'composite';
   if (rest.endsWith('/describe')) return 'describe';
   if (rest.startsWith('/limits')) return 'limits';
+  if (rest.startsWith('/jobs/query')) return 'bulk-query';
   if (rest.startsWith('/sobjects')) return 'sobjects';
   return 'other';
 }

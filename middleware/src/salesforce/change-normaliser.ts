@@ -6,7 +6,8 @@ import { optOutEvent, syncedObjects, type SyncedObject } from './package-names';
 import { MessageRejectedError } from './salesforce-errors';
 
 /** EMAIL_CHANGE: a record's Email changed; if it is opted out, its new address must be unsubscribed too (R1). */
-export type OptOutChangeSource = 'CDC' | 'CDC_RELAY' | 'FLOW' | 'RESYNC' | 'GAP' | 'EMAIL_CHANGE';
+/** RECONCILE: the full reconciliation read the record (reconcile/full-reconciler.ts). */
+export type OptOutChangeSource = 'CDC' | 'CDC_RELAY' | 'FLOW' | 'RESYNC' | 'GAP' | 'EMAIL_CHANGE' | 'RECONCILE';
 
 export type OptOutChange = {
   recordId: string;

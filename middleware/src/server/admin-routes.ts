@@ -11,6 +11,8 @@ import { secretsEqual } from './webhook-routes';
 import { optOutsPerHour } from './status-series';
 import { backfillRoutes } from './backfill-routes';
 import { SalesforceApiError, redactSalesforceMessage, salesforceFailureClass } from '../salesforce/salesforce-errors';
+import { reconcileRoutes } from './reconcile-routes';
+import type { FullReconciler } from '../reconcile/full-reconciler';
 
 export interface AdminDeps {
   store: Store;
@@ -26,6 +28,8 @@ export interface AdminDeps {
   resyncRecord: (recordId: string) => Promise<boolean>;
   reconcile: (reason: string) => Promise<number>;
   retryDeadLetter: (id: string) => Promise<boolean>;
+  /** The full reconciliation (POST/GET /admin/reconcile/full); absent: not offered. */
+  fullReconciler?: () => FullReconciler | null;
   /** Wakes the workers after a backfill batch was queued. */
   onBackfillQueued?: (direction: 'sf-to-ac' | 'ac-to-sf') => void;
   /** The AC account's lists (id and name), so that the status page shows names where the audit log has ids. */
@@ -60,6 +64,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   });
   // Backfill batches (up to 1,000 emails) are larger than the other admin bodies: mounted before the 16 kB parser.
   admin.use(backfillRoutes({ store: deps.store, clock: now, onQueued: deps.onBackfillQueued }));
+  if (deps.fullReconciler !== undefined) admin.use(reconcileRoutes({ reconciler: deps.fullReconciler, logger: deps.logger }));
   admin.use(express.json({ limit: '16kb' }));
   // Admin answers carry emails: never cached by a browser or a proxy.
   admin.use((_req, res, next) => {

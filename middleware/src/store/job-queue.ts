@@ -355,6 +355,11 @@ export class JobQueue {
     });
   }
 
+  /** Closes dead letters that were judged and need no retry (the reconciliation found them in step or superseded). */
+  async closeDeadLetters(ids: string[], tx: SqlExecutor = this.db): Promise<void> {
+    if (ids.length > 0) await tx.query(`UPDATE dead_letters SET retried_at = $2 WHERE id = ANY($1::bigint[]) AND retried_at IS NULL`, [ids, this.clock()]);
+  }
+
   async counts(): Promise<{ kind: string; state: string; n: number }[]> {
     const result = await this.db.query(`SELECT kind, state, count(*) AS n FROM jobs GROUP BY kind, state
       UNION ALL SELECT kind, 'dead', count(*) FROM dead_letters WHERE retried_at IS NULL GROUP BY kind`);

@@ -18,7 +18,7 @@ import { emailHash } from '../observability/logger';
  * Sources whose value was read from the record rather than delivered as a change, so whose `changedAt` is the
  * record's LastModifiedDate, not the moment of an opt-out change: they are dated by dateReadValue.
  */
-const READ_SOURCES: ReadonlySet<OptOutChange['source']> = new Set(['RESYNC', 'GAP', 'FLOW']);
+const READ_SOURCES: ReadonlySet<OptOutChange['source']> = new Set(['RESYNC', 'GAP', 'FLOW', 'RECONCILE']);
 
 export interface RecordSnapshot {
   recordId: string;
@@ -226,11 +226,11 @@ export class SalesforceIntake {
    * the system model test). Gap re-reads and resyncs are fresh reads, never redeliveries: they always pass.
    */
   private async withoutRedeliveries(tx: SqlExecutor, changes: OptOutChange[]): Promise<OptOutChange[]> {
-    const streamed = changes.filter((c) => c.source !== 'GAP' && c.source !== 'RESYNC');
+    const streamed = changes.filter((c) => c.source !== 'GAP' && c.source !== 'RESYNC' && c.source !== 'RECONCILE');
     if (streamed.length === 0) return changes;
     const seen = await this.deps.store.links.lastObserved([...new Set(streamed.map((c) => c.recordId))], tx);
     const fresh = changes.filter((c) => {
-      if (c.source === 'GAP' || c.source === 'RESYNC') return true;
+      if (c.source === 'GAP' || c.source === 'RESYNC' || c.source === 'RECONCILE') return true;
       const last = seen.get(c.recordId);
       return last === undefined || last.optedOut !== c.optedOut || last.changedAt === null || last.changedAt.getTime() !== c.changedAt.getTime();
     });

@@ -100,6 +100,20 @@ describe('PrioritizedBudget', () => {
     expect(order.slice(0, 3)).toEqual(['page 0', 'page 1', 'opt-out']);
   });
 
+  it('when the full reconciliation has queued page reads and a live opt-out and a poll page arrive, then both go ahead of the reconciliation', async () => {
+    const clock = new FakeClock();
+    const budget = new PrioritizedBudget(new TokenBucket({ clock, headroom: 0 }));
+    const order: string[] = [];
+    for (let i = 0; i < 6; i += 1) void budget.lane('reconcile').acquire().then(() => order.push(`reconcile ${i}`));
+    await flush();
+    void budget.lane('background').acquire().then(() => order.push('poll'));
+    void budget.lane('urgent').acquire().then(() => order.push('opt-out'));
+    await clock.advance(3000);
+    expect(order).toHaveLength(8);
+    // reconcile 1 already holds the next reservation; then the opt-out, the poll, and only then the rest.
+    expect(order.slice(0, 4)).toEqual(['reconcile 0', 'reconcile 1', 'opt-out', 'poll']);
+  });
+
   it('when both lanes are busy, then together they still keep to the inner rate', async () => {
     const clock = new FakeClock();
     const budget = new PrioritizedBudget(new TokenBucket({ clock }));

@@ -58,6 +58,23 @@ describe.each(engines)('optout-sync admin commands against a running middleware 
     expect(result.stdout).toContain('Reconcile started');
   });
 
+  test('when a full reconciliation is asked for as a dry run, then the report shows the drift and nothing changes', async () => {
+    const email = `reconcile-dry-${engine}@example.com`;
+    sandbox.ac.createContact(email, { lists: { [list.id]: 1 } });
+    // Written by the integration user: the stream drops it as the product's own echo (R6), so the opt-out never
+    // reaches AC by the live path: drift only a reconciliation finds.
+    sandbox.sf.insert('Contact', { LastName: 'Dry', Email: email, HasOptedOutOfEmail: true });
+    const result = await runCli(['reconcile', '--full', '--dry-run', ...admin]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Drift Salesforce -> AC \(R1 not applied\) +[1-9]/);
+    expect(result.stdout).toContain(email);
+    expect(result.stdout).toContain('Dry run: nothing was changed.');
+    expect(sandbox.ac.contactByEmail(email)?.lists[list.id]).toBe(1);
+    const wrong = await runCli(['reconcile', '--dry-run', ...admin]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('--dry-run goes with --full');
+  });
+
   test('when backfill sf-to-ac is applied, then the running workers unsubscribe the old opt-outs in ActiveCampaign', async () => {
     // Through the running middleware's own admin API (bearer token, then POST /admin/backfill).
     const url = sandbox.app!.url;

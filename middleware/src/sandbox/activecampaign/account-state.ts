@@ -103,6 +103,8 @@ function hashOf(email: string): string {
 
 export class AccountState {
   readonly contacts = new Map<string, ContactRecord>();
+  /** Lower-cased email -> contact id: AC keeps one contact per address, and a lookup must not scan 100,000 contacts. */
+  private readonly contactIdByEmail = new Map<string, string>();
   readonly lists = new Map<string, ListRecord>();
   readonly contactLists = new Map<string, ContactListRecord>();
   /** contact id -> its memberships: an account of 10,000 contacts must not scan every membership per request. */
@@ -130,9 +132,8 @@ export class AccountState {
 
   findContactByEmail(email: string): ContactRecord | undefined {
     // AC matches emails case-insensitively (one contact per address).
-    const wanted = email.trim().toLowerCase();
-    for (const contact of this.contacts.values()) if (contact.email.toLowerCase() === wanted) return contact;
-    return undefined;
+    const id = this.contactIdByEmail.get(email.trim().toLowerCase());
+    return id === undefined ? undefined : this.contacts.get(id);
   }
 
   requireContact(id: string): ContactRecord {
@@ -185,6 +186,7 @@ export class AccountState {
       hash: hashOf(fields.email.trim().toLowerCase()),
     };
     this.contacts.set(contact.id, contact);
+    this.contactIdByEmail.set(contact.email.toLowerCase(), contact.id);
     return contact;
   }
 
@@ -198,6 +200,10 @@ export class AccountState {
     for (const key of ['email', 'firstName', 'lastName', 'phone'] as const) {
       const value = fields[key];
       if (value !== undefined && value !== contact[key]) {
+        if (key === 'email') {
+          this.contactIdByEmail.delete(contact.email.toLowerCase());
+          this.contactIdByEmail.set(value.trim().toLowerCase(), contact.id);
+        }
         contact[key] = value;
         changed = true;
       }
@@ -209,8 +215,9 @@ export class AccountState {
   }
 
   deleteContact(id: string): void {
-    this.requireContact(id);
+    const gone = this.requireContact(id);
     this.contacts.delete(id);
+    this.contactIdByEmail.delete(gone.email.toLowerCase());
     for (const m of this.membershipsOf(id)) this.contactLists.delete(m.id);
     this.membershipsByContact.delete(id);
     for (const t of this.tagsOf(id)) this.contactTags.delete(t.id);

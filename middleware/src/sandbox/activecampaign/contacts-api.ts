@@ -73,9 +73,10 @@ export function contactsApi(ctx: ApiContext): Router {
 
   router.get('/contacts', (req, res) => {
     const q = queryOf(req);
-    let items = [...state.contacts.values()];
     const email = q.get('email');
-    if (email !== null) items = items.filter((c) => c.email.toLowerCase() === email.trim().toLowerCase());
+    // An exact email is one contact at most (AC keeps one per address): looked up, not scanned.
+    const byEmail = email === null ? undefined : state.findContactByEmail(email);
+    let items = email === null ? [...state.contacts.values()] : byEmail === undefined ? [] : [byEmail];
     const emailLike = q.get('email_like');
     if (emailLike) items = items.filter((c) => c.email.toLowerCase().includes(emailLike.toLowerCase()));
     const search = q.get('search');

@@ -1,6 +1,6 @@
 // The REST API resources the product uses (REST API Developer Guide): versions, resources, limits, SOQL
 // query with nextRecordsUrl paging, sObject describe/get/create/update, sObject Collections and Platform Event
-// publishing. Every call under /services/data counts against DailyApiRequests. Errors use the documented
+// publishing, Bulk API 2.0 query jobs (bulk-query-api.ts). Every call under /services/data counts against DailyApiRequests. Errors use the documented
 // array body [{message, errorCode, fields}]; an invalid token gives 401 INVALID_SESSION_ID.
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
@@ -13,6 +13,7 @@ import { SalesforceApiError, invalidSession, notFound } from './salesforce-error
 import { keyPrefixes, isValidSalesforceId } from './salesforce-ids';
 import type { FieldDef, SObjectDef } from './sobject-schema';
 import { executeQuery } from './soql';
+import { bulkQueryRoutes } from './bulk-query-api';
 
 export interface RestContext {
   org: OrgData;
@@ -264,6 +265,8 @@ export function restRouter(ctx: RestContext): Router {
     }
     sendPage(res, match[1], Number(match[2]));
   });
+
+  bulkQueryRoutes(versioned, { org: ctx.org, session: (res) => ({ userId: locals(res).session.userId, version: locals(res).version }) });
 
   versioned.get('/sobjects', (_req, res) => {
     const names = ['Contact', 'Lead', 'User', 'Campaign', 'CampaignMember', 'OptOutSync_Settings__mdt'];

@@ -15,6 +15,7 @@ export const keyPrefixes = {
   Campaign: '701',
   CampaignMember: '00v',
   QueryLocator: '01g',
+  AsyncApiJob: '750',
 } as const;
 
 export function checksumSuffix(id15: string): string {

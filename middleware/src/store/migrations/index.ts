@@ -185,4 +185,23 @@ ALTER TABLE sf_ac_links ADD COLUMN stream_seen_at timestamptz;
 ALTER TABLE ac_contact_snapshots ADD COLUMN last_unsubscribed_at timestamptz;
 `,
   },
+  {
+    version: 4,
+    name: 'the full reconciliation keeps its Salesforce read in the store',
+    sql: `
+-- The full reconciliation reads every Salesforce record before it pages through ActiveCampaign. 100,000 records do
+-- not fit the process's small heap (production runs with --max-old-space-size=80): they wait here, keyed by the
+-- pass, and each AC page looks its 100 emails up. Rows of a pass are deleted when it ends (or by the next pass).
+CREATE TABLE reconcile_sf_records (
+  pass_id       text NOT NULL,
+  record_id     text NOT NULL,
+  email_norm    text NOT NULL,
+  object_name   text NOT NULL,
+  opted_out     boolean NOT NULL,
+  last_modified timestamptz NOT NULL,
+  PRIMARY KEY (pass_id, record_id)
+);
+CREATE INDEX reconcile_sf_records_email ON reconcile_sf_records (pass_id, email_norm);
+`,
+  },
 ];

@@ -111,6 +111,16 @@
       });
     }
     item('Last poll', when(status.lastPollAt));
+    var rec = status.reconciliation;
+    if (rec) {
+      var last = rec.last;
+      var text = last
+        ? when(last.finishedAt) + (last.dryRun ? ' (dry run)' : '') + ': ' + last.compared + ' compared, drift ' + last.drift.sfToAc + ' Salesforce→AC, ' + last.drift.acToSf + ' AC→Salesforce, ' + last.queued + ' fixed'
+        : 'not run yet';
+      if (rec.running && rec.progress) text = 'running (' + rec.progress.phase + ', ' + rec.progress.done + ' read); last: ' + text;
+      item('Reconciliation', text, rec.lastError ? 'bad' : undefined);
+      if (rec.lastError) item('Reconciliation error', rec.lastError, 'bad');
+    }
 
     replaceRows(
       $('queue-rows'),

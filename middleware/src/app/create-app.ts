@@ -212,7 +212,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   const retry = { maxAttempts: config.jobs.maxAttempts, backoffBaseMs: config.jobs.backoffBaseMs, backoffCapMs: config.jobs.backoffCapMs, retryWindowMs: config.jobs.retryWindowMs };
   // Set once the pull worker exists (below): its pause at the org's daily API limit is a reason to be degraded.
   let writesPaused = (): string[] => [];
-  const health = new ConsentHealth({ store, clock, metrics, circuitOptions: { failureThreshold: timing.circuitFailureThreshold, firstProbeDelayMs: timing.circuitFirstProbeMs, maxProbeDelayMs: timing.circuitMaxProbeMs }, otherReasons: () => [...permissions.reasons(), ...writesPaused()], answeredAt: { activecampaign: () => (metrics.acUsage.lastAnsweredAt === null ? null : new Date(metrics.acUsage.lastAnsweredAt)) } });
+  const health = new ConsentHealth({ store, clock, metrics, circuitOptions: { failureThreshold: timing.circuitFailureThreshold, firstProbeDelayMs: timing.circuitFirstProbeMs, maxProbeDelayMs: timing.circuitMaxProbeMs }, otherReasons: () => [...permissions.reasons(), ...writesPaused()] });
   const reader = createSalesforceRecordReader({ rest, store, optOutField: () => settings.get().optOutField, customFields });
 
   const scope = createSyncScope({ rest, ac, settings: () => settings.get() });
@@ -468,7 +468,6 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     ready: async () => {
       await store.db.query('SELECT 1');
       const s = subscriber?.state();
-      // AC's reachability first: its probe, when one is due, is what closes a circuit nothing else would.
       const ac = await acReadiness.check();
       const report = await health.report();
       const stream = leader ? s?.connected === true : 'standby';

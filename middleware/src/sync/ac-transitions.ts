@@ -122,6 +122,8 @@ export function detectTransitions(previous: PreviousAcState | null, current: AcC
  */
 function leftAgainSince(previous: PreviousAcState, current: AcContactState): boolean {
   if (previous.lastUnsubscribedAt === undefined || previous.lastUnsubscribedAt === null) return false;
-  const left = lastUnsubscribedAt(current);
+  // A list that was bounced (3) and now reads unsubscribed (2) is no new choice: a bounced list gets no mail, and
+  // the bounce already opted the person out (found by the system model: it undid an admin's later opt-in).
+  const left = lastUnsubscribedAt({ listStatuses: Object.fromEntries(Object.entries(current.listStatuses).filter(([listId]) => previous.listStatuses[listId] !== BOUNCED)), unsubscribedAt: current.unsubscribedAt });
   return left !== null && left.getTime() > previous.lastUnsubscribedAt.getTime();
 }

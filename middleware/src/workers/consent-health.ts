@@ -29,8 +29,6 @@ export interface ConsentHealthOptions {
    * or read-only opt-out field, Salesforce writes paused at the org's daily API limit.
    */
   otherReasons?: () => string[];
-  /** When each vendor last answered any of our calls (not refused): an open circuit older than that closes. */
-  answeredAt?: Partial<Record<CircuitState['vendor'], () => Date | null>>;
 }
 
 const VENDOR_NAMES = { activecampaign: 'ActiveCampaign', salesforce: 'Salesforce' } as const;
@@ -54,8 +52,9 @@ export class ConsentHealth {
     const now = clock().getTime();
     const ageSeconds = oldest === null ? 0 : Math.max(0, Math.round((now - oldest.getTime()) / 1000));
     metrics.oldestPendingOptOutAge.set(ageSeconds);
-    this.activeCampaign.answeredAt(this.options.answeredAt?.activecampaign?.() ?? null);
-    this.salesforce.answeredAt(this.options.answeredAt?.salesforce?.() ?? null);
+    // An open circuit with no opt-out of its vendor waiting closes (see VendorCircuit.nothingWaits).
+    if (push === null) this.activeCampaign.nothingWaits();
+    if (pull === null) this.salesforce.nothingWaits();
     const circuits = [this.activeCampaign.state(), this.salesforce.state()];
     const reasons: string[] = [...(this.options.otherReasons?.() ?? [])];
     for (const c of circuits) {

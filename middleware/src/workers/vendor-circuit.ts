@@ -76,13 +76,13 @@ export class VendorCircuit {
   }
 
   /**
-   * The vendor answered other traffic (a poll, a readiness probe, another instance's work) after our last failure:
-   * the circuit closes. Without it, an instance whose waiting work was done elsewhere, or merged away, had nothing
-   * to probe with and stayed open, and degraded, for good.
+   * No work for this vendor waits any more (another instance did it, or it merged away): there is nothing to probe
+   * with and nothing to protect, so the circuit closes; the next job finds out afresh. Without it an idle instance
+   * stayed open, and degraded, for good. (Closing on any other answer from the vendor was tried: a partial outage,
+   * one path failing while another answers, then flapped.)
    */
-  answeredAt(at: Date | null): void {
-    if (at === null || this.openSince === null || this.lastFailure === null) return;
-    if (at.getTime() > this.lastFailure.at.getTime()) this.succeeded();
+  nothingWaits(): void {
+    if (this.openSince !== null) this.succeeded();
   }
 
   failed(failureClass: FailureClass, message: string): void {

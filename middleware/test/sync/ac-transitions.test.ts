@@ -55,4 +55,10 @@ describe('detectTransitions', () => {
     const current = read({ listStatuses: { '1': 2, '2': 2 }, unsubscribedAt: { '1': at('06:00:00') }, acUpdatedAt: null });
     expect(detectTransitions(previous, current, observedAt)).toEqual([{ rule: 'R3', kind: 'unsubscribed-from-all', at: observedAt }]);
   });
+
+  test('a bounced list (3) that now reads unsubscribed (2) is no fresh opt-out (system model seed -859367589: it undid an admin\'s opt-in made after the bounce)', () => {
+    const previous: PreviousAcState = { listStatuses: { '1': 3, '2': 2, '3': 3 }, hardBounced: true, lastUnsubscribedAt: at('08:00:00') };
+    const current = read({ listStatuses: { '1': 3, '2': 2, '3': 2 }, unsubscribedAt: { '2': at('08:00:00'), '3': at('10:00:00') }, hardBounced: true });
+    expect(detectTransitions(previous, current, observedAt)).toEqual([]);
+  });
 });

@@ -22,7 +22,7 @@ import type { Metrics } from '../observability/metrics';
 import { emailHash } from '../observability/logger';
 import { dropOptOutCauses, recordOptOutCauses } from './opt-out-causes';
 import { UnsubscribeIntents } from './unsubscribe-intents';
-import { toAcContactState } from './ac-contact-state';
+import { stateAfterOwnUnsubscribe, toAcContactState } from './ac-contact-state';
 
 type AcClient = Pick<ActiveCampaignClient, 'findContactWithListsByEmail' | 'findContactByEmail' | 'setListStatus' | 'bulkImportUnsubscribe' | 'getImportStatus' | 'getContactsWithLists'>;
 
@@ -203,7 +203,7 @@ export class PushWorker {
           audits.push({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, decision: 'unsubscribe-all-lists', reason: 'R1: Email Opt Out turned true', result: 'not in ActiveCampaign', correlation });
         } else {
           unsubscribed = { contactId: result.contactId, lists: result.changed };
-          if (result.changed.length > 0) leftState = ownWriteState(result.contactId, result.contactEmail, result.hardBounced, result.membershipsAfter);
+          if (result.changed.length > 0) leftState = stateAfterOwnUnsubscribe(result.contactId, result.contactEmail, result.hardBounced, result.membershipsAfter);
           for (const change of result.changed) {
             audits.push({ direction: 'sf_to_ac', email: p.email, recordId: p.recordIds[0] ?? null, acContactId: result.contactId, oldValue: `list ${change.listId}: ${change.previousStatus}`, newValue: `list ${change.listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true', result: 'unsubscribed', correlation });
           }
@@ -462,22 +462,6 @@ export class PushWorker {
     }
     this.deps.logger.warn({ email: emailHash(job.payload.email), job: job.id, attempt: job.attempts, outcome, failureClass: failure.failureClass, error: failure.message }, 'activecampaign update failed');
   }
-}
-
-/**
- * The contact as AC holds it after our R1: its memberships with the lists we moved at 2. Their new udate is AC's to
- * give (the next read brings it); acUpdatedAt is left unknown so the R3 this causes is dated by the opt-out.
- */
-function ownWriteState(acContactId: string, email: string, hardBounced: boolean, memberships: Array<{ listId: string; status: number; sdate: string | null; udate: string | null }>): AcContactState {
-  const listStatuses: Record<string, number> = {};
-  const subscribedAt: Record<string, Date> = {};
-  const unsubscribedAt: Record<string, Date> = {};
-  for (const m of memberships) {
-    listStatuses[m.listId] = m.status;
-    if (m.sdate !== null) subscribedAt[m.listId] = new Date(m.sdate);
-    if (m.udate !== null) unsubscribedAt[m.listId] = new Date(m.udate);
-  }
-  return { acContactId, email, listStatuses, subscribedAt, unsubscribedAt, hardBounced, acUpdatedAt: null };
 }
 
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -20,7 +20,8 @@
 //   "hard bounced" flag; no later subscribe undoes it.
 // - Newest wins (R5): a subscribe (zero active lists -> one or more) unchecks Email Opt Out on each record whose
 //   Salesforce opt-out is not newer than the subscribe; a contact AC first shows us already subscribed (new to us)
-//   is not a subscribe by the person.
+//   is not a subscribe by the person, nor is a subscribe whose webhook was lost (only the delivery's
+//   initiated_from says who subscribed; the default setting counts only the person's own, `public`).
 // - No loops, no empty writes (R6): a change this product wrote causes no further rule here (its echo is
 //   dropped), and a write that would change nothing is not a change at all.
 export type ListStatus = 0 | 1 | 2 | 3;
@@ -57,7 +58,11 @@ export interface ModelWorld {
 export type ModelAction =
   | { kind: 'sf-set-opt-out'; at: number; recordId: string; optedOut: boolean }
   | { kind: 'ac-unsubscribe'; at: number; email: string; list: string | 'all' }
-  | { kind: 'ac-subscribe'; at: number; email: string; list: string }
+  /**
+   * `deliveryLost`: AC's webhook for this subscribe never reached the middleware (it was down, or the delivery was
+   * lost on the way; AC never sends one again). Only the delivery says who subscribed, so R5 does not count it.
+   */
+  | { kind: 'ac-subscribe'; at: number; email: string; list: string; deliveryLost?: boolean }
   | { kind: 'ac-hard-bounce'; at: number; email: string };
 
 /** Why a record or a list changed: the settled state plus this trail explain every difference. */
@@ -128,7 +133,7 @@ export function settle(initial: ModelWorld, history: readonly ModelAction[]): Mo
     if (action.kind === 'sf-set-opt-out') applySalesforceEdit(world, action, decisions);
     else {
       const { before, after } = applyAcPersonAction(world, action);
-      if (after !== null) applyAcConsequences(world, emailKey(action.email), before, after, action.at, decisions);
+      if (after !== null) applyAcConsequences(world, emailKey(action.email), before, after, action.at, decisions, action.kind !== 'ac-subscribe' || action.deliveryLost !== true);
     }
   }
   return { world, decisions };
@@ -163,7 +168,7 @@ function applySalesforceEdit(world: ModelWorld, action: Extract<ModelAction, { k
 }
 
 /** R3, R4, R5 for one AC contact that went from `before` (null: new to us) to `after`. */
-function applyAcConsequences(world: ModelWorld, key: string, before: ModelAcContact | null, after: ModelAcContact, at: number, decisions: ModelDecision[]): void {
+function applyAcConsequences(world: ModelWorld, key: string, before: ModelAcContact | null, after: ModelAcContact, at: number, decisions: ModelDecision[], personSaidSo = true): void {
   const records = recordsOf(world, key);
   if (after.hardBounced && before?.hardBounced !== true) {
     // R4: opted out and flagged, so admins can tell a bounce from a choice.
@@ -185,8 +190,10 @@ function applyAcConsequences(world: ModelWorld, key: string, before: ModelAcCont
       decisions.push({ at, rule: 'R3', target: record.id });
     }
   }
-  // R5: zero active lists -> one or more; never for a contact new to us, never after a hard bounce.
-  if (before !== null && activeListCount(before) === 0 && activeListCount(after) > 0 && !after.hardBounced) {
+  // R5: zero active lists -> one or more; never for a contact new to us, never after a hard bounce; only when the
+  // subscribe's delivery said the person made it (R5_Subscribe_Sources__c, default public: the model's people
+  // subscribe through forms, so a delivered subscribe is theirs and a lost one has no known source).
+  if (personSaidSo && before !== null && activeListCount(before) === 0 && activeListCount(after) > 0 && !after.hardBounced) {
     for (const record of records) {
       if (!record.optedOut) continue;
       if (record.hardBounced || (record.optOutChangedAt !== null && record.optOutChangedAt > at)) {

@@ -61,6 +61,13 @@ describe('CDC relay safety', () => {
     ]);
   });
 
+  test('when a gap row the audit refuses after the last retry is dropped silently, then the gate reports the lost opt-out', () => {
+    const copy = brokenCopy(replaceOnce('reconcileWhatTheAuditRefused(lost);', ''));
+    expect(findRelaySafetyProblems(copy)).toEqual([
+      'reconcileWhatTheAuditRefused: not called, so a gap row the audit object refuses after the last retry loses its opt-out',
+    ]);
+  });
+
   test('when the Apex tests are read, then each way of losing an opt-out has its test', () => {
     const source = fs.readFileSync(path.join(repoRoot, handlerTest), 'utf8');
     const tests = [...source.matchAll(/@IsTest\s+static void (\w+)\(/g)].map((m) => m[1]);
@@ -75,6 +82,7 @@ describe('CDC relay safety', () => {
         'relaysTheNewEmailOfAnOptedOutRecord',
         'skipsChangesMadeByTheIntegrationUser',
         'reconcilesEveryObjectOfTheBatchWhenSomethingUnexpectedFails',
+        'reconcilesTheObjectWhenTheAuditRefusesTheGapRowAfterTheLastRetry',
       ]),
     );
   });

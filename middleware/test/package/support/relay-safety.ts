@@ -46,11 +46,14 @@ export function findRelaySafetyProblems(projectDir: string): string[] {
   if (!/\.setResumeCheckpoint\(/.test(code)) {
     problems.push('setResumeCheckpoint: never called, so a cut batch or an exception replays what was relayed');
   }
-  if (!/OptOutEventPublisher\.publishEach\(/.test(code)) {
+  if (!/OptOutEventPublisher\.publishEach\(relay\.events\)/.test(code)) {
     problems.push('publishEach: not used, so one refused event fails every other event of the batch');
   }
   if (/OptOutEventPublisher\.publish\(/.test(code)) {
     problems.push('OptOutEventPublisher.publish: raises on one refusal, which loses the batch');
+  }
+  if (!/\breconcileWhatTheAuditRefused\(lost\)/.test(code)) {
+    problems.push('reconcileWhatTheAuditRefused: not called, so a gap row the audit object refuses after the last retry loses its opt-out');
   }
   if (!/MAX_EVENTS_PER_RUN/.test(code)) {
     problems.push('MAX_EVENTS_PER_RUN: no cap on the events one run publishes (10,000 DML rows per transaction)');

@@ -68,6 +68,13 @@ describe('CDC relay safety', () => {
     ]);
   });
 
+  test('when a run could need more DML rows than a transaction has to record its gaps, then the gate reports it', () => {
+    const copy = brokenCopy(replaceOnce('MAX_EVENTS_PER_RUN = 4900;', 'MAX_EVENTS_PER_RUN = 5000;'));
+    expect(findRelaySafetyProblems(copy)).toEqual([
+      'DML rows: a run that must record every event as a gap needs up to 10052, over the 10000 of one transaction (an uncatchable limit exception loses the batch)',
+    ]);
+  });
+
   test('when the Apex tests are read, then each way of losing an opt-out has its test', () => {
     const source = fs.readFileSync(path.join(repoRoot, handlerTest), 'utf8');
     const tests = [...source.matchAll(/@IsTest\s+static void (\w+)\(/g)].map((m) => m[1]);

@@ -16,7 +16,7 @@ import { classesDir, objectsDir, repoRoot } from './support/project-copy';
 
 const read = (relative: string) => fs.readFileSync(path.join(repoRoot, relative), 'utf8');
 const apex = (className: string) => read(path.join(classesDir, `${className}.cls`));
-const xml = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (tag) => tag === 'fieldPermissions' || tag === 'objectPermissions' });
+const xml = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (tag) => tag === 'fieldPermissions' || tag === 'objectPermissions' || tag === 'classAccesses' });
 const fieldXml = (objectName: string, field: string) =>
   (xml.parse(read(path.join(objectsDir, objectName, 'fields', `${field}.field-meta.xml`))) as { CustomField: Record<string, string> }).CustomField;
 
@@ -186,5 +186,16 @@ describe('what Apex and the middleware agree on', () => {
       }
     }
     expect(tooLong).toEqual([]);
+  });
+
+  test('when a user clicks Resync or opens the app page, then only a holder of OptOutSync_Admin may call their Apex', () => {
+    // @AuraEnabled and invocable methods run only for users granted their class; the integration user needs none.
+    const classesOf = (name: string) =>
+      ((xml.parse(read(path.join('force-app', 'main', 'default', 'permissionsets', `${name}.permissionset-meta.xml`))) as { PermissionSet: { classAccesses?: { apexClass: string; enabled: string }[] } }).PermissionSet.classAccesses ?? [])
+        .filter((access) => access.enabled === 'true')
+        .map((access) => access.apexClass)
+        .sort();
+    expect(classesOf('OptOutSync_Admin')).toEqual(['OptOutSyncAdminController', 'OptOutSyncStatusController', 'PushOptOutToActiveCampaign', 'ResyncWithActiveCampaign']);
+    expect(classesOf('OptOutSync_Integration')).toEqual([]);
   });
 });

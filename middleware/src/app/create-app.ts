@@ -299,7 +299,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     },
   });
 
-  const push = new PushWorker({ store, ac: acForOptOuts, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, circuit: health.activeCampaign, clock, logger, metrics, observeOwnWrites: ownWriteObserver({ store, clock, isBaselineDone: (tx) => poller.isBaselineDone(tx), onQueued: () => pullLoop?.poke(), countedSubscribeSources: () => settings.get().r5SubscribeSources }) });
+  const push = new PushWorker({ store, ac: acForOptOuts, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, circuit: health.activeCampaign, clock, logger, metrics, observeOwnWrites: ownWriteObserver({ store, clock, isBaselineDone: (tx) => poller.isBaselineDone(tx), countedSubscribeSources: () => settings.get().r5SubscribeSources }), onPullWorkQueued: () => pullLoop?.poke() });
   const pull = new PullWorker({
     store,
     rest,

@@ -120,10 +120,11 @@ export async function detectAndQueue(
  * person's subscribe is lost; and the R3 our R1 causes (the email's other records) is seen at once, dated by the
  * opt-out (opt-out-causes.ts).
  */
-export function ownWriteObserver(deps: { store: Store; clock: () => Date; isBaselineDone: (tx: SqlExecutor) => Promise<boolean>; onQueued?: () => void; countedSubscribeSources?: () => readonly SubscribeSource[] }) {
-  return async (observations: AcContactState[], tx: SqlExecutor): Promise<void> => {
-    if (observations.length === 0) return;
+export function ownWriteObserver(deps: { store: Store; clock: () => Date; isBaselineDone: (tx: SqlExecutor) => Promise<boolean>; countedSubscribeSources?: () => readonly SubscribeSource[] }) {
+  /** Resolves to whether pull work was queued; the caller wakes the pull loop once its transaction has committed. */
+  return async (observations: AcContactState[], tx: SqlExecutor): Promise<boolean> => {
+    if (observations.length === 0) return false;
     const summary = await detectAndQueue(deps.store, tx, observations, { observedAt: deps.clock(), via: 'push', baseline: !(await deps.isBaselineDone(tx)), countedSubscribeSources: deps.countedSubscribeSources?.() });
-    if (summary.queued > 0) deps.onQueued?.();
+    return summary.queued > 0;
   };
 }

@@ -10,6 +10,11 @@ import type { Clock } from '../salesforce/logger-and-clock';
 import { StreamingSubscriber, type StreamingSession, type SubscriberState } from '../salesforce/streaming-subscriber';
 import { PubSubSubscriber } from '../salesforce/pubsub';
 import type { SalesforceIntake } from '../workers/salesforce-intake';
+import { channelsForEventMode } from '../salesforce/package-names';
+import { ConnectedSince } from '../server/connected-since';
+import type { AppContext } from './app-context';
+import type { LeaderDuty, Leadership } from './leadership';
+import { registerStreamGauges } from '../observability/stream-metrics';
 
 export interface EventStream {
   start(): Promise<void>;
@@ -79,4 +84,35 @@ export function createEventStream(deps: EventStreamDeps): EventStream {
     fayeRetrySeconds: deps.timing.fayeRetrySeconds,
     busyBackoffMs: deps.timing.busyBackoffMs,
   });
+}
+
+/** The stream as the leader runs it: subscribed on the channels the org's event mode names when leadership is acquired. */
+export interface LeaderStream {
+  duty: LeaderDuty;
+  /** The running subscriber's state, null on a standby instance. */
+  state(): SubscriberState | null;
+  /** Since when the current connection is up (moves only on a reconnect, not with every poll). */
+  connectedSince(): number | null;
+}
+
+export function wireEventStream(ctx: AppContext, intake: SalesforceIntake, leadership: Leadership): LeaderStream {
+  const { config, salesforce, store, metrics, logger, edgeClock, links, timing } = ctx;
+  let subscriber: EventStream | null = null;
+  const connectedSince = new ConnectedSince();
+  registerStreamGauges(metrics.registry, () => ({ leader: leadership.isLeader(), connected: subscriber?.state().connected === true }));
+  return {
+    duty: {
+      async start() {
+        const channels = channelsForEventMode(salesforce.settings.get().eventMode);
+        subscriber = createEventStream({ config: config.salesforce, session: salesforce.session, channels, store, intake, metrics, logger, clock: edgeClock, onGapRecorded: () => links.pokeGaps(), timing });
+        await subscriber.start();
+      },
+      async stop() {
+        await subscriber?.stop();
+        subscriber = null;
+      },
+    },
+    state: () => subscriber?.state() ?? null,
+    connectedSince: () => connectedSince.observe(subscriber?.state() ?? null),
+  };
 }

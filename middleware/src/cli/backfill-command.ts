@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { AppConfig } from '../config/load-config';
 import type { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
 import type { SalesforceRestClient } from '../salesforce/salesforce-rest';
-import { SettingsProvider } from '../app/settings-provider';
+import { SettingsProvider } from '../salesforce/settings-provider';
 import { syncedObjects, syncStateFields } from '../salesforce/package-names';
 import { isUnsubscribedFromAll } from '../sync/ac-transitions';
 import { toAcContactState } from '../workers/ac-contact-state';

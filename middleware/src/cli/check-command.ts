@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { AppConfig } from '../config/load-config';
 import pino from 'pino';
 import { openDatabase } from '../store';
-import { SettingsProvider } from '../app/settings-provider';
+import { SettingsProvider } from '../salesforce/settings-provider';
 import { describePermissionFindings, salesforcePermissionFindings } from '../salesforce/salesforce-permissions';
 import { loadConfigOrReport } from './config-loading';
 import { activeCampaignClient, salesforceClients } from './edge-clients';

@@ -28,6 +28,11 @@ export const cdcChannel = {
   enrichedFields: ['Email'],
 } as const;
 
+/** The channels an event mode (the settings' eventMode) subscribes to: the CDC channel, the relay's event, or both. */
+export function channelsForEventMode(mode: (typeof settingsType.eventModes)[number]): string[] {
+  return mode === 'CDC' ? [cdcChannel.channel] : mode === 'RELAY' ? [optOutEvent.channel] : [cdcChannel.channel, optOutEvent.channel];
+}
+
 /** Sync-state fields the package adds to both Contact and Lead. */
 export const syncStateFields = {
   acContactId: 'AC_Contact_Id__c',

@@ -47,6 +47,20 @@ export class SalesforceReconciler {
     return next;
   }
 
+  /**
+   * Reconciles every open stream gap and closes each once its reconcile succeeded; a failure leaves it open, so the
+   * next round tries again. A gap recorded for one object (GAP_OVERFLOW, a relay gap) reconciles that object only.
+   */
+  async reconcileOpenGaps(): Promise<number> {
+    const gaps = await this.deps.store.replay.openGaps();
+    for (const gap of gaps) {
+      const objects: ('Contact' | 'Lead')[] = gap.channel === 'reconcile:Contact' ? ['Contact'] : gap.channel === 'reconcile:Lead' ? ['Lead'] : ['Contact', 'Lead'];
+      await this.reconcile(objects, gap.since, `${gap.reason} (${gap.channel})`);
+      await this.deps.store.replay.closeGaps([gap.id]);
+    }
+    return gaps.length;
+  }
+
   private async run(objects: ('Contact' | 'Lead')[], sinceOrNull: Date | null, reason: string): Promise<number> {
     const { store, settings } = this.deps;
     const optOutField = settings().optOutField;

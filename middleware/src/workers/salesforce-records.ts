@@ -6,6 +6,7 @@ import type { SalesforceRecordState } from '../sync/salesforce-write-plan';
 import type { Store } from '../store';
 import { optOutRecency } from '../sync/opt-out-recency';
 import type { OptOutHistory } from '../salesforce/opt-out-history';
+import type { RecordSnapshot } from './salesforce-intake';
 
 
 export interface SalesforceRecordReader {
@@ -98,5 +99,36 @@ export function createSalesforceRecordReader(deps: {
       const schema = z.object({ Id: z.string(), Email: z.string().nullable() }).transform((r) => ({ id: r.Id, email: (r.Email ?? '').toLowerCase() }));
       return deps.rest.findRecordsByEmails('Lead', emails, ['Id', 'Email'], schema, { condition: 'IsConverted = true' });
     },
+  };
+}
+
+/**
+ * Whether the package's sync-state fields exist on Contact (one describe, asked once): without them the reader and
+ * the pull worker read and write the standard fields only.
+ */
+export function packageFieldsProbe(rest: Pick<SalesforceRestClient, 'describeFieldNames'>): () => Promise<boolean> {
+  let known: boolean | null = null;
+  return async () => {
+    if (known === null) {
+      const names = await rest.describeFieldNames('Contact');
+      known = names.has(syncStateFields.hardBounced);
+    }
+    return known;
+  };
+}
+
+const snapshotRowSchema = z.object({ Id: z.string(), Email: z.string().nullable(), LastModifiedDate: z.string() }).catchall(z.unknown());
+
+/** The current opt-out of records named by id (what the intake, the relay-gap reader and a resync compare against), 200 ids a query. */
+export function recordSnapshotReader(rest: Pick<SalesforceRestClient, 'query'>, optOutField: () => string) {
+  return async (objectName: 'Contact' | 'Lead', recordIds: string[]): Promise<RecordSnapshot[]> => {
+    const field = optOutField();
+    const out: RecordSnapshot[] = [];
+    for (let i = 0; i < recordIds.length; i += 200) {
+      const ids = recordIds.slice(i, i + 200).map((id) => `'${id.replace(/[^A-Za-z0-9]/g, '')}'`);
+      const rows = await rest.query(`SELECT Id, Email, ${field}, LastModifiedDate FROM ${objectName} WHERE Id IN (${ids.join(',')})`, snapshotRowSchema);
+      out.push(...rows.map((r) => ({ recordId: r.Id, objectName, email: r.Email, optedOut: r[field] === true, lastModified: new Date(r.LastModifiedDate) })));
+    }
+    return out;
   };
 }

@@ -127,6 +127,8 @@ export class PubSubEmulatorServer {
   private readonly server = new grpc.Server();
   private readonly subscriptions = new Set<Subscription>();
   private readonly encoded = new WeakMap<RetainedEvent, Encoded>();
+  /** Per channel, the retained events with their keys as last seen (see keyedRetained). */
+  private readonly keyedCache = new Map<string, KeyedEvent[]>();
   private keepaliveTimer: NodeJS.Timeout | null = null;
   private keepaliveMs: number;
   private unsubscribeBus: (() => void) | null = null;
@@ -362,7 +364,7 @@ export class PubSubEmulatorServer {
         this.end(sub, this.error(grpc.status.NOT_FOUND, pubSubErrorCodes.topicNotFound, `Topic not found: ${topic}`));
         return;
       }
-      const retained = keyed(this.options.bus.retained(topic));
+      const retained = this.keyedRetained(topic);
       if (request.replay_preset === 'CUSTOM') {
         const key = decodeReplayId(request.replay_id);
         if (key === null) {
@@ -390,13 +392,58 @@ export class PubSubEmulatorServer {
   }
 
   private onPublish(event: RetainedEvent): void {
-    for (const sub of this.subscriptions) if (sub.channel === event.message.channel) this.pump(sub);
+    const channel = event.message.channel;
+    // The new event's key follows the last keyed one; a stream that had everything before it and still has credit
+    // gets it at once. Keying and searching the whole retained log on every publish instead made a 10,000-event
+    // burst quadratic, which held this process (and every emulator in it) for tens of seconds.
+    const cached = this.keyedCache.get(channel);
+    // Keyed already when something read the log between its append and this listener.
+    const known = cached?.at(-1)?.event === event;
+    const previous = (known ? cached?.at(-2) : cached?.at(-1))?.key ?? null;
+    let next: KeyedEvent | null = null;
+    if (cached !== undefined && previous !== null) {
+      next = known ? cached.at(-1)! : { key: { replayId: event.replayId, seq: event.replayId === previous.replayId ? previous.seq + 1 : 0 }, event };
+      if (!known) cached.push(next);
+    }
+    for (const sub of this.subscriptions) {
+      if (sub.channel !== channel) continue;
+      const caughtUp = next !== null && previous !== null && sub.cursor !== null && compareKeys(sub.cursor, previous) === 0;
+      if (caughtUp && !sub.ended && sub.credit > 0 && !this.stalled) this.deliver(sub, [next!]);
+      else this.pump(sub);
+    }
+  }
+
+  /**
+   * The channel's retained events with their keys. The keys of what was retained before are kept and the events
+   * published since are keyed on; anything else (the oldest purged, a purge of everything) keys the log anew.
+   */
+  private keyedRetained(channel: string): KeyedEvent[] {
+    const retained = this.options.bus.retained(channel);
+    const cached = this.keyedCache.get(channel);
+    const unchangedPrefix =
+      cached !== undefined &&
+      cached.length > 0 &&
+      cached.length <= retained.length &&
+      retained[0] === cached[0]!.event &&
+      retained[cached.length - 1] === cached[cached.length - 1]!.event;
+    if (!unchangedPrefix) {
+      const fresh = keyed(retained);
+      this.keyedCache.set(channel, fresh);
+      return fresh;
+    }
+    let previous = cached[cached.length - 1]!.key;
+    for (let i = cached.length; i < retained.length; i++) {
+      const event = retained[i]!;
+      previous = { replayId: event.replayId, seq: event.replayId === previous.replayId ? previous.seq + 1 : 0 };
+      cached.push({ key: previous, event });
+    }
+    return cached;
   }
 
   /** Delivers what the stream has credit for, after its cursor. */
   private pump(sub: Subscription): void {
     if (sub.ended || sub.channel === null || sub.credit <= 0 || this.stalled) return;
-    const retained = keyed(this.options.bus.retained(sub.channel));
+    const retained = this.keyedRetained(sub.channel);
     let lo = 0;
     if (sub.cursor !== null) {
       let hi = retained.length;
@@ -409,6 +456,11 @@ export class PubSubEmulatorServer {
     }
     const due = retained.slice(lo, lo + sub.credit);
     if (due.length === 0) return;
+    this.deliver(sub, due);
+  }
+
+  private deliver(sub: Subscription, due: KeyedEvent[]): void {
+    if (sub.channel === null) return;
     const events: unknown[] = [];
     for (const item of due) {
       const encoded = this.encode(sub.channel, item);
@@ -502,7 +554,7 @@ export class PubSubEmulatorServer {
       try {
         const record = writer.type.fromBuffer(event.payload) as Record<string, unknown>;
         const { replayId } = this.options.publishPlatformEvent(name, platformEventFields(writer.schema, record), auth.userId);
-        const seq = keyed(this.options.bus.retained(topic)).filter((e) => e.key.replayId === replayId).length - 1;
+        const seq = this.keyedRetained(topic).filter((e) => e.key.replayId === replayId).length - 1;
         return { replay_id: encodeReplayId({ replayId, seq: Math.max(0, seq) }), correlation_key };
       } catch (error) {
         return { replay_id: Buffer.alloc(0), error: { code: 'PUBLISH', msg: error instanceof Error ? error.message : String(error) }, correlation_key };

@@ -2,8 +2,8 @@
 // documented defaults when the package is not installed (the type is unknown to the org).
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { SalesforceRestClient } from '../salesforce/salesforce-rest';
-import { SalesforceApiError } from '../salesforce/salesforce-errors';
+import type { SalesforceRestClient } from './salesforce-rest';
+import { SalesforceApiError } from './salesforce-errors';
 import { defaultSettings, settingsFromRecord, settingsSoql, type Settings } from '../sync/settings';
 
 export class SettingsProvider {

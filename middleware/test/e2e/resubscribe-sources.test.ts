@@ -2,20 +2,16 @@
 // action counts by default (R5_Subscribe_Sources__c = public), and AC says who acted only in the webhook's
 // initiated_from: an admin re-adding someone, or a subscribe whose delivery was lost, leaves the opt-out in place.
 import { engines } from '../support/test-databases';
-import { startSandbox, testSecrets, type Sandbox } from '../support/sandbox-harness';
-import { readyApp, isOptedOut } from '../support/sandbox-queries';
+import { testSecrets, type Sandbox } from '../support/sandbox-harness';
+import { readySandboxPerSuite } from '../support/sandbox-suite';
+import { isOptedOut } from '../support/sandbox-queries';
 import { waitFor } from '../support/wait-for';
 
 describe.each(engines)('whose re-subscribe counts on %s', (engine) => {
+  const current = readySandboxPerSuite(engine);
   let sandbox: Sandbox;
-
-  beforeAll(async () => {
-    sandbox = await startSandbox(engine);
-    await sandbox.startApp();
-    await readyApp(sandbox);
-  });
-  afterAll(async () => {
-    await sandbox?.close();
+  beforeEach(() => {
+    sandbox = current();
   });
   afterEach(async () => {
     sandbox.ac.configure({ webhookDropShare: 0 });

@@ -2,20 +2,16 @@
 // webhooks, so a well-formed delivery proves nothing: what ActiveCampaign's records hold (list statuses with their
 // sdate/udate, the bounce counter) decides, and times come from those records, never from a delivery's date_time.
 import { engines } from '../support/test-databases';
-import { startSandbox, testSecrets, type Sandbox } from '../support/sandbox-harness';
-import { readyApp, isOptedOut, salesforceWriteCalls } from '../support/sandbox-queries';
+import { testSecrets, type Sandbox } from '../support/sandbox-harness';
+import { readySandboxPerSuite } from '../support/sandbox-suite';
+import { isOptedOut, salesforceWriteCalls } from '../support/sandbox-queries';
 import { waitFor } from '../support/wait-for';
 
 describe.each(engines)('webhooks are doorbells on %s', (engine) => {
+  const current = readySandboxPerSuite(engine);
   let sandbox: Sandbox;
-
-  beforeAll(async () => {
-    sandbox = await startSandbox(engine);
-    await sandbox.startApp();
-    await readyApp(sandbox);
-  });
-  afterAll(async () => {
-    await sandbox?.close();
+  beforeEach(() => {
+    sandbox = current();
   });
 
   /** A delivery as AC posts it (form-encoded, the documented fields), sent by someone who knows the URL. */

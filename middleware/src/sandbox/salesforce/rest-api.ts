@@ -157,8 +157,12 @@ export function restRouter(ctx: RestContext): Router {
 
   router.use('/services/data', (req: Request, res: Response, next: NextFunction) => {
     ctx.countApiCall();
-    // The Versions resource does not count against the allocation and carries no Limit Info header.
-    if (req.path !== '/') {
+    // The Versions resource does not count against the allocation and carries no Limit Info header. Neither does a
+    // request without a valid session: Salesforce cannot tell whose org it is, and answers 401 INVALID_SESSION_ID
+    // (below) whatever the org's usage.
+    const token = /^(Bearer|OAuth)\s+(.+)$/i.exec((req.get('authorization') ?? '').trim())?.[2];
+    const authenticated = token !== undefined && ctx.oauth.validate(token) !== undefined;
+    if (req.path !== '/' && authenticated) {
       if (!ctx.apiLimit.take()) {
         res.set('Sforce-Limit-Info', ctx.apiLimit.header());
         res.status(403).json([{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);

@@ -151,6 +151,10 @@ describe('Salesforce emulator: sessions and the daily API allocation', () => {
       expect(refused.status).toBe(403);
       expect(await refused.json()).toEqual([{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
       expect(refused.headers.get('sforce-limit-info')).toBe(`api-usage=${used + 2}/${used + 2}`);
+      // A request without a valid session is refused for that first, whatever the org's usage.
+      const anonymous = await fetch(`${sf.url}/services/data/v62.0/limits`, { headers: { Authorization: 'Bearer not-a-token' } });
+      expect(anonymous.status).toBe(401);
+      expect(sf.apiUsage().used).toBe(used + 2);
       clock.offsetMs += 24 * hour + 60_000;
       const token2 = sf.issueToken();
       const later = await limits(token2);

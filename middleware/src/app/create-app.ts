@@ -120,6 +120,8 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
       await salesforce.permissions.stop();
       await leadership.release();
       await Promise.all(loops.map((loop) => loop.stop()));
+      // A full reconciliation pass (scheduled or asked for) ends at its next page before the database closes.
+      await reconciliation.fullReconciler.stop();
       await push.worker.idle();
       await server.close();
       await db.close();

@@ -88,9 +88,25 @@ export class FullReconciler {
     return { running: this.running !== null, progress: this.running === null ? null : this.progress, last: this.last, lastError: this.lastError };
   }
 
+  private stopping = false;
+
+  /**
+   * Ends a running pass at its next page (Salesforce or AC) and waits for it: the middleware must not close its
+   * database under a pass that is still writing. Fixes already queued stay queued; the next pass finds the rest.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.running?.catch(() => undefined);
+  }
+
+  private checkStopping(): void {
+    if (this.stopping) throw new Error('full reconciliation stopped: the middleware is shutting down');
+  }
+
   /** One pass at a time: a second request while one runs gets that run's report. */
   run(options: { dryRun: boolean; onProgress?: (p: ReconcileProgress) => void }): Promise<ReconcileReport> {
     if (this.running !== null) return this.running;
+    if (this.stopping) return Promise.reject(new Error('full reconciliation stopped: the middleware is shutting down'));
     this.progress = { phase: 'salesforce', done: 0, total: null };
     const run = this.pass({
       dryRun: options.dryRun,
@@ -144,6 +160,7 @@ export class FullReconciler {
       await store.db.query(`DELETE FROM reconcile_sf_records WHERE pass_id <> $1`, [passId]);
       for (const objectName of ['Contact', 'Lead'] as const) {
         await this.deps.salesforce.readAll(objectName, ['Id', 'Email', field, 'LastModifiedDate'], objectName === 'Lead' ? 'IsConverted = false' : null, async (rows) => {
+          this.checkStopping();
           const keep = rows.filter((row) => typeof row.Email === 'string' && row.Email.trim() !== '' && typeof row.Id === 'string' && typeof row.LastModifiedDate === 'string');
           for (let i = 0; i < keep.length; i += SF_INSERT_BATCH) {
             const batch = keep.slice(i, i + SF_INSERT_BATCH);
@@ -174,6 +191,7 @@ export class FullReconciler {
       };
       let nextPage = fetchPage(undefined);
       for (;;) {
+        this.checkStopping();
         const page = await nextPage;
         if (page.nextAfterId !== null) nextPage = fetchPage(page.nextAfterId);
         const drifts = await this.judgePage(passId, page.contacts, settings, letterEmails, report);

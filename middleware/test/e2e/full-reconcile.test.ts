@@ -124,4 +124,21 @@ describe('full reconciliation on pglite', () => {
     expect(report.drift).toEqual({ sfToAc: 0, acToSf: 0 });
     expect(report.queued).toBe(0);
   });
+
+  test('when the middleware stops during a pass, then the pass ends at its next page and stop waits for it before the database closes', async () => {
+    // AC answers the page read slowly: the pass is inside it when the stop comes.
+    sandbox.ac.setFault({ latencyMs: 1500, count: 1, method: 'GET', pathPrefix: '/contacts' });
+    const app = sandbox.app!;
+    const from = sandbox.ac.requestLog.length;
+    const run = app.fullReconciler.run({ dryRun: true });
+    const outcome = run.then(() => 'finished', (error: unknown) => (error instanceof Error ? error.message : String(error)));
+    await waitFor(() => sandbox.ac.requestLog.slice(from).some((r) => r.method === 'GET' && r.url.startsWith('/api/3/contacts?include=contactLists')) || undefined, { what: 'the pass reading ActiveCampaign' });
+    const logged = sandbox.logLines.length;
+    await sandbox.stopApp();
+    expect(await outcome).toMatch(/stopped|finished/);
+    expect(app.fullReconciler.state().running).toBe(false);
+    // Nothing ran on a closed database.
+    expect(sandbox.logLines.slice(logged).filter((l) => /closed|terminat|not open/i.test(l))).toEqual([]);
+    sandbox.ac.clearFaults();
+  });
 });

@@ -99,6 +99,24 @@ export class FullReconciler {
     await this.running?.catch(() => undefined);
   }
 
+  /**
+   * One pass per org: instances share the database, and two passes would each read every AC contact with the
+   * account's budget. A pass holds this lease (renewed at every page); an admin's request on another instance is
+   * refused while it is held.
+   */
+  private static readonly LEASE = 'full-reconciliation';
+  private static readonly LEASE_TTL_MS = 120_000;
+
+  /** Whether another instance is running a pass now. */
+  async runningElsewhere(): Promise<boolean> {
+    const holder = await this.deps.store.leases.holderOf(FullReconciler.LEASE);
+    return holder !== null && holder !== this.deps.store.leases.self;
+  }
+
+  private async holdLease(): Promise<void> {
+    if (!(await this.deps.store.leases.acquire(FullReconciler.LEASE, FullReconciler.LEASE_TTL_MS))) throw new Error('a full reconciliation is running on another instance');
+  }
+
   private checkStopping(): void {
     if (this.stopping) throw new Error('full reconciliation stopped: the middleware is shutting down');
   }
@@ -156,6 +174,7 @@ export class FullReconciler {
     // marks only those instead of remembering every email it compared.
     const letters = (await store.jobs.listDeadLetters({ limit: 10_000 })).filter((l) => l.kind === pushJobKind.name || l.kind === pullJobKind.name);
     const letterEmails = new Map<string, 'unseen' | 'in-step' | 'drift'>(letters.map((l) => [normaliseEmail(l.subject), 'unseen']));
+    await this.holdLease();
     try {
       await store.db.query(`DELETE FROM reconcile_sf_records WHERE pass_id <> $1`, [passId]);
       for (const objectName of ['Contact', 'Lead'] as const) {
@@ -192,6 +211,7 @@ export class FullReconciler {
       let nextPage = fetchPage(undefined);
       for (;;) {
         this.checkStopping();
+        await this.holdLease();
         const page = await nextPage;
         if (page.nextAfterId !== null) nextPage = fetchPage(page.nextAfterId);
         const drifts = await this.judgePage(passId, page.contacts, settings, letterEmails, report);
@@ -208,6 +228,7 @@ export class FullReconciler {
       }
     } finally {
       await store.db.query(`DELETE FROM reconcile_sf_records WHERE pass_id = $1`, [passId]).catch(() => undefined);
+      await store.leases.release(FullReconciler.LEASE).catch(() => undefined);
     }
 
     // 3. Dead letters, re-judged by what was just read: a drifted email's fix is queued (the letter is superseded),

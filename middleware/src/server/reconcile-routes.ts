@@ -11,7 +11,7 @@ const startBody = z.object({ dryRun: z.boolean().default(false) });
 
 export function reconcileRoutes(deps: { reconciler: () => FullReconciler | null; logger: Logger }): Router {
   const router = express.Router();
-  router.post('/reconcile/full', express.json({ limit: '1kb' }), (req, res) => {
+  router.post('/reconcile/full', express.json({ limit: '1kb' }), async (req, res) => {
     const parsed = startBody.safeParse(req.body ?? {});
     if (!parsed.success) {
       res.status(400).json({ error: z.prettifyError(parsed.error) });
@@ -23,6 +23,10 @@ export function reconcileRoutes(deps: { reconciler: () => FullReconciler | null;
       return;
     }
     const alreadyRunning = reconciler.state().running;
+    if (!alreadyRunning && (await reconciler.runningElsewhere())) {
+      res.status(409).json({ error: 'a full reconciliation is running on another instance; its progress is on that instance' });
+      return;
+    }
     reconciler.run({ dryRun: parsed.data.dryRun }).catch((err: unknown) => deps.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'full reconciliation failed'));
     res.status(202).json({ started: !alreadyRunning, alreadyRunning });
   });

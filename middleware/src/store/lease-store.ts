@@ -18,6 +18,18 @@ export class LeaseStore {
     return result.rows.length > 0;
   }
 
+  /** Who holds the lease now (an unexpired one), or null. */
+  async holderOf(name: string): Promise<string | null> {
+    const result = await this.db.query(`SELECT holder FROM leases WHERE name = $1 AND expires_at >= $2`, [name, this.clock()]);
+    const row = result.rows[0] as { holder?: unknown } | undefined;
+    return typeof row?.holder === 'string' ? row.holder : null;
+  }
+
+  /** Whether this instance is the one holding it. */
+  get self(): string {
+    return this.holder;
+  }
+
   async release(name: string): Promise<void> {
     await this.db.query(`DELETE FROM leases WHERE name = $1 AND holder = $2`, [name, this.holder]);
   }

@@ -3,7 +3,7 @@
 // run changes nothing, the real run fixes it through the ordinary workers with the audit reason "reconciliation",
 // states the rules accept are left alone and their known change times are not re-dated, and dead letters are
 // re-judged.
-import { startSandbox, type Sandbox } from '../support/sandbox-harness';
+import { startSandbox, testSecrets, type Sandbox } from '../support/sandbox-harness';
 import { isOptedOut, readyApp } from '../support/sandbox-queries';
 import { waitFor } from '../support/wait-for';
 
@@ -123,6 +123,21 @@ describe('full reconciliation on pglite', () => {
     const report = await sandbox.app!.fullReconciler.run({ dryRun: false });
     expect(report.drift).toEqual({ sfToAc: 0, acToSf: 0 });
     expect(report.queued).toBe(0);
+  });
+
+  test('when another instance is running a pass, then an admin asking here is refused with 409 and no second pass reads AC', async () => {
+    const { store } = sandbox.app!;
+    await store.db.query(`INSERT INTO leases (name, holder, expires_at) VALUES ('full-reconciliation', 'other-instance', now() + interval '1 minute')`);
+    try {
+      const from = sandbox.ac.requestLog.length;
+      const response = await fetch(`${sandbox.app!.url}/admin/reconcile/full`, { method: 'POST', headers: { authorization: `Bearer ${testSecrets.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ dryRun: true }) });
+      expect(response.status).toBe(409);
+      expect(((await response.json()) as { error: string }).error).toContain('another instance');
+      await expect(sandbox.app!.fullReconciler.run({ dryRun: true })).rejects.toThrow('another instance');
+      expect(sandbox.ac.requestLog.slice(from).filter((r) => r.url.startsWith('/api/3/contacts?include=contactLists'))).toEqual([]);
+    } finally {
+      await store.db.query(`DELETE FROM leases WHERE name = 'full-reconciliation'`);
+    }
   });
 
   test('when the middleware stops during a pass, then the pass ends at its next page and stop waits for it before the database closes', async () => {

@@ -20,7 +20,9 @@ export const webhookPayloadSchema = z
     list: z.unknown().optional(),
     contact: z
       .object({
-        id: z.string().regex(/^\d+$/, 'contact[id] must be a numeric id'),
+        // AC's ids are integers (at most 19 digits, a bigint): a longer one names no contact, and the confirming read
+        // of the 100 contacts in its batch (ids in the URL) fails for good, which held every later delivery back.
+        id: z.string().regex(/^\d{1,19}$/, 'contact[id] must be a numeric id of at most 19 digits'),
         email: storableText.pipe(z.string().max(254).regex(/^[^\s@]+@[^\s@]+$/, 'not an email address')),
       })
       .loose(),

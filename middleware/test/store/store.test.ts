@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { createStore, type Store } from '../../src/store';
-import type { JobKind } from '../../src/store/job-queue';
+import { JobQueue, type JobKind } from '../../src/store/job-queue';
 import { migrate } from '../../src/store/migrate';
 import { engines, openTestDatabase, type TestDatabase } from '../support/test-databases';
 
@@ -22,6 +22,23 @@ describe.each(engines)('store on %s', (engine) => {
   });
   afterAll(async () => {
     await testDb.drop();
+  });
+
+  test('when the oldest pending opt-out is asked for, then the query is one the partial index answers (no scan of every job during a backlog)', async () => {
+    const asked: string[] = [];
+    const recording = new Proxy(testDb.db, { get: (target, key, receiver) => (key === 'query' ? (sql: string, params?: unknown[]) => (asked.push(sql), target.query(sql, params)) : Reflect.get(target, key, receiver)) });
+    const jobs = new JobQueue(recording, clock, 'worker-a');
+    await jobs.oldestWhere('push-email', 'optOutPending');
+    await jobs.oldestWhere('pull-email', 'optOut');
+    expect(asked).toHaveLength(2);
+    if (engine !== 'postgres') return; // PGlite plans the same, but the planner switch below is PostgreSQL's session setting
+    await testDb.db.transaction(async (tx) => {
+      await tx.query('SET LOCAL enable_seqscan = off');
+      const plans = await Promise.all(asked.map((sql) => tx.query(`EXPLAIN ${sql}`)));
+      const text = plans.map((p) => p.rows.map((r) => Object.values(r as Record<string, unknown>).join(' ')).join('\n'));
+      expect(text[0]).toContain('jobs_push_optout_pending');
+      expect(text[1]).toContain('jobs_pull_optout');
+    });
   });
 
   test('when migrations run twice, then the second run applies nothing', async () => {

@@ -214,4 +214,14 @@ CREATE INDEX reconcile_sf_records_email ON reconcile_sf_records (pass_id, email_
 ALTER TABLE ac_contact_snapshots ADD COLUMN awaiting_subscribe jsonb;
 `,
   },
+  {
+    version: 6,
+    name: 'the oldest pending opt-out without a scan of every job',
+    sql: `
+-- /readyz, the status page and the oldest-opt-out metric ask for the oldest job that still carries an opt-out.
+-- During a week-long outage the queue holds the whole backlog: without these it was a scan of every job's JSON.
+CREATE INDEX jobs_push_optout_pending ON jobs (created_at) WHERE kind = 'push-email' AND (payload ->> 'optOutPending') = 'true';
+CREATE INDEX jobs_pull_optout ON jobs (created_at) WHERE kind = 'pull-email' AND (payload ->> 'optOut') = 'true';
+`,
+  },
 ];

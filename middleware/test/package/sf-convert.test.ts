@@ -60,6 +60,9 @@ describe('sf project convert source', () => {
       'OptOutSync_Integration',
       'ContactOptOutRelay',
       'PushOptOutToActiveCampaign',
+      'OptOutLeadConversion',
+      'Contact-Opt-out Sync Contact Layout',
+      'Lead-Opt-out Sync Lead Layout',
     ]) {
       expect(manifest).toContain(`<members>${member}</members>`);
     }

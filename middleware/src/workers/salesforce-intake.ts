@@ -146,7 +146,9 @@ export class SalesforceIntake {
    * not visible) keeps an opt-out (in doubt, the opt-out wins) and drops an opt-in.
    */
   private async answerDoorbells(changes: OptOutChange[]): Promise<OptOutChange[]> {
-    const rings = changes.filter((c) => c.source === 'CDC_RELAY' || c.source === 'FLOW' || c.source === 'RESYNC');
+    // A Platform Event saying Source GAP rings too (its fields are as forgeable as any other); a GAP change this
+    // intake made itself by reading the record (resolveGaps: no replay id) already is the record's value.
+    const rings = changes.filter((c) => c.source === 'CDC_RELAY' || c.source === 'FLOW' || c.source === 'RESYNC' || (c.source === 'GAP' && c.replayId !== ''));
     if (rings.length === 0) return changes;
     const current = new Map<string, RecordSnapshot>();
     for (const objectName of ['Contact', 'Lead'] as const) {

@@ -82,4 +82,22 @@ describe.each(engines)('faults and bad input on %s', (engine) => {
     const stream = (await sandbox.app!.status()).stream;
     expect(stream?.connected).toBe(true);
   });
+
+  test('when an event with Source GAP claims an opt-out the record does not hold, then the record decides and nobody is unsubscribed', async () => {
+    const { sf, ac } = sandbox;
+    const list = ac.createList('GapClaim');
+    ac.createContact('gap-claim@example.com', { lists: { [list.id]: 1 } });
+    const contact = String(sf.insert('Contact', { LastName: 'GapClaim', Email: 'gap-claim@example.com', HasOptedOutOfEmail: false }).Id);
+    // Anyone who may create the event can publish one (Modify All Data, a Flow, anonymous Apex): it rings the bell.
+    sf.publishPlatformEvent('OptOut_Change__e', { ...relayEvent(contact, 'gap-claim@example.com', true), Source__c: 'GAP' }, sf.users.admin.id);
+    // A real opt-out published after it: events of one channel arrive in order, so once it is applied the first was handled.
+    ac.createContact('gap-sentinel@example.com', { lists: { [list.id]: 1 } });
+    const sentinel = String(sf.insert('Contact', { LastName: 'Sentinel', Email: 'gap-sentinel@example.com', HasOptedOutOfEmail: true }).Id);
+    sf.publishPlatformEvent('OptOut_Change__e', relayEvent(sentinel, 'gap-sentinel@example.com', true), sf.users.admin.id);
+    await waitFor(() => Number(ac.contactByEmail('gap-sentinel@example.com')?.lists[list.id]) === 2, { what: 'the event after it applied' });
+    await waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((c) => c.kind !== 'push-email' || c.n === 0 || c.state === 'dead'), { what: 'push jobs done' });
+    expect(Number(ac.contactByEmail('gap-claim@example.com')?.lists[list.id])).toBe(1);
+    const history = await sandbox.app!.store.audit.historyForEmail('gap-claim@example.com');
+    expect(history.filter((h) => h.decision === 'unsubscribe-list')).toEqual([]);
+  });
 });

@@ -209,10 +209,17 @@ export class SalesforceIntake {
     const reads = changes.filter((c) => READ_SOURCES.has(c.source) || c.source === 'EMAIL_CHANGE');
     const known = reads.length === 0 ? new Map() : await this.deps.store.links.lastObserved([...new Set(reads.map((c) => c.recordId))], tx);
     return changes.map((c) => {
-      if (c.source === 'EMAIL_CHANGE') {
-        // The address changed, not the opt-out: its history keeps its time (or gets the commit as an upper bound).
-        const dated = dateReadValue({ optedOut: c.optedOut, lastModified: c.changedAt }, known.get(c.recordId));
-        return { ...c, historyChanged: dated.changed, knownAt: dated.changedAt };
+      const before = known.get(c.recordId);
+      // A read that finds an opted-out record under another address than its history is an email change the stream
+      // did not show (a change lost with the retention, a gap, a missed relay): R1 applies to the new address, dated
+      // by LastModifiedDate, the latest the move can have happened (lists the new address joined before it are left
+      // too; dated by the old opt-out, they were kept as "joined after the opt-out").
+      const moved = READ_SOURCES.has(c.source) && c.optedOut && c.email !== null && c.email.trim() !== '' && before !== undefined && before.email !== normaliseEmail(c.email);
+      if (c.source === 'EMAIL_CHANGE' || moved) {
+        // The address changed, not the opt-out: its history keeps its time (or gets the commit as an upper bound) and
+        // learns the new address, so that a later read does not take the same move for a new one.
+        const dated = dateReadValue({ optedOut: c.optedOut, lastModified: c.changedAt }, before);
+        return { ...c, source: 'EMAIL_CHANGE' as const, historyChanged: true, knownAt: dated.changedAt };
       }
       if (!READ_SOURCES.has(c.source)) return { ...c, historyChanged: true, knownAt: c.changedAt };
       const dated = dateReadValue({ optedOut: c.optedOut, lastModified: c.changedAt }, known.get(c.recordId));

@@ -14,7 +14,7 @@ import type { Clock } from '../store/clock';
 /** How far before the last known-good moment a reconcile starts (found by the chaos run: a stream killed mid-flight). */
 export const RECONCILE_MARGIN_MS = 5 * 60_000;
 
-const linkRow = z.object({ sf_record_id: z.string(), opted_out: z.boolean().nullable() });
+const linkRow = z.object({ sf_record_id: z.string(), email_norm: z.string(), opted_out: z.boolean().nullable() });
 
 export class SalesforceReconciler {
   private running: Promise<number> | null = null;
@@ -72,11 +72,13 @@ export class SalesforceReconciler {
     let queued = 0;
     for (const objectName of objects) {
       const rows = await this.deps.rest.queryChangedSince(objectName, since, ['Id', 'Email', optOutField, 'LastModifiedDate'], schema, { timestampField: 'LastModifiedDate' });
-      const known = await store.db.query(`SELECT sf_record_id, opted_out FROM sf_ac_links WHERE sf_record_id = ANY($1::text[])`, [rows.map((r) => r.Id)]);
-      const seen = new Map(known.rows.map((k) => linkRow.parse(k)).map((k) => [k.sf_record_id, k.opted_out]));
+      const known = await store.db.query(`SELECT sf_record_id, email_norm, opted_out FROM sf_ac_links WHERE sf_record_id = ANY($1::text[])`, [rows.map((r) => r.Id)]);
+      const seen = new Map(known.rows.map((k) => linkRow.parse(k)).map((k) => [k.sf_record_id, k]));
+      // An opted-out record now under another address changed its email in the window: R1 applies to the new one.
+      const movedAddress = (r: { Id: string; Email: string | null }) => r.Email !== null && seen.get(r.Id)?.email_norm !== r.Email.trim().toLowerCase();
       const changes: OptOutChange[] = rows
         .map((r) => ({ r, optedOut: r[optOutField] === true }))
-        .filter(({ r, optedOut }) => (seen.has(r.Id) ? seen.get(r.Id) !== optedOut : optedOut))
+        .filter(({ r, optedOut }) => (seen.has(r.Id) ? seen.get(r.Id)?.opted_out !== optedOut || (optedOut && movedAddress(r)) : optedOut))
         .map(({ r, optedOut }) => ({
           recordId: r.Id,
           objectName,

@@ -51,7 +51,14 @@ export function planDrift(
   if (settings.pushEnabled) {
     const optedOut = records
       .filter((r) => r.optedOut)
-      .map((r) => ({ ...r, optOutAt: dateReadValue({ optedOut: true, lastModified: r.lastModified }, known.get(r.recordId)).changedAt ?? r.lastModified }));
+      .map((r) => {
+        const k = known.get(r.recordId);
+        // The record now carries another address than the one its opt-out was recorded under (an Email edit the
+        // stream missed): for this address the opt-out holds from the edit, LastModifiedDate at the latest, so every
+        // list it joined before is unsubscribed (item 6: R1 applies to the record's current email).
+        const moved = k?.email !== undefined && k.email !== email;
+        return { ...r, optOutAt: moved ? r.lastModified : (dateReadValue({ optedOut: true, lastModified: r.lastModified }, k).changedAt ?? r.lastModified) };
+      });
     if (optedOut.length > 0) {
       // The push worker unsubscribes from every list whose subscribe is not newer than the earliest pending opt-out.
       const earliest = Math.min(...optedOut.map((r) => r.optOutAt.getTime()));

@@ -23,6 +23,8 @@ export interface KnownOptOut {
   writtenAt: Date | null;
   /** The newest commit time the stream delivered for the record, whatever changed (up to it, nothing is unseen). */
   streamSeenAt: Date | null;
+  /** The address the record had when that was recorded (normalised); absent when not known. */
+  email?: string;
 }
 
 export interface OptOutRecency {

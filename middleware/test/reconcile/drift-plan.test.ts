@@ -32,6 +32,17 @@ describe('planDrift', () => {
     expect(planDrift('p@example.com', [record(false)], unsubscribed, new Map(), defaultSettings, at)).toEqual([expect.objectContaining({ direction: 'ac-to-sf', pull: expect.objectContaining({ rule: 'R3', acEventAt: '2026-01-01T00:00:00.000Z' }) })]);
   });
 
+  it('when an opted-out record now carries another address than its opt-out was recorded under, then the new address\'s lists joined before the edit are drift', () => {
+    // Opted out in December under the old address; the Email was edited (LastModifiedDate 10 January) without the
+    // stream seeing it; the new address joined a list on 5 January.
+    const newAddress = contact({ listStatuses: { '1': 1 }, subscribedAt: { '1': t('2026-01-05T00:00:00Z') } });
+    const knownOld = new Map([['003000000000001AAA', { optedOut: true, changedAt: t('2025-12-01T00:00:00Z'), writtenAt: null, streamSeenAt: null, email: 'old@example.com' }]]);
+    expect(planDrift('p@example.com', [record(true)], newAddress, knownOld, defaultSettings)).toEqual([expect.objectContaining({ direction: 'sf-to-ac', listIds: ['1'] })]);
+    // Under the same address, the list joined after the opt-out is the person's newer choice.
+    const knownSame = new Map([['003000000000001AAA', { ...knownOld.get('003000000000001AAA')!, email: 'p@example.com' }]]);
+    expect(planDrift('p@example.com', [record(true)], newAddress, knownSame, defaultSettings)).toEqual([]);
+  });
+
   it('when push or pull is switched off in the settings, then that direction reports no drift', () => {
     expect(planDrift('p@example.com', [record(true)], contact({ listStatuses: { '1': 1 } }), new Map(), { ...defaultSettings, pushEnabled: false })).toEqual([]);
     expect(planDrift('p@example.com', [record(false)], contact({ listStatuses: { '1': 2 } }), new Map(), { ...defaultSettings, pullEnabled: false })).toEqual([]);

@@ -47,7 +47,14 @@ const wholeSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 export function optOutRecency(record: { optedOut: boolean; lastModified: Date }, known: KnownOptOut | undefined, historyAt: Date | null = null): OptOutRecency {
   // Tracking is checked before the history is used, and its newest row holds the value the record holds, so it is
   // the moment of the last change. What we hold may be only a bound from an earlier read: the history wins.
-  if (historyAt !== null) return { optOutChangedAt: historyAt, unseenChangeAt: null };
+  // Except where it is too old: history can miss changes (tracking switched off for a while and on again, rows
+  // deleted), never invent one, so for an opt-out a later time we know of the same value stands (a subscribe
+  // between the history's row and the opt-out we saw must not win R5). An opt-in dated too old only lets a doubtful
+  // unsubscribe win.
+  if (historyAt !== null) {
+    const knownAt = record.optedOut && known?.optedOut === true ? known.changedAt : null;
+    return { optOutChangedAt: knownAt !== null && knownAt.getTime() > historyAt.getTime() ? knownAt : historyAt, unseenChangeAt: null };
+  }
   // Never seen on the stream (a record older than the install): LastModifiedDate over-estimates an opt-out's time,
   // so a doubtful subscribe loses; an opt-in's time is unknown, so an unsubscribe wins.
   if (known === undefined || known.changedAt === null) return { optOutChangedAt: record.optedOut ? record.lastModified : null, unseenChangeAt: null };

@@ -17,6 +17,21 @@ export function subscribeSourceOf(initiatedFrom: unknown): SubscribeSource {
   return (subscribeSources as readonly string[]).includes(value) && value !== 'unknown' ? (value as SubscribeSource) : 'unknown';
 }
 
+/**
+ * AC sends a delivery when the change happens and never again, so a delivery about a list's subscribe is received
+ * around that list's subscribe date (sdate). One received long after (a forgery or a replay: deliveries are not
+ * signed) is about something else, and must not name the source of a subscribe that waits for its own. The window
+ * leaves room for AC's queue (hours, in doubt: a genuine delivery later than that leaves the subscribe waiting,
+ * the person opted out) and for the two clocks (AC's sdate, our time of receipt).
+ */
+export const SUBSCRIBE_DELIVERY_WINDOW_MS = { before: 5 * 60_000, after: 6 * 3600_000 };
+
+export function deliveredAroundSubscribe(receivedAt: Date | undefined, subscribedAt: Date | undefined): boolean {
+  if (receivedAt === undefined || subscribedAt === undefined) return false;
+  const offset = receivedAt.getTime() - subscribedAt.getTime();
+  return offset >= -SUBSCRIBE_DELIVERY_WINDOW_MS.before && offset <= SUBSCRIBE_DELIVERY_WINDOW_MS.after;
+}
+
 /** List id -> the sources that subscribe deliveries confirmed by the read claim for it. */
 export type DeliveredSubscribes = ReadonlyMap<string, ReadonlySet<SubscribeSource>>;
 

@@ -15,7 +15,7 @@ import type { AuditEntry } from '../store/audit-log';
 import { normaliseEmail } from '../sync/opt-out-change';
 import type { Metrics } from '../observability/metrics';
 import { pullJobKind } from '../sync/pull-job';
-import { subscribeSourceOf, type SubscribeSource } from '../sync/subscribe-source';
+import { deliveredAroundSubscribe, subscribeSourceOf, type SubscribeSource } from '../sync/subscribe-source';
 
 /** Contacts per GET /contacts?ids[]= read (AC's page size). */
 const CONTACTS_PER_READ = 100;
@@ -71,7 +71,7 @@ export class WebhookProcessor {
       if (contacts.size < CONTACTS_PER_READ && this.deps.clock().getTime() - oldest < lingerMs) return 0;
     }
     const baseline = !(await this.deps.isBaselineDone());
-    const byContact = new Map<string, { inboxIds: string[]; payloads: WebhookPayload[] }>();
+    const byContact = new Map<string, { inboxIds: string[]; payloads: WebhookPayload[]; receivedAt: Date[] }>();
     for (const item of pending) {
       const parsed = webhookPayloadSchema.safeParse(item.payload);
       if (!parsed.success) {
@@ -79,9 +79,10 @@ export class WebhookProcessor {
         await store.webhookInbox.markProcessed([item.id]);
         continue;
       }
-      const entry = byContact.get(parsed.data.contact.id) ?? { inboxIds: [], payloads: [] };
+      const entry = byContact.get(parsed.data.contact.id) ?? { inboxIds: [], payloads: [], receivedAt: [] };
       entry.inboxIds.push(item.id);
       entry.payloads.push(parsed.data);
+      entry.receivedAt.push(item.receivedAt);
       byContact.set(parsed.data.contact.id, entry);
     }
     let queued = 0;
@@ -120,12 +121,14 @@ export class WebhookProcessor {
           // and AC never resends a lost delivery, so a stale one may arrive alone). The read, compared with the
           // snapshot, is the settled state the rules are about; times come from AC's own records (sdate, udate).
           observations.push(state);
-          for (const payload of byContact.get(contactId)?.payloads ?? []) {
+          const delivered = byContact.get(contactId);
+          for (const [index, payload] of (delivered?.payloads ?? []).entries()) {
             if (confirmedByRead(payload, state)) {
               // Who made a subscribe is said only here (initiated_from); it matters only for a list the read shows
-              // active, and it only labels a subscribe AC really holds (R5: subscribe-source.ts).
+              // active, and it only labels a subscribe AC really holds, received when AC would have sent it (R5:
+              // subscribe-source.ts): a forged or replayed one days later must not relabel a subscribe that waits.
               const listId = deliveredListId(payload.list);
-              if (payload.type === 'subscribe' && listId !== null && state.listStatuses[listId] === 1) {
+              if (payload.type === 'subscribe' && listId !== null && state.listStatuses[listId] === 1 && deliveredAroundSubscribe(delivered?.receivedAt[index], state.subscribedAt[listId])) {
                 const lists = deliveredSubscribes.get(contactId) ?? new Map<string, Set<SubscribeSource>>();
                 lists.set(listId, (lists.get(listId) ?? new Set()).add(subscribeSourceOf(payload.initiated_from)));
                 deliveredSubscribes.set(contactId, lists);

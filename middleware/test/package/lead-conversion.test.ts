@@ -115,6 +115,7 @@ describe('Lead conversion', () => {
       expect.arrayContaining([
         'optsOutAnExistingContactThatIsNotAndCarriesTheLeadsSource',
         'carriesTheSyncFieldsToTheContactTheConversionCreates',
+        'carriesTheLeadsSourceToTheContactTheConversionCreates',
         'optsOutAContactWithAnotherEmailButCopiesNothingAboutTheLeadsAddress',
         'fallsBackToEmailOptOutWhenTheConfiguredFieldIsNotACheckbox',
         'carriesTheOptOutsOfTwoHundredLeadsConvertedIntoExistingContacts',

@@ -56,8 +56,14 @@ function findConversionProblems(projectDir: string): string[] {
   if (!/\bchange\.put\(\s*optOutField\s*,\s*true\s*\)/.test(code)) {
     problems.push('OptOutLeadConversion: never puts the opt-out (true) on the Contact, so an opted-out Lead converts into a mailable Contact');
   }
-  if (!/Database\.update\(\s*changes\s*,\s*false\s*,/.test(code)) {
+  if (!/Database\.update\(\s*changes\s*,\s*false\s*,/.test(code) && !/\.optAllOrNone\s*=\s*false\s*;/.test(code)) {
     problems.push('Database.update: not a partial save of the batch, so one refused Contact fails every conversion');
+  }
+  // In Apex a duplicate rule that only alerts refuses the save unless allowSave is set (DMLOptions.DuplicateRuleHeader):
+  // the org's standard Contact rule would then refuse the opt-out, and so the conversion, of every Contact that has a
+  // look-alike. A rule that blocks still blocks.
+  if (!/\.DuplicateRuleHeader\.allowSave\s*=\s*true\s*;/.test(code) || !/Database\.update\(\s*changes\s*,\s*\w+\s*,\s*System\.AccessLevel\.SYSTEM_MODE\s*\)/.test(code)) {
+    problems.push('Database.update: without DuplicateRuleHeader.allowSave, so a duplicate rule that only alerts refuses the opt-out and the conversion');
   }
   if (!/\blead\.addError\(/.test(code)) {
     problems.push('addError: a Contact that refuses the opt-out does not refuse the conversion, so the opt-out is lost');
@@ -131,6 +137,14 @@ describe('Lead conversion', () => {
     editFile(copy, conversionClass, replaceOnce('change.put(optOutField, true);', 'System.debug(optOutField);'));
     expect(findConversionProblems(copy)).toEqual([
       'OptOutLeadConversion: never puts the opt-out (true) on the Contact, so an opted-out Lead converts into a mailable Contact',
+    ]);
+  });
+
+  test('when the Contact save no longer lets a duplicate alert pass, then the gate reports it', () => {
+    const copy = brokenCopy();
+    editFile(copy, conversionClass, replaceOnce('options.DuplicateRuleHeader.allowSave = true;', 'options.DuplicateRuleHeader.allowSave = false;'));
+    expect(findConversionProblems(copy)).toEqual([
+      'Database.update: without DuplicateRuleHeader.allowSave, so a duplicate rule that only alerts refuses the opt-out and the conversion',
     ]);
   });
 

@@ -7,6 +7,7 @@ import { classesDir, copyProject, editFile, listFiles, removeProject, replaceOnc
 
 const triggersDir = path.join('force-app', 'main', 'default', 'triggers');
 const conversionClass = path.join(classesDir, 'OptOutLeadConversion.cls');
+const handlerClass = path.join(classesDir, 'OptOutLeadTriggerHandler.cls');
 
 /** Source without comments and string literals, so that words in either never count as code. */
 function codeOnly(source: string): string {
@@ -31,17 +32,38 @@ function findConversionProblems(projectDir: string): string[] {
     if (objectName === 'Lead' && !/after\s+update/i.test(events)) {
       problems.push(`${name}: the Lead trigger does not run after update, where a conversion names its Contact`);
     }
+    // The events reach the conversion only through the handler, which tells them apart by Trigger.operationType.
+    if (objectName === 'Lead' && !/OptOutLeadTriggerHandler\.handle\(\s*Trigger\.operationType\s*,\s*Trigger\.new\s*,\s*Trigger\.oldMap\s*\)/.test(codeOnly(fs.readFileSync(file, 'utf8')))) {
+      problems.push(`${name}: does not hand its events to OptOutLeadTriggerHandler.handle, so a conversion carries nothing`);
+    }
   }
   for (const [objectName, names] of triggersByObject) {
     if (names.length > 1) problems.push(`${objectName}: ${names.length} triggers (${names.sort().join(', ')}), whose order the platform does not fix`);
   }
   if (!triggersByObject.has('Lead')) problems.push('Lead: no trigger, so a conversion carries nothing');
 
+  // A trigger that runs after update but whose handler drops that event carries nothing either.
+  const handlerFile = path.join(projectDir, handlerClass);
+  const handler = fs.existsSync(handlerFile) ? codeOnly(fs.readFileSync(handlerFile, 'utf8')) : '';
+  if (!/\bwhen\s+AFTER_UPDATE\s*\{\s*OptOutLeadConversion\.carryToContacts\(\s*leads\s*,\s*oldLeads\s*\)\s*;/.test(handler)) {
+    problems.push('OptOutLeadTriggerHandler: the after update does not call OptOutLeadConversion.carryToContacts, so a conversion carries nothing');
+  }
+
   const file = path.join(projectDir, conversionClass);
   if (!fs.existsSync(file)) return [...problems, 'OptOutLeadConversion.cls: missing'];
   const code = codeOnly(fs.readFileSync(file, 'utf8'));
-  if (!/Database\.update\(\s*changes\s*,\s*false\s*,/.test(code)) {
+  // What the Apex tests prove in an org, the gate can only see is still written: the opt-out put on the Contact.
+  if (!/\bchange\.put\(\s*optOutField\s*,\s*true\s*\)/.test(code)) {
+    problems.push('OptOutLeadConversion: never puts the opt-out (true) on the Contact, so an opted-out Lead converts into a mailable Contact');
+  }
+  if (!/Database\.update\(\s*changes\s*,\s*false\s*,/.test(code) && !/\.optAllOrNone\s*=\s*false\s*;/.test(code)) {
     problems.push('Database.update: not a partial save of the batch, so one refused Contact fails every conversion');
+  }
+  // In Apex a duplicate rule that only alerts refuses the save unless allowSave is set (DMLOptions.DuplicateRuleHeader):
+  // the org's standard Contact rule would then refuse the opt-out, and so the conversion, of every Contact that has a
+  // look-alike. A rule that blocks still blocks.
+  if (!/\.DuplicateRuleHeader\.allowSave\s*=\s*true\s*;/.test(code) || !/Database\.update\(\s*changes\s*,\s*\w+\s*,\s*System\.AccessLevel\.SYSTEM_MODE\s*\)/.test(code)) {
+    problems.push('Database.update: without DuplicateRuleHeader.allowSave, so a duplicate rule that only alerts refuses the opt-out and the conversion');
   }
   if (!/\blead\.addError\(/.test(code)) {
     problems.push('addError: a Contact that refuses the opt-out does not refuse the conversion, so the opt-out is lost');
@@ -75,7 +97,7 @@ describe('Lead conversion', () => {
     const copy = brokenCopy();
     fs.writeFileSync(
       path.join(copy, triggersDir, 'LeadConversionCopy.trigger'),
-      'trigger LeadConversionCopy on Lead(after update) {\n    OptOutLeadConversion.carryToContacts(Trigger.new, Trigger.oldMap);\n}\n',
+      'trigger LeadConversionCopy on Lead(after update) {\n    OptOutLeadTriggerHandler.handle(Trigger.operationType, Trigger.new, Trigger.oldMap);\n}\n',
     );
     expect(findConversionProblems(copy)).toEqual([
       'Lead: 2 triggers (LeadConversionCopy, LeadOptOutSource), whose order the platform does not fix',
@@ -87,6 +109,42 @@ describe('Lead conversion', () => {
     editFile(copy, path.join(triggersDir, 'LeadOptOutSource.trigger'), replaceOnce('before update, after update', 'before update'));
     expect(findConversionProblems(copy)).toEqual([
       'LeadOptOutSource: the Lead trigger does not run after update, where a conversion names its Contact',
+    ]);
+  });
+
+  test('when the handler stops handing the after update to the conversion, then the gate reports the lost conversion', () => {
+    const copy = brokenCopy();
+    editFile(copy, handlerClass, replaceOnce('OptOutLeadConversion.carryToContacts(leads, oldLeads);', 'System.debug(leads);'));
+    expect(findConversionProblems(copy)).toEqual([
+      'OptOutLeadTriggerHandler: the after update does not call OptOutLeadConversion.carryToContacts, so a conversion carries nothing',
+    ]);
+  });
+
+  test('when the Lead trigger no longer calls the handler, then the gate reports the lost conversion', () => {
+    const copy = brokenCopy();
+    editFile(
+      copy,
+      path.join(triggersDir, 'LeadOptOutSource.trigger'),
+      replaceOnce('OptOutLeadTriggerHandler.handle(Trigger.operationType, Trigger.new, Trigger.oldMap);', 'OptOutSourceStamp.stamp(Trigger.new, Trigger.oldMap);'),
+    );
+    expect(findConversionProblems(copy)).toEqual([
+      'LeadOptOutSource: does not hand its events to OptOutLeadTriggerHandler.handle, so a conversion carries nothing',
+    ]);
+  });
+
+  test('when the conversion no longer puts the opt-out on the Contact, then the gate reports it', () => {
+    const copy = brokenCopy();
+    editFile(copy, conversionClass, replaceOnce('change.put(optOutField, true);', 'System.debug(optOutField);'));
+    expect(findConversionProblems(copy)).toEqual([
+      'OptOutLeadConversion: never puts the opt-out (true) on the Contact, so an opted-out Lead converts into a mailable Contact',
+    ]);
+  });
+
+  test('when the Contact save no longer lets a duplicate alert pass, then the gate reports it', () => {
+    const copy = brokenCopy();
+    editFile(copy, conversionClass, replaceOnce('options.DuplicateRuleHeader.allowSave = true;', 'options.DuplicateRuleHeader.allowSave = false;'));
+    expect(findConversionProblems(copy)).toEqual([
+      'Database.update: without DuplicateRuleHeader.allowSave, so a duplicate rule that only alerts refuses the opt-out and the conversion',
     ]);
   });
 
@@ -115,6 +173,7 @@ describe('Lead conversion', () => {
       expect.arrayContaining([
         'optsOutAnExistingContactThatIsNotAndCarriesTheLeadsSource',
         'carriesTheSyncFieldsToTheContactTheConversionCreates',
+        'carriesTheLeadsSourceToTheContactTheConversionCreates',
         'optsOutAContactWithAnotherEmailButCopiesNothingAboutTheLeadsAddress',
         'fallsBackToEmailOptOutWhenTheConfiguredFieldIsNotACheckbox',
         'carriesTheOptOutsOfTwoHundredLeadsConvertedIntoExistingContacts',

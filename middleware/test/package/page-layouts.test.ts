@@ -55,6 +55,16 @@ describe('page layouts', () => {
     ]);
   }, 60_000);
 
+  test('when a layout names a standard field that no layout can hold, then the gate reports it', () => {
+    const copy = brokenCopy(leadLayout, (xml) =>
+      xml.replace('<field>Rating</field>', '<field>SystemModstamp</field>').replace('<field>Industry</field>', '<field>MasterRecordId</field>'),
+    );
+    expect(findLayoutProblems(copy)).toEqual([
+      'Lead-Opt-out Sync Lead Layout: SystemModstamp is a system field no layout can hold',
+      'Lead-Opt-out Sync Lead Layout: MasterRecordId is a system field no layout can hold',
+    ]);
+  }, 60_000);
+
   test('when a sync field is editable or missing, then the gate reports each', () => {
     const copy = brokenCopy(leadLayout, (xml) =>
       xml

@@ -30,6 +30,12 @@ export const syncFields = ['AC_Status__c', 'AC_Last_Synced__c', 'AC_Contact_Id__
 
 const behaviors = ['Edit', 'Required', 'Readonly'] as const;
 
+/**
+ * Standard fields apex-ls lists that the layout editor never offers (record id, system audit stamps, the delete and
+ * merge bookkeeping, the record's views): a deploy refuses a layout that names one.
+ */
+export const notOnLayouts = new Set(['Id', 'IsDeleted', 'SystemModstamp', 'MasterRecordId', 'LastViewedDate', 'LastReferencedDate']);
+
 const parser = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
@@ -135,6 +141,8 @@ export function findLayoutProblems(projectDir: string): string[] {
       seen.add(item.field);
       if (!custom.has(item.field) && !known.has(item.field)) {
         problems.push(`${fullName}: ${item.field} is neither a field of the package nor a standard field of ${objectName}`);
+      } else if (notOnLayouts.has(item.field)) {
+        problems.push(`${fullName}: ${item.field} is a system field no layout can hold`);
       }
       if (item.behavior === undefined || !(behaviors as readonly string[]).includes(item.behavior)) {
         problems.push(`${fullName}: ${item.field} has behavior ${item.behavior ?? '(none)'}, not one of ${behaviors.join(', ')}`);

@@ -13,6 +13,7 @@ import { unsubscribeFromAllLists, type UnsubscribeProgress } from '../activecamp
 import { resubscribeLists } from '../activecampaign/resubscribe-lists';
 import { defaultImportCheckMs, ImportProcessingEstimate, unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
 import { classifyFailure } from './failure-class';
+import { AcRateLimitedError } from '../activecampaign/activecampaign-errors';
 import { UNKNOWN_AND_OLD } from '../sync/opt-out-recency';
 import type { VendorCircuit } from './vendor-circuit';
 import { pushJobKind, type PushJobPayload } from '../sync/push-job';
@@ -443,6 +444,8 @@ export class PushWorker {
 
   /** AC's answer (or silence) moves its circuit: an outage or a refused token opens it, any answer closes it. */
   private noteVendorFailure(error: unknown): void {
+    // A 429 is AC pacing us (the budget and Retry-After handle it), not a sign that AC is down.
+    if (isThrottle(error)) return;
     const failure = classifyFailure(error);
     if (failure.vendor !== 'activecampaign') return;
     if (failure.failureClass === 'permanent') this.deps.circuit?.succeeded();
@@ -450,6 +453,15 @@ export class PushWorker {
   }
 
   private async failJob(job: ClaimedJob<PushJobPayload>, error: unknown, noteVendor = true): Promise<void> {
+    if (isThrottle(error)) {
+      // AC's "slow down" is neither an outage nor this contact's fault: wait what AC asks and go again, with no
+      // attempt used and no growing back-off (found by bench:push: a few hundred 429s on a busy host put thousands
+      // of opt-outs into back-off of up to 5 minutes while the account's budget sat unused).
+      const runAfter = new Date(this.deps.clock().getTime() + Math.max(error.retryAfterMs, 1000));
+      await this.deps.store.jobs.requeue(pushJobKind, job, runAfter, error.message, job.attempts - 1);
+      this.deps.logger.info({ email: emailHash(job.payload.email), job: job.id, retryAfterMs: error.retryAfterMs }, 'activecampaign throttled; the job goes again after Retry-After');
+      return;
+    }
     const failure = classifyFailure(error);
     if (noteVendor) this.noteVendorFailure(error);
     // Only a refusal AC would repeat for this contact goes to the dead letters. An outage, a throttle, a rotated
@@ -479,4 +491,9 @@ async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Pro
     }
   });
   await Promise.all(lanes);
+}
+
+/** AC's 429: the account's rate limit (a 503, which older reports also saw at the limit, may be an outage). */
+function isThrottle(error: unknown): error is AcRateLimitedError {
+  return error instanceof AcRateLimitedError && error.status === 429;
 }

@@ -21,6 +21,12 @@
 // - Newest wins (R5): a subscribe (zero active lists -> one or more) unchecks Email Opt Out on each record whose
 //   Salesforce opt-out is not newer than the subscribe; a contact AC first shows us already subscribed (new to us)
 //   is not a subscribe by the person.
+// - Whose subscribe counts (R5, issue 16 item 7): only a subscribe whose webhook delivery reached us says who
+//   acted (`initiated_from`); one seen only by a poll or a reconcile (an import fires no webhook, a delivery can be
+//   lost and AC never sends it again) has an unknown source. `subscribeCounts` says which kinds count for R5.
+// - Email changes (R1, R2): a record that is opted out when its Email changes takes R1 to its new address (every
+//   list of the new address is unsubscribed, then R3 opts out that address's other records); the old address is
+//   left as it is. Its opt-out history does not move. An opted-in record's new address changes nothing.
 // - No loops, no empty writes (R6): a change this product wrote causes no further rule here (its echo is
 //   dropped), and a write that would change nothing is not a change at all.
 export type ListStatus = 0 | 1 | 2 | 3;
@@ -57,8 +63,19 @@ export interface ModelWorld {
 export type ModelAction =
   | { kind: 'sf-set-opt-out'; at: number; recordId: string; optedOut: boolean }
   | { kind: 'ac-unsubscribe'; at: number; email: string; list: string | 'all' }
-  | { kind: 'ac-subscribe'; at: number; email: string; list: string }
+  | { kind: 'ac-subscribe'; at: number; email: string; list: string; webhook?: SubscribeWebhook }
+  | { kind: 'sf-set-email'; at: number; recordId: string; email: string }
   | { kind: 'ac-hard-bounce'; at: number; email: string };
+
+/**
+ * How we learned of a subscribe: `delivered` (default) its webhook arrived with the person's own source; `lost` its
+ * delivery never arrived (a poll found it); `none` AC sent none (an import, an API call).
+ */
+export type SubscribeWebhook = 'delivered' | 'lost' | 'none';
+
+/** Which subscribes R5 counts as the person's own action. The package default counts only confirmed `public`
+ * deliveries (R5_Subscribe_Sources__c = public); `any` is the older reading, where a polled subscribe counted too. */
+export type SubscribeCounts = 'delivered' | 'any';
 
 /** Why a record or a list changed: the settled state plus this trail explain every difference. */
 export interface ModelDecision {
@@ -98,7 +115,7 @@ export function cloneWorld(world: ModelWorld): ModelWorld {
  * an unknown contact; "unsubscribe from all" moves every list not yet unsubscribed to 2; a hard bounce marks the
  * contact bounced and its active and unconfirmed lists 3. Returns the contact before the action (null when new).
  */
-export function applyAcPersonAction(world: ModelWorld, action: Exclude<ModelAction, { kind: 'sf-set-opt-out' }>): { before: ModelAcContact | null; after: ModelAcContact | null } {
+export function applyAcPersonAction(world: ModelWorld, action: Exclude<ModelAction, { kind: 'sf-set-opt-out' | 'sf-set-email' }>): { before: ModelAcContact | null; after: ModelAcContact | null } {
   const key = emailKey(action.email);
   const existing = world.ac[key];
   const before = existing === undefined ? null : { lists: { ...existing.lists }, hardBounced: existing.hardBounced };
@@ -120,15 +137,18 @@ export function applyAcPersonAction(world: ModelWorld, action: Exclude<ModelActi
 }
 
 /** Settles a history: applies each action in time order with every consequence the rules give it. */
-export function settle(initial: ModelWorld, history: readonly ModelAction[]): ModelResult {
+export function settle(initial: ModelWorld, history: readonly ModelAction[], options: { subscribeCounts?: SubscribeCounts } = {}): ModelResult {
   const world = cloneWorld(initial);
   const decisions: ModelDecision[] = [];
+  const counts = options.subscribeCounts ?? 'any';
   const ordered = history.map((action, index) => ({ action, index })).sort((a, b) => a.action.at - b.action.at || a.index - b.index);
   for (const { action } of ordered) {
     if (action.kind === 'sf-set-opt-out') applySalesforceEdit(world, action, decisions);
+    else if (action.kind === 'sf-set-email') applyEmailChange(world, action, decisions);
     else {
       const { before, after } = applyAcPersonAction(world, action);
-      if (after !== null) applyAcConsequences(world, emailKey(action.email), before, after, action.at, decisions);
+      const personal = action.kind !== 'ac-subscribe' || counts === 'any' || (action.webhook ?? 'delivered') === 'delivered';
+      if (after !== null) applyAcConsequences(world, emailKey(action.email), before, after, action.at, decisions, personal);
     }
   }
   return { world, decisions };
@@ -149,21 +169,38 @@ function applySalesforceEdit(world: ModelWorld, action: Extract<ModelAction, { k
   const key = emailKey(record.email);
   const contact = world.ac[key];
   if (contact === undefined) return;
-  // R1: every list the email is on and could still be mailed from.
+  unsubscribeEverywhere(world, key, action.at, decisions);
+}
+
+/** R1 for one address: every list it is on and could still be mailed from; then R3 for its other records. */
+function unsubscribeEverywhere(world: ModelWorld, key: string, at: number, decisions: ModelDecision[]): void {
+  const contact = world.ac[key];
+  if (contact === undefined) return;
   const before = { lists: { ...contact.lists }, hardBounced: contact.hardBounced };
   for (const [list, status] of Object.entries(contact.lists)) {
     if (status === ACTIVE || status === UNCONFIRMED) {
       contact.lists[list] = UNSUBSCRIBED;
-      decisions.push({ at: action.at, rule: 'R1', target: `${key} list ${list}` });
+      decisions.push({ at, rule: 'R1', target: `${key} list ${list}` });
     }
   }
   // The product's own unsubscribe still makes the contact "unsubscribed from all": R3 opts out the email's other
   // records (true opt-out). R6 only drops the echo of writes; it does not exempt this consequence.
-  applyAcConsequences(world, key, before, contact, action.at, decisions);
+  applyAcConsequences(world, key, before, contact, at, decisions);
+}
+
+/** An Email edit: R1 follows an opted-out record to its new address; the old address keeps its lists (R2). */
+function applyEmailChange(world: ModelWorld, action: Extract<ModelAction, { kind: 'sf-set-email' }>, decisions: ModelDecision[]): void {
+  const record = world.records.find((r) => r.id === action.recordId);
+  if (record === undefined || emailKey(record.email) === emailKey(action.email)) {
+    if (record !== undefined) record.email = action.email;
+    return;
+  }
+  record.email = action.email;
+  if (record.optedOut) unsubscribeEverywhere(world, emailKey(action.email), action.at, decisions);
 }
 
 /** R3, R4, R5 for one AC contact that went from `before` (null: new to us) to `after`. */
-function applyAcConsequences(world: ModelWorld, key: string, before: ModelAcContact | null, after: ModelAcContact, at: number, decisions: ModelDecision[]): void {
+function applyAcConsequences(world: ModelWorld, key: string, before: ModelAcContact | null, after: ModelAcContact, at: number, decisions: ModelDecision[], personal = true): void {
   const records = recordsOf(world, key);
   if (after.hardBounced && before?.hardBounced !== true) {
     // R4: opted out and flagged, so admins can tell a bounce from a choice.
@@ -185,8 +222,13 @@ function applyAcConsequences(world: ModelWorld, key: string, before: ModelAcCont
       decisions.push({ at, rule: 'R3', target: record.id });
     }
   }
-  // R5: zero active lists -> one or more; never for a contact new to us, never after a hard bounce.
+  // R5: zero active lists -> one or more; never for a contact new to us, never after a hard bounce, and only for a
+  // subscribe that counts as the person's own (`personal`): one we know only from a poll leaves the opt-out.
   if (before !== null && activeListCount(before) === 0 && activeListCount(after) > 0 && !after.hardBounced) {
+    if (!personal) {
+      for (const record of records) if (record.optedOut) decisions.push({ at, rule: 'R5-refused', target: record.id });
+      return;
+    }
     for (const record of records) {
       if (!record.optedOut) continue;
       if (record.hardBounced || (record.optOutChangedAt !== null && record.optOutChangedAt > at)) {

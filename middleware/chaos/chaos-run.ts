@@ -776,6 +776,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const audit = (await judgeDb.query(`SELECT direction, email_norm, record_id, new_value, decision, result FROM audit_log`)).rows as AuditRow[];
     const deliveries = z.array(z.object({ error: z.string().optional() }).loose()).parse(await http('GET', `${acProc.url}/__sandbox/webhook-deliveries`));
     const lostDeliveries = deliveries.filter((d) => d.error?.startsWith('lost on the way') === true).length;
+    if ((options.webhookReorderWindowMs ?? 0) > 0 && deliveries.length > 0) faults.add('webhooks-reordered');
     if (lostDeliveries > 0) {
       faults.add('webhooks-dropped');
       note(`${lostDeliveries} of ${deliveries.length} webhook deliveries were lost on the way`);

@@ -26,7 +26,8 @@
 //   lost and AC never sends it again) has an unknown source. `subscribeCounts` says which kinds count for R5.
 // - Email changes (R1, R2): a record that is opted out when its Email changes takes R1 to its new address (every
 //   list of the new address is unsubscribed, then R3 opts out that address's other records); the old address is
-//   left as it is. Its opt-out history does not move. An opted-in record's new address changes nothing.
+//   left as it is. Its opt-out history does not move. An opted-in record's new address changes nothing. A change
+//   of case only counts as an edit too (a change event carries the new value only).
 // - No loops, no empty writes (R6): a change this product wrote causes no further rule here (its echo is
 //   dropped), and a write that would change nothing is not a change at all.
 export type ListStatus = 0 | 1 | 2 | 3;
@@ -191,10 +192,10 @@ function unsubscribeEverywhere(world: ModelWorld, key: string, at: number, decis
 /** An Email edit: R1 follows an opted-out record to its new address; the old address keeps its lists (R2). */
 function applyEmailChange(world: ModelWorld, action: Extract<ModelAction, { kind: 'sf-set-email' }>, decisions: ModelDecision[]): void {
   const record = world.records.find((r) => r.id === action.recordId);
-  if (record === undefined || emailKey(record.email) === emailKey(action.email)) {
-    if (record !== undefined) record.email = action.email;
-    return;
-  }
+  // An edit that types the same string is no change (Salesforce reports none). A change of case only is the same
+  // address, but a change event carries only the new value, so nobody can tell it from a new address: R1 applies
+  // to the address the record now has either way (the safe side; its lists were the record's R1 to leave anyway).
+  if (record === undefined || record.email === action.email) return;
   record.email = action.email;
   if (record.optedOut) unsubscribeEverywhere(world, emailKey(action.email), action.at, decisions);
 }

@@ -1,7 +1,7 @@
 // The chaos run's book of what should be: the seeded people, the generated actions, and the reference model's
 // expectation after each action (middleware/test/model/reference-model.ts, written from the rules, not the product).
 // Plain data, no I/O.
-import { ACTIVE, BOUNCED, UNSUBSCRIBED, emailKey, settle, type ListStatus, type ModelAction, type ModelDecision, type ModelRecord, type ModelWorld, type SubscribeCounts } from '../test/model/reference-model';
+import { ACTIVE, BOUNCED, UNSUBSCRIBED, emailKey, settle, type ListStatus, type ModelAction, type ModelDecision, type ModelRecord, type ModelWorld } from '../test/model/reference-model';
 import type { SeededRandom } from './seeded-random';
 
 export interface SeedPerson {
@@ -68,15 +68,9 @@ export function generateAction(random: SeededRandom, world: ModelWorld, email: s
   return sfEdit(random.chance(0.5));
 }
 
-/**
- * Which AC subscribes R5 counts (see the reference model): the product's setting R5_Subscribe_Sources__c, whose
- * default is `public`, counts only a subscribe whose webhook reached it.
- */
-export const SUBSCRIBE_COUNTS: SubscribeCounts = 'any';
-
 /** Applies one action to the expected world (the model settles it as if the sync were instantaneous). */
 export function applyAction(world: ModelWorld, action: ModelAction): { world: ModelWorld; decisions: ModelDecision[] } {
-  return settle(world, [action], { subscribeCounts: SUBSCRIBE_COUNTS });
+  return settle(world, [action]);
 }
 
 export interface ObservedRecord {

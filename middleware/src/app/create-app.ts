@@ -36,6 +36,7 @@ import { RelayGapReader } from '../workers/relay-gap-reader';
 import { SalesforceAuditExport } from '../workers/salesforce-audit-export';
 import { FullReconciler, bulkSnapshotReader } from '../reconcile/full-reconciler';
 import { createSalesforceRecordReader } from '../workers/salesforce-records';
+import { createOptOutHistory } from '../salesforce/opt-out-history';
 import { PushWorker } from '../workers/push-worker';
 import { PullWorker } from '../workers/pull-worker';
 import { ownWriteObserver } from '../workers/ac-change-detector';
@@ -213,7 +214,8 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
   // Set once the pull worker exists (below): its pause at the org's daily API limit is a reason to be degraded.
   let writesPaused = (): string[] => [];
   const health = new ConsentHealth({ store, clock, metrics, circuitOptions: { failureThreshold: timing.circuitFailureThreshold, firstProbeDelayMs: timing.circuitFirstProbeMs, maxProbeDelayMs: timing.circuitMaxProbeMs }, otherReasons: () => [...permissions.reasons(), ...writesPaused()] });
-  const reader = createSalesforceRecordReader({ rest, store, optOutField: () => settings.get().optOutField, customFields });
+  const history = createOptOutHistory({ rest, onUnavailable: (objectName, error) => logger.info({ objectName, err: error instanceof Error ? error.message : String(error) }, 'opt-out field history not readable; change times keep their bounds') });
+  const reader = createSalesforceRecordReader({ rest, store, optOutField: () => settings.get().optOutField, customFields, history });
 
   const scope = createSyncScope({ rest, ac, settings: () => settings.get() });
   const campaignScoped = () => settings.get().scopeCampaignIds.length > 0;
@@ -297,7 +299,7 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     },
   });
 
-  const push = new PushWorker({ store, ac: acForOptOuts, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, circuit: health.activeCampaign, clock, logger, metrics, observeOwnWrites: ownWriteObserver({ store, clock, isBaselineDone: (tx) => poller.isBaselineDone(tx), onQueued: () => pullLoop?.poke() }) });
+  const push = new PushWorker({ store, ac: acForOptOuts, reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry, circuit: health.activeCampaign, clock, logger, metrics, observeOwnWrites: ownWriteObserver({ store, clock, isBaselineDone: (tx) => poller.isBaselineDone(tx), countedSubscribeSources: () => settings.get().r5SubscribeSources }), onPullWorkQueued: () => pullLoop?.poke() });
   const pull = new PullWorker({
     store,
     rest,
@@ -336,8 +338,8 @@ export async function startApp(config: AppConfig, options: AppOptions = {}): Pro
     if (push.inBulkBacklog()) return true;
     return (await store.jobs.readyCount(pushJobKind.name).catch(() => 0)) > config.activecampaign.bulkThreshold;
   };
-  const poller = new AcPoller({ store, ac, clock, logger, metrics, overlapMs: config.activecampaign.pollOverlapSeconds * 1000, fullPassEveryMs: timing.fullPassEveryMs, onQueued: () => pullLoop?.poke(), shouldPause: () => pollMayWait() });
-  const webhooks = new WebhookProcessor({ store, ac, clock, logger, metrics, isBaselineDone: () => poller.isBaselineDone(), onQueued: () => pullLoop?.poke(), lingerMs: timing.webhookLingerMs });
+  const poller = new AcPoller({ store, ac, clock, logger, metrics, overlapMs: config.activecampaign.pollOverlapSeconds * 1000, fullPassEveryMs: timing.fullPassEveryMs, onQueued: () => pullLoop?.poke(), shouldPause: () => pollMayWait(), countedSubscribeSources: () => settings.get().r5SubscribeSources });
+  const webhooks = new WebhookProcessor({ store, ac, clock, logger, metrics, isBaselineDone: () => poller.isBaselineDone(), onQueued: () => pullLoop?.poke(), lingerMs: timing.webhookLingerMs, countedSubscribeSources: () => settings.get().r5SubscribeSources });
 
   pushLoop = new WorkLoop('push', async () => {
     if (!settings.get().pushEnabled) return 0;

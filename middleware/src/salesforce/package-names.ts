@@ -60,6 +60,7 @@ export const settingsType = {
     eventMode: 'Event_Mode__c',
     integrationUsername: 'Integration_Username__c',
     auditLevel: 'Audit_Level__c',
+    r5SubscribeSources: 'R5_Subscribe_Sources__c',
   },
   /** Values of Event_Mode__c: subscribe to the CDC channel, the relay Platform Event, or both. */
   eventModes: ['CDC', 'RELAY', 'BOTH'] as const,

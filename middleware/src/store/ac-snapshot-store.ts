@@ -11,6 +11,13 @@ export interface AcSnapshot {
   acUpdatedAt: Date | null;
   /** The newest unsubscribe date among the lists left, as AC gave it; null when unknown. */
   lastUnsubscribedAt?: Date | null;
+  /** A re-subscribe seen before any delivery said who made it (R5 waits for its source: sync/subscribe-source.ts). */
+  awaitingSubscribe?: AwaitingSubscribe | null;
+}
+
+export interface AwaitingSubscribe {
+  at: Date;
+  lists: string[];
 }
 
 const snapshotRow = z.object({
@@ -20,11 +27,12 @@ const snapshotRow = z.object({
   hard_bounced: z.boolean(),
   ac_updated_at: z.coerce.date().nullable(),
   last_unsubscribed_at: z.coerce.date().nullable().optional(),
+  awaiting_subscribe: z.object({ at: z.coerce.date(), lists: z.array(z.string()) }).nullable().optional(),
 });
 
 function fromRow(raw: unknown): AcSnapshot {
   const r = snapshotRow.parse(raw);
-  return { acContactId: r.ac_contact_id, email: r.email_norm, listStatuses: r.list_statuses, hardBounced: r.hard_bounced, acUpdatedAt: r.ac_updated_at, lastUnsubscribedAt: r.last_unsubscribed_at ?? null };
+  return { acContactId: r.ac_contact_id, email: r.email_norm, listStatuses: r.list_statuses, hardBounced: r.hard_bounced, acUpdatedAt: r.ac_updated_at, lastUnsubscribedAt: r.last_unsubscribed_at ?? null, awaitingSubscribe: r.awaiting_subscribe ?? null };
 }
 
 export class AcSnapshotStore {
@@ -54,11 +62,11 @@ export class AcSnapshotStore {
   async upsertMany(snapshots: AcSnapshot[], tx: SqlExecutor = this.db): Promise<void> {
     if (snapshots.length === 0) return;
     await tx.query(
-      `INSERT INTO ac_contact_snapshots (ac_contact_id, email_norm, list_statuses, hard_bounced, ac_updated_at, last_unsubscribed_at, seen_at)
-         SELECT i, e, l, b, u, lu, $7 FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::boolean[], $5::timestamptz[], $6::timestamptz[]) AS t(i, e, l, b, u, lu)
+      `INSERT INTO ac_contact_snapshots (ac_contact_id, email_norm, list_statuses, hard_bounced, ac_updated_at, last_unsubscribed_at, awaiting_subscribe, seen_at)
+         SELECT i, e, l, b, u, lu, w, $8 FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::boolean[], $5::timestamptz[], $6::timestamptz[], $7::jsonb[]) AS t(i, e, l, b, u, lu, w)
        ON CONFLICT (ac_contact_id) DO UPDATE SET email_norm = EXCLUDED.email_norm, list_statuses = EXCLUDED.list_statuses,
          hard_bounced = EXCLUDED.hard_bounced, ac_updated_at = EXCLUDED.ac_updated_at, last_unsubscribed_at = EXCLUDED.last_unsubscribed_at,
-         seen_at = EXCLUDED.seen_at`,
+         awaiting_subscribe = EXCLUDED.awaiting_subscribe, seen_at = EXCLUDED.seen_at`,
       [
         snapshots.map((s) => s.acContactId),
         snapshots.map((s) => s.email.toLowerCase()),
@@ -66,6 +74,7 @@ export class AcSnapshotStore {
         snapshots.map((s) => s.hardBounced),
         snapshots.map((s) => s.acUpdatedAt),
         snapshots.map((s) => s.lastUnsubscribedAt ?? null),
+        snapshots.map((s) => (s.awaitingSubscribe === undefined || s.awaitingSubscribe === null ? null : JSON.stringify(s.awaitingSubscribe))),
         this.clock(),
       ],
     );

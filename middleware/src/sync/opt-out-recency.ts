@@ -37,7 +37,15 @@ export interface OptOutRecency {
 
 const wholeSeconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
-export function optOutRecency(record: { optedOut: boolean; lastModified: Date }, known: KnownOptOut | undefined): OptOutRecency {
+/**
+ * `historyAt`: when the org's field history (ContactHistory/LeadHistory, salesforce/opt-out-history.ts) says the
+ * opt-out field took the value the record holds. That is Salesforce's own record of the change: it replaces the
+ * bounds, and leaves nothing to wait for (a later LastModifiedDate is another field's change).
+ */
+export function optOutRecency(record: { optedOut: boolean; lastModified: Date }, known: KnownOptOut | undefined, historyAt: Date | null = null): OptOutRecency {
+  // Tracking is checked before the history is used, and its newest row holds the value the record holds, so it is
+  // the moment of the last change. What we hold may be only a bound from an earlier read: the history wins.
+  if (historyAt !== null) return { optOutChangedAt: historyAt, unseenChangeAt: null };
   // Never seen on the stream (a record older than the install): LastModifiedDate over-estimates an opt-out's time,
   // so a doubtful subscribe loses; an opt-in's time is unknown, so an unsubscribe wins.
   if (known === undefined || known.changedAt === null) return { optOutChangedAt: record.optedOut ? record.lastModified : null, unseenChangeAt: null };

@@ -2,6 +2,7 @@
 // changes behaviour where the data lives; these defaults apply when the package is not installed (DESIGN §3).
 import { z } from 'zod';
 import { settingsType } from '../salesforce/package-names';
+import { defaultCountedSubscribeSources, parseSubscribeSources, type SubscribeSource } from './subscribe-source';
 
 export type EventMode = (typeof settingsType.eventModes)[number];
 export type AuditLevel = (typeof settingsType.auditLevels)[number];
@@ -18,6 +19,8 @@ export interface Settings {
   integrationUsername: string | null;
   /** Which decisions are copied to the org's audit object (workers/salesforce-audit-export.ts). */
   auditLevel: AuditLevel;
+  /** R5: the subscribe sources (webhook `initiated_from`) that count as the person's own action (subscribe-source.ts). */
+  r5SubscribeSources: readonly SubscribeSource[];
 }
 
 export const defaultSettings: Settings = {
@@ -32,6 +35,7 @@ export const defaultSettings: Settings = {
   integrationUsername: null,
   // Failures only: an admin sees what needs them at no API cost in normal running.
   auditLevel: 'FAILURES',
+  r5SubscribeSources: defaultCountedSubscribeSources,
 };
 
 const f = settingsType.fields;
@@ -52,6 +56,15 @@ export const settingsRecordSchema = z.object({
   [f.eventMode]: z.enum(settingsType.eventModes).nullish(),
   [f.integrationUsername]: blankToNull,
   [f.auditLevel]: z.enum(settingsType.auditLevels).nullish(),
+  [f.r5SubscribeSources]: blankToNull.transform((text, ctx) => {
+    if (text === null) return null;
+    const parsed = parseSubscribeSources(text);
+    if (!Array.isArray(parsed)) {
+      ctx.addIssue({ code: 'custom', message: parsed.error });
+      return z.NEVER;
+    }
+    return parsed.length === 0 ? null : parsed;
+  }),
 });
 
 export function settingsFromRecord(raw: unknown): Settings {
@@ -69,6 +82,7 @@ export function settingsFromRecord(raw: unknown): Settings {
     eventMode: pick(f.eventMode, defaultSettings.eventMode),
     integrationUsername: pick(f.integrationUsername, defaultSettings.integrationUsername),
     auditLevel: pick(f.auditLevel, defaultSettings.auditLevel),
+    r5SubscribeSources: pick(f.r5SubscribeSources, defaultSettings.r5SubscribeSources),
   };
 }
 

@@ -8,6 +8,7 @@ import type { Store, SqlExecutor } from '../store';
 import type { ActiveCampaignClient, ContactsPage } from '../activecampaign/activecampaign-client';
 import { toAcContactState } from './ac-contact-state';
 import { detectAndQueue } from './ac-change-detector';
+import type { SubscribeSource } from '../sync/subscribe-source';
 import type { AcContactState } from '../sync/ac-transitions';
 import type { Clock } from '../store/clock';
 import type { Metrics } from '../observability/metrics';
@@ -39,6 +40,8 @@ export class AcPoller {
       overlapMs: number;
       fullPassEveryMs?: number;
       inScope?: (state: AcContactState) => boolean;
+      /** R5_Subscribe_Sources__c: a poll knows no source, so only a setting that counts `unknown` lets its R5 through. */
+      countedSubscribeSources?: () => readonly SubscribeSource[];
       onQueued?: () => void;
       /** Asked between pages of an incremental poll or a full pass: true stops there (the cursor holds the place). */
       shouldPause?: () => Promise<boolean>;
@@ -128,7 +131,7 @@ export class AcPoller {
     const { store } = this.deps;
     const states = page.contacts.map(toAcContactState);
     await store.db.transaction(async (tx) => {
-      const result = await detectAndQueue(store, tx, states, { observedAt: this.deps.clock(), via: 'poll', baseline, inScope: this.deps.inScope });
+      const result = await detectAndQueue(store, tx, states, { observedAt: this.deps.clock(), via: 'poll', baseline, inScope: this.deps.inScope, countedSubscribeSources: this.deps.countedSubscribeSources?.() });
       summary.observed += result.observed;
       summary.queued += result.queued;
       if (result.queued > 0) this.deps.metrics.jobsQueued.inc({ kind: pullJobKind.name }, result.queued);

@@ -49,7 +49,9 @@ export interface PushWorkerDeps {
   logger: Logger;
   metrics: Metrics;
   /** Hands what our own AC writes left to the reverse path's detector, in the job's transaction (ownWriteObserver). */
-  observeOwnWrites?: (observations: AcContactState[], tx: SqlExecutor) => Promise<void>;
+  observeOwnWrites?: (observations: AcContactState[], tx: SqlExecutor) => Promise<boolean>;
+  /** Wakes the pull loop after a transaction that queued pull work has committed (before it, the loop finds nothing). */
+  onPullWorkQueued?: () => void;
 }
 
 const LEASE_MS = 5 * 60_000;
@@ -216,14 +218,16 @@ export class PushWorker {
         }
       }
       if (!p.latestOptedOut) audits.push(...(await this.handleOptIn(p, correlation)));
+      let pullQueued = false;
       await store.db.transaction(async (tx) => {
         if (unsubscribed !== null) await store.unsubscribedLists.remember(unsubscribed.contactId, p.email, unsubscribed.lists, tx);
-        if (leftState !== null) await this.deps.observeOwnWrites?.([leftState], tx);
+        if (leftState !== null) pullQueued = (await this.deps.observeOwnWrites?.([leftState], tx)) === true;
         if (causeToDrop) await dropOptOutCauses(store, [p.email], tx);
         if (p.optOutPending) await new UnsubscribeIntents(store).settle(p.email, 'all', tx);
         await store.audit.record(audits, tx);
         await store.jobs.complete(job.id, tx);
       });
+      if (pullQueued) this.deps.onPullWorkQueued?.();
       this.deps.circuit?.succeeded();
       this.deps.metrics.jobsSucceeded.inc({ kind: pushJobKind.name });
       this.observeLatency(p);
@@ -365,6 +369,7 @@ export class PushWorker {
       await store.jobs.requeue(pushJobKind, c.job, this.deps.clock(), `still active after the bulk import on list(s) ${stillActive.join(', ')}: the single path finishes it`);
     }
     // One transaction for the whole round: thousands of confirmed jobs, one commit.
+    let pullQueued = false;
     await store.db.transaction(async (tx) => {
       await store.unsubscribedLists.rememberMany(confirmed.map(({ c, lists }) => ({ acContactId: c.contactId, email: c.job.payload.email, lists })), tx);
       await store.audit.record(
@@ -374,8 +379,9 @@ export class PushWorker {
         tx,
       );
       await store.jobs.completeMany(confirmed.map(({ c }) => c.job.id), tx);
-      await this.deps.observeOwnWrites?.(verified.observed, tx);
+      pullQueued = (await this.deps.observeOwnWrites?.(verified.observed, tx)) === true;
     });
+    if (pullQueued) this.deps.onPullWorkQueued?.();
     for (const { c } of confirmed) {
       this.deps.metrics.jobsSucceeded.inc({ kind: pushJobKind.name });
       this.observeLatency(c.job.payload);

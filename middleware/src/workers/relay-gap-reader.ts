@@ -17,8 +17,14 @@ import type { RecordSnapshot, SalesforceIntake } from './salesforce-intake';
 /** Key prefixes of the synced objects (the first three characters of every record id). */
 const objectByPrefix: Record<string, SyncedObject> = { '003': 'Contact', '00Q': 'Lead' };
 
-/** Rows read per run: one query page; the rest waits for the next run. */
+/** Rows read per page: one query page. */
 export const RELAY_GAP_BATCH = 2000;
+/**
+ * Pages one run reads at most. A relay storm (every event of several 4,900-event runs refused) leaves many thousand
+ * rows; at one page a run they would wait hours on the five-minute schedule. Bounded, so that one run's API use is
+ * bounded too; the rest waits for the next run.
+ */
+export const RELAY_GAP_PAGES_PER_RUN = 5;
 
 const f = auditObject.fields;
 const gapRowSchema = z.object({ Id: z.string(), [f.recordId]: z.string().nullish(), [f.occurredAt]: z.string().nullish() }).loose();
@@ -56,6 +62,20 @@ export class RelayGapReader {
   }
 
   private async run(): Promise<RelayGapSummary> {
+    const summary: RelayGapSummary = { rows: 0, reread: 0, reconciled: [], marked: 0 };
+    for (let page = 0; page < RELAY_GAP_PAGES_PER_RUN; page++) {
+      const read = await this.readPage();
+      summary.rows += read.rows;
+      summary.reread += read.reread;
+      summary.marked += read.marked;
+      for (const objectName of read.reconciled) if (!summary.reconciled.includes(objectName)) summary.reconciled.push(objectName);
+      // A short page was the last; rows that could not be marked would come back on the next page: stop instead.
+      if (read.rows < RELAY_GAP_BATCH || read.marked < read.rows) break;
+    }
+    return summary;
+  }
+
+  private async readPage(): Promise<RelayGapSummary> {
     const { rest, store } = this.deps;
     const summary: RelayGapSummary = { rows: 0, reread: 0, reconciled: [], marked: 0 };
     let rows: z.infer<typeof gapRowSchema>[];

@@ -31,7 +31,7 @@ const row = z.object({
   reason: z.string(),
   result: z.string(),
 });
-type AuditRow = z.infer<typeof row>;
+export type AuditRow = z.infer<typeof row>;
 
 /** A decision that failed or was given up on: what an admin must look at. */
 function isFailure(r: AuditRow): boolean {
@@ -51,7 +51,21 @@ export function exportedAt(level: AuditLevel, r: AuditRow): boolean {
 
 const f = auditObject.fields;
 
-function toAuditRecord(r: AuditRow): Record<string, unknown> {
+/**
+ * How Result__c begins for a failure in the org, followed by the error: the app page (OptOutSyncAdminController) lists
+ * rows that begin so, and admins filter reports on them ("Result starts with FAILED"). An offline gate
+ * (test/package/org-contract.test.ts) checks the Apex side lists the same.
+ */
+export const FAILURE_RESULT_PREFIX = { failed: 'FAILED', deadLetter: 'DEAD_LETTER' } as const;
+
+/** Result__c of a row: a failure begins with its prefix whatever the worker wrote ('failed: ...', the bare error of a dead letter). */
+function resultOf(r: AuditRow): string {
+  if (r.decision === 'dead-letter') return `${FAILURE_RESULT_PREFIX.deadLetter}: ${r.result}`;
+  if (r.result.startsWith('failed')) return `${FAILURE_RESULT_PREFIX.failed}${r.result.slice('failed'.length)}`;
+  return r.result;
+}
+
+export function toAuditRecord(r: AuditRow): Record<string, unknown> {
   const cut = (value: string | null) => (value === null ? null : value.slice(0, TEXT_LENGTH));
   return {
     [f.direction]: r.direction.toUpperCase(),
@@ -61,7 +75,7 @@ function toAuditRecord(r: AuditRow): Record<string, unknown> {
     [f.oldValue]: cut(r.old_value),
     [f.newValue]: cut(r.new_value),
     [f.reason]: cut(`${r.decision}: ${r.reason}`),
-    [f.result]: cut(r.result),
+    [f.result]: cut(resultOf(r)),
     [f.occurredAt]: r.occurred_at.toISOString(),
   };
 }

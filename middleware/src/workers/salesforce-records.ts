@@ -5,6 +5,7 @@ import { syncStateFields, syncedObjects, type SyncedObject } from '../salesforce
 import type { SalesforceRecordState } from '../sync/salesforce-write-plan';
 import type { Store } from '../store';
 import { optOutRecency } from '../sync/opt-out-recency';
+import type { OptOutHistory } from '../salesforce/opt-out-history';
 
 
 export interface SalesforceRecordReader {
@@ -47,6 +48,8 @@ export function createSalesforceRecordReader(deps: {
   store: Store;
   optOutField: () => string;
   customFields: () => Promise<boolean>;
+  /** The org's field history of the opt-out field, where tracked: dates changes the stream did not show. */
+  history?: OptOutHistory;
 }): SalesforceRecordReader {
   return {
     async readByEmails(emails) {
@@ -77,7 +80,17 @@ export function createSalesforceRecordReader(deps: {
       // Recency for R3/R5: the commit time of the newest opt-out change the stream gave us, unless the record was
       // modified since in a way nothing we know explains (sync/opt-out-recency.ts).
       const known = await deps.store.links.lastObserved(records.map((r) => r.id));
-      const dated = records.map((r) => ({ ...r, ...optOutRecency({ optedOut: r.optedOut, lastModified: r.lastModified }, known.get(r.id)) }));
+      // Salesforce's own record of when the opt-out changed, where the org tracks the field's history. Asked for
+      // every record, not only those we never saw change: a time we hold may itself be a bound from an earlier
+      // read (a resync, a gap re-read), and the history's exact moment is what R3/R5 should compare. Costs one
+      // query an object a batch, only in orgs that track the field.
+      const historyAt = new Map<string, Date>();
+      if (deps.history !== undefined) {
+        for (const objectName of syncedObjects) {
+          for (const [id, at] of await deps.history.lastChanges(objectName, records.filter((r) => r.objectName === objectName), optOutField)) historyAt.set(id, at);
+        }
+      }
+      const dated = records.map((r) => ({ ...r, ...optOutRecency({ optedOut: r.optedOut, lastModified: r.lastModified }, known.get(r.id), historyAt.get(r.id) ?? null) }));
       if (unreadable.length > 0) throw new PartialRecordRead(dated, unreadable);
       return dated;
     },

@@ -15,6 +15,7 @@ import type { AuditEntry } from '../store/audit-log';
 import { normaliseEmail } from '../sync/opt-out-change';
 import type { Metrics } from '../observability/metrics';
 import { pullJobKind } from '../sync/pull-job';
+import { subscribeSourceOf, type SubscribeSource } from '../sync/subscribe-source';
 
 /** Contacts per GET /contacts?ids[]= read (AC's page size). */
 const CONTACTS_PER_READ = 100;
@@ -51,6 +52,8 @@ export class WebhookProcessor {
        */
       lingerMs?: number;
       random?: () => number;
+      /** R5_Subscribe_Sources__c: whose re-subscribes count (subscribe-source.ts). */
+      countedSubscribeSources?: () => readonly SubscribeSource[];
     },
   ) {}
 
@@ -103,6 +106,7 @@ export class WebhookProcessor {
       this.nextReadAt = 0;
       await store.db.transaction(async (tx) => {
         const observations: AcContactState[] = [];
+        const deliveredSubscribes = new Map<string, Map<string, Set<SubscribeSource>>>();
         const gone: string[] = [];
         const unconfirmed: AuditEntry[] = [];
         for (const contactId of chunk) {
@@ -117,7 +121,17 @@ export class WebhookProcessor {
           // snapshot, is the settled state the rules are about; times come from AC's own records (sdate, udate).
           observations.push(state);
           for (const payload of byContact.get(contactId)?.payloads ?? []) {
-            if (confirmedByRead(payload, state)) continue;
+            if (confirmedByRead(payload, state)) {
+              // Who made a subscribe is said only here (initiated_from); it matters only for a list the read shows
+              // active, and it only labels a subscribe AC really holds (R5: subscribe-source.ts).
+              const listId = deliveredListId(payload.list);
+              if (payload.type === 'subscribe' && listId !== null && state.listStatuses[listId] === 1) {
+                const lists = deliveredSubscribes.get(contactId) ?? new Map<string, Set<SubscribeSource>>();
+                lists.set(listId, (lists.get(listId) ?? new Set()).add(subscribeSourceOf(payload.initiated_from)));
+                deliveredSubscribes.set(contactId, lists);
+              }
+              continue;
+            }
             unconfirmed.push({
               direction: 'ac_to_sf',
               email: normaliseEmail(state.email),
@@ -128,7 +142,7 @@ export class WebhookProcessor {
             });
           }
         }
-        const summary = await detectAndQueue(store, tx, observations, { observedAt: this.deps.clock(), via: 'webhook', baseline, inScope: this.deps.inScope });
+        const summary = await detectAndQueue(store, tx, observations, { observedAt: this.deps.clock(), via: 'webhook', baseline, inScope: this.deps.inScope, deliveredSubscribes, countedSubscribeSources: this.deps.countedSubscribeSources?.() });
         queued += summary.queued;
         await store.audit.record(unconfirmed, tx);
         await store.audit.record(gone.map((contactId) => ({ direction: 'ac_to_sf' as const, email: null, acContactId: contactId, decision: 'skip', reason: 'webhook for a contact that no longer exists', result: 'nothing to do' })), tx);

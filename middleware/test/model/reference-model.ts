@@ -20,10 +20,8 @@
 //   "hard bounced" flag; no later subscribe undoes it.
 // - Newest wins (R5): a subscribe (zero active lists -> one or more) unchecks Email Opt Out on each record whose
 //   Salesforce opt-out is not newer than the subscribe; a contact AC first shows us already subscribed (new to us)
-//   is not a subscribe by the person.
-// - Whose subscribe counts (R5, issue 16 item 7): only a subscribe whose webhook delivery reached us says who
-//   acted (`initiated_from`); one seen only by a poll or a reconcile (an import fires no webhook, a delivery can be
-//   lost and AC never sends it again) has an unknown source. `subscribeCounts` says which kinds count for R5.
+//   is not a subscribe by the person, nor is a subscribe whose webhook was lost (only the delivery's
+//   initiated_from says who subscribed; the default setting counts only the person's own, `public`).
 // - Email changes (R1, R2): a record that is opted out when its Email changes takes R1 to its new address (every
 //   list of the new address is unsubscribed, then R3 opts out that address's other records); the old address is
 //   left as it is. Its opt-out history does not move. An opted-in record's new address changes nothing. A change
@@ -64,19 +62,13 @@ export interface ModelWorld {
 export type ModelAction =
   | { kind: 'sf-set-opt-out'; at: number; recordId: string; optedOut: boolean }
   | { kind: 'ac-unsubscribe'; at: number; email: string; list: string | 'all' }
-  | { kind: 'ac-subscribe'; at: number; email: string; list: string; webhook?: SubscribeWebhook }
+  /**
+   * `deliveryLost`: AC's webhook for this subscribe never reached the middleware (it was down, or the delivery was
+   * lost on the way; AC never sends one again). Only the delivery says who subscribed, so R5 does not count it.
+   */
+  | { kind: 'ac-subscribe'; at: number; email: string; list: string; deliveryLost?: boolean }
   | { kind: 'sf-set-email'; at: number; recordId: string; email: string }
   | { kind: 'ac-hard-bounce'; at: number; email: string };
-
-/**
- * How we learned of a subscribe: `delivered` (default) its webhook arrived with the person's own source; `lost` its
- * delivery never arrived (a poll found it); `none` AC sent none (an import, an API call).
- */
-export type SubscribeWebhook = 'delivered' | 'lost' | 'none';
-
-/** Which subscribes R5 counts as the person's own action. The package default counts only confirmed `public`
- * deliveries (R5_Subscribe_Sources__c = public); `any` is the older reading, where a polled subscribe counted too. */
-export type SubscribeCounts = 'delivered' | 'any';
 
 /** Why a record or a list changed: the settled state plus this trail explain every difference. */
 export interface ModelDecision {
@@ -138,18 +130,16 @@ export function applyAcPersonAction(world: ModelWorld, action: Exclude<ModelActi
 }
 
 /** Settles a history: applies each action in time order with every consequence the rules give it. */
-export function settle(initial: ModelWorld, history: readonly ModelAction[], options: { subscribeCounts?: SubscribeCounts } = {}): ModelResult {
+export function settle(initial: ModelWorld, history: readonly ModelAction[]): ModelResult {
   const world = cloneWorld(initial);
   const decisions: ModelDecision[] = [];
-  const counts = options.subscribeCounts ?? 'any';
   const ordered = history.map((action, index) => ({ action, index })).sort((a, b) => a.action.at - b.action.at || a.index - b.index);
   for (const { action } of ordered) {
     if (action.kind === 'sf-set-opt-out') applySalesforceEdit(world, action, decisions);
     else if (action.kind === 'sf-set-email') applyEmailChange(world, action, decisions);
     else {
       const { before, after } = applyAcPersonAction(world, action);
-      const personal = action.kind !== 'ac-subscribe' || counts === 'any' || (action.webhook ?? 'delivered') === 'delivered';
-      if (after !== null) applyAcConsequences(world, emailKey(action.email), before, after, action.at, decisions, personal);
+      if (after !== null) applyAcConsequences(world, emailKey(action.email), before, after, action.at, decisions, action.kind !== 'ac-subscribe' || action.deliveryLost !== true);
     }
   }
   return { world, decisions };
@@ -201,7 +191,7 @@ function applyEmailChange(world: ModelWorld, action: Extract<ModelAction, { kind
 }
 
 /** R3, R4, R5 for one AC contact that went from `before` (null: new to us) to `after`. */
-function applyAcConsequences(world: ModelWorld, key: string, before: ModelAcContact | null, after: ModelAcContact, at: number, decisions: ModelDecision[], personal = true): void {
+function applyAcConsequences(world: ModelWorld, key: string, before: ModelAcContact | null, after: ModelAcContact, at: number, decisions: ModelDecision[], personSaidSo = true): void {
   const records = recordsOf(world, key);
   if (after.hardBounced && before?.hardBounced !== true) {
     // R4: opted out and flagged, so admins can tell a bounce from a choice.
@@ -223,13 +213,10 @@ function applyAcConsequences(world: ModelWorld, key: string, before: ModelAcCont
       decisions.push({ at, rule: 'R3', target: record.id });
     }
   }
-  // R5: zero active lists -> one or more; never for a contact new to us, never after a hard bounce, and only for a
-  // subscribe that counts as the person's own (`personal`): one we know only from a poll leaves the opt-out.
-  if (before !== null && activeListCount(before) === 0 && activeListCount(after) > 0 && !after.hardBounced) {
-    if (!personal) {
-      for (const record of records) if (record.optedOut) decisions.push({ at, rule: 'R5-refused', target: record.id });
-      return;
-    }
+  // R5: zero active lists -> one or more; never for a contact new to us, never after a hard bounce; only when the
+  // subscribe's delivery said the person made it (R5_Subscribe_Sources__c, default public: the model's people
+  // subscribe through forms, so a delivered subscribe is theirs and a lost one has no known source).
+  if (personSaidSo && before !== null && activeListCount(before) === 0 && activeListCount(after) > 0 && !after.hardBounced) {
     for (const record of records) {
       if (!record.optedOut) continue;
       if (record.hardBounced || (record.optOutChangedAt !== null && record.optOutChangedAt > at)) {

@@ -61,6 +61,20 @@ describe('CDC relay safety', () => {
     ]);
   });
 
+  test('when a gap row the audit refuses after the last retry is dropped silently, then the gate reports the lost opt-out', () => {
+    const copy = brokenCopy(replaceOnce('reconcileWhatTheAuditRefused(lost);', ''));
+    expect(findRelaySafetyProblems(copy)).toEqual([
+      'reconcileWhatTheAuditRefused: not called, so a gap row the audit object refuses after the last retry loses its opt-out',
+    ]);
+  });
+
+  test('when a run could need more DML rows than a transaction has to record its gaps, then the gate reports it', () => {
+    const copy = brokenCopy(replaceOnce('MAX_EVENTS_PER_RUN = 4900;', 'MAX_EVENTS_PER_RUN = 5000;'));
+    expect(findRelaySafetyProblems(copy)).toEqual([
+      'DML rows: a run that must record every event as a gap needs up to 10052, over the 10000 of one transaction (an uncatchable limit exception loses the batch)',
+    ]);
+  });
+
   test('when the Apex tests are read, then each way of losing an opt-out has its test', () => {
     const source = fs.readFileSync(path.join(repoRoot, handlerTest), 'utf8');
     const tests = [...source.matchAll(/@IsTest\s+static void (\w+)\(/g)].map((m) => m[1]);
@@ -75,6 +89,7 @@ describe('CDC relay safety', () => {
         'relaysTheNewEmailOfAnOptedOutRecord',
         'skipsChangesMadeByTheIntegrationUser',
         'reconcilesEveryObjectOfTheBatchWhenSomethingUnexpectedFails',
+        'reconcilesTheObjectWhenTheAuditRefusesTheGapRowAfterTheLastRetry',
       ]),
     );
   });

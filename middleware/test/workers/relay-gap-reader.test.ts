@@ -111,6 +111,18 @@ describe('relay gap reader', () => {
     expect(harness.emulator.get(auditObject.apiName, unknown)?.Result__c).toBe('RELAY_GAP_READ');
   });
 
+  test('a relay storm of more rows than one page is read in one run, each row marked once', async () => {
+    // 4,500 rows: what one run of the relay leaves when the bus refuses nearly all of its 4,900 events.
+    const contactId = String(harness.emulator.insert('Contact', { LastName: 'Storm', Email: `storm-${Date.now()}@example.com`, HasOptedOutOfEmail: true }, harness.emulator.users.admin.id).Id);
+    const rows = [relayGapRow(contactId), ...Array.from({ length: 4499 }, () => relayGapRow('003*'))];
+
+    const summary = await reader.readOnce();
+
+    expect(summary).toMatchObject({ rows: 4500, marked: 4500, reconciled: ['Contact'] });
+    expect(rows.filter((id) => harness.emulator.get(auditObject.apiName, id)?.Result__c !== 'RELAY_GAP_READ')).toEqual([]);
+    expect(await reader.readOnce()).toMatchObject({ rows: 0 });
+  });
+
   test('rows of other results (the relay errors an admin fixes, the decisions) are left alone', async () => {
     const row = harness.emulator.insert(auditObject.apiName, { Direction__c: 'SF_TO_AC', Result__c: 'RELAY_ERROR', Reason__c: 'opt-out field missing' }, harness.emulator.users.admin.id);
     expect(await reader.readOnce()).toMatchObject({ rows: 0 });

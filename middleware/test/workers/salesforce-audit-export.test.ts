@@ -56,7 +56,7 @@ describe('audit export to Salesforce', () => {
     await exporter.exportOnce();
     await store.audit.record([failed(1), written(1), skipped(1)]);
     expect(await exporter.exportOnce()).toMatchObject({ looked: 3, sent: 1 });
-    expect(orgRows()).toEqual([expect.objectContaining({ Direction__c: 'AC_TO_SF', Email__c: 'f1@example.com', Result__c: 'FIELD_CUSTOM_VALIDATION_EXCEPTION: x' })]);
+    expect(orgRows()).toEqual([expect.objectContaining({ Direction__c: 'AC_TO_SF', Email__c: 'f1@example.com', Result__c: 'DEAD_LETTER: FIELD_CUSTOM_VALIDATION_EXCEPTION: x' })]);
 
     level = 'SALESFORCE_CHANGES';
     await store.audit.record([failed(2), written(2), skipped(2)]);
@@ -72,6 +72,32 @@ describe('audit export to Salesforce', () => {
     // Nothing is sent twice.
     expect(await exporter.exportOnce()).toMatchObject({ looked: 0, sent: 0 });
     expect(orgRows()).toHaveLength(453);
+  });
+
+  test('a failed write and a dead letter reach the org beginning FAILED and DEAD_LETTER, which the app page lists', async () => {
+    await exporter.exportOnce();
+    await store.audit.record([
+      { ...written(1), result: 'failed: 003000000000001AAA UNABLE_TO_LOCK_ROW unable to obtain exclusive access' },
+      failed(2),
+    ]);
+    expect(await exporter.exportOnce()).toMatchObject({ looked: 2, sent: 2 });
+    expect(orgRows().map((r) => r.Result__c)).toEqual(['FAILED: 003000000000001AAA UNABLE_TO_LOCK_ROW unable to obtain exclusive access', 'DEAD_LETTER: FIELD_CUSTOM_VALIDATION_EXCEPTION: x']);
+  });
+
+  test('when the org daily API limit runs out mid-export, then what was sent stays sent and the rest follows once there is room, none twice', async () => {
+    level = 'ALL';
+    await exporter.exportOnce();
+    await store.audit.record(Array.from({ length: 450 }, (_, i) => skipped(i)));
+    // Room for exactly one more call: the first Collections call of 200 is answered, the second refused.
+    harness.emulator.setApiLimit({ max: harness.emulator.apiUsage().used + 1, enforce: true });
+    await expect(exporter.exportOnce()).rejects.toThrow(/REQUEST_LIMIT_EXCEEDED/);
+    expect(orgRows()).toHaveLength(200);
+
+    harness.emulator.setApiLimit({ max: 1_000_000 });
+    expect(await exporter.exportOnce()).toMatchObject({ looked: 250, sent: 250 });
+    const emails = orgRows().map((r) => r.Email__c);
+    expect(emails).toHaveLength(450);
+    expect(new Set(emails).size).toBe(450);
   });
 
   test('without the package there is nowhere to copy to: the cursor moves on and nothing waits', async () => {

@@ -71,6 +71,8 @@ export interface SalesforceEmulatorOptions {
   customFieldsInstalled?: boolean;
   /** Extra custom fields per entity, e.g. { Contact: [{ name: 'Custom_Opt_Out__c', type: 'boolean' }] }. */
   customFields?: Record<string, CustomFieldSpec[]>;
+  /** Fields whose history the org tracks (ContactHistory/LeadHistory rows), e.g. { Contact: ['HasOptedOutOfEmail'] }. None by default, as in a new org. */
+  fieldHistory?: Partial<Record<'Contact' | 'Lead', string[]>>;
   /** Custom CDC channels; default OptOutSync__chn with Contact and Lead, Email enriched. */
   customChannels?: CustomChannelConfig[];
   /** Platform events; default OptOut_Change__e (part of the package). */
@@ -158,6 +160,8 @@ export interface SalesforceEmulator {
   setLatency(ms: number): void;
   /** Field-level security of the integration user: 'hidden' (no Read), 'read' (no Edit) or 'edit'. */
   setFieldAccess(type: string, field: string, access: FieldAccess): void;
+  /** Setup > Set History Tracking: track these fields of Contact or Lead from now on ([] stops). */
+  trackFieldHistory(type: 'Contact' | 'Lead', fields: string[]): void;
   /** Object permissions of the integration user: 'none' (no Read), 'read' (no Edit) or 'edit'. */
   setObjectAccess(type: string, access: ObjectAccess): void;
   /** Delays event delivery (all channels, per channel, with jitter) as a loaded org does; zero is at once. */
@@ -201,6 +205,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     packageInstalled,
     customFields: opts.customFields ?? {},
     users: [],
+    ...(opts.fieldHistory !== undefined ? { fieldHistory: opts.fieldHistory } : {}),
   });
   const userSpecs = opts.users ?? [
     { username: 'integration@optoutsync.example', name: 'Integration User' },
@@ -309,6 +314,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     Scope_Campaign_Ids__c: null,
     Event_Mode__c: 'CDC',
     Integration_Username__c: integration.username,
+    R5_Subscribe_Sources__c: null,
     ...opts.settings,
   });
   if (packageInstalled) org.setCustomMetadata(settingsTypeName, 'Default', settingsDefaults());
@@ -435,6 +441,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     setPackageInstalled: (installed) => {
       packageInstalled = installed;
       org.packageInstalled = installed;
+      org.refreshFieldDefinitions();
       if (installed && !org.all(settingsTypeName).some((r) => r.fields.DeveloperName === 'Default')) {
         org.setCustomMetadata(settingsTypeName, 'Default', settingsDefaults());
       }
@@ -457,6 +464,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     setEventDelivery: (timing) => bus.setDeliveryTiming(timing),
     pendingEventCount: () => bus.pendingCount(),
     setFieldAccess: (type, field, access) => org.setFieldAccess(type, field, access),
+    trackFieldHistory: (type, fields) => org.trackFieldHistory(type, fields),
     setObjectAccess: (type, access) => org.setObjectAccess(type, access),
     setSessionTimeout: (ms) => {
       oauth.setSessionTimeout(ms);

@@ -12,6 +12,8 @@ import {
   campaignMemberDef,
   contactDef,
   customField,
+  historyDef,
+  fieldDefinitionDef,
   leadDef,
   packageSyncFields,
   auditDef,
@@ -90,6 +92,8 @@ export interface OrgDataOptions {
   packageInstalled: boolean;
   customFields: Record<string, CustomFieldSpec[]>;
   users: EmulatedUser[];
+  /** Fields whose history the org tracks, per object (Setup > Set History Tracking); none by default. */
+  fieldHistory?: Partial<Record<'Contact' | 'Lead', string[]>>;
 }
 
 const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -121,6 +125,8 @@ export class OrgData {
       this.extraFields[type] = specs.map(customField);
     }
     for (const user of this.users) this.setUserRecord(user);
+    for (const [type, fields] of Object.entries(options.fieldHistory ?? {})) this.trackFieldHistory(type as 'Contact' | 'Lead', fields);
+    this.refreshFieldDefinitions();
   }
 
   setUserRecord(user: EmulatedUser): void {
@@ -134,13 +140,60 @@ export class OrgData {
     return this.options.now();
   }
 
+  /** Turns field history tracking on for these fields of an object (an admin in Setup); [] turns it off. */
+  trackFieldHistory(type: 'Contact' | 'Lead', fields: string[]): void {
+    this.trackedHistory.set(type, new Set(fields.map((f) => f.toLowerCase())));
+    this.refreshFieldDefinitions();
+  }
+
+  /** FieldDefinition rows of Contact and Lead, as they stand now (fields come and go with the package). */
+  refreshFieldDefinitions(): void {
+    const table = this.table('FieldDefinition');
+    table.clear();
+    for (const type of ['Contact', 'Lead'] as const) {
+      const def = this.describe(type);
+      const tracked = this.trackedHistory.get(type) ?? new Set<string>();
+      for (const f of def?.fields ?? []) {
+        const id = `${type}.${f.name}`;
+        table.set(id, { type: 'FieldDefinition', fields: { Id: id, EntityDefinitionId: type, QualifiedApiName: f.name, IsFieldHistoryTracked: tracked.has(f.name.toLowerCase()) } });
+      }
+    }
+  }
+
+  private readonly trackedHistory = new Map<string, Set<string>>();
+
+  /** Salesforce's side of a tracked write: a history row per tracked field changed, 'created' on insert. */
+  private writeHistory(change: RecordChange, before: RecordFields | null): void {
+    const tracked = this.trackedHistory.get(change.entity);
+    if (tracked === undefined || tracked.size === 0) return;
+    const table = this.table(`${change.entity}History`);
+    const row = (fieldName: string, oldValue: FieldValue, newValue: FieldValue, dataType: string) => {
+      const id = this.ids.next('017');
+      table.set(id.slice(0, 15), {
+        type: `${change.entity}History`,
+        fields: { Id: id, IsDeleted: false, CreatedDate: change.at.toISOString(), CreatedById: change.context.userId, [`${change.entity}Id`]: change.id, Field: fieldName, DataType: dataType, OldValue: oldValue, NewValue: newValue },
+      });
+    };
+    if (before === null) {
+      row('created', null, null, 'Text');
+      return;
+    }
+    const def = this.requireType(change.entity);
+    for (const [name, value] of Object.entries(change.values)) {
+      if (!tracked.has(name.toLowerCase()) || before[name] === value) continue;
+      const type = this.findField(def, name)?.type;
+      row(this.findField(def, name)?.name ?? name, before[name] ?? null, value, type === 'boolean' ? 'Boolean' : 'Text');
+    }
+  }
+
   addCustomField(type: string, spec: CustomFieldSpec): void {
     (this.extraFields[type] ??= []).push(customField(spec));
+    this.refreshFieldDefinitions();
   }
 
   /** Entity definition as the org shows it now: package parts exist only while the package is installed. */
   describe(type: string): SObjectDef | undefined {
-    const all: SObjectDef[] = [contactDef(), leadDef(), userDef(), campaignDef(), campaignMemberDef()];
+    const all: SObjectDef[] = [contactDef(), leadDef(), userDef(), campaignDef(), campaignMemberDef(), historyDef('Contact'), historyDef('Lead'), fieldDefinitionDef()];
     if (this.packageInstalled) all.push(settingsDef(), auditDef());
     const def = all.find((d) => d.name.toLowerCase() === type.toLowerCase());
     if (!def) return undefined;
@@ -380,6 +433,8 @@ export class OrgData {
     if (def.name === auditTypeName) fields.Name = `AUD-${String(this.table(def.name).size + 1).padStart(7, '0')}`;
     this.table(def.name).set(id.slice(0, 15), { type: def.name, fields });
     const createValues: RecordFields = {};
+    const created = { entity: def.name, id, changeType: 'CREATE' as const, values: {}, nulled: [], after: fields, context, at };
+    this.writeHistory(created, null);
     for (const [k, v] of Object.entries(fields)) {
       if (v !== null && k !== 'Id' && k !== 'IsDeleted' && k !== 'SystemModstamp') createValues[k] = v;
     }
@@ -447,6 +502,7 @@ export class OrgData {
     const key = change.id.slice(0, 15);
     const record = table.get(key);
     if (change.changeType === 'CREATE' || !record) return;
+    this.writeHistory(change, record.fields);
     record.fields = { ...change.after };
   }
 

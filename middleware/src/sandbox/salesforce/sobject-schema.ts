@@ -205,6 +205,59 @@ export function campaignMemberDef(): SObjectDef {
   };
 }
 
+/**
+ * Field history of Contact and Lead (Object Reference, "ContactHistory" / "LeadHistory"): one row per change of a
+ * field whose history the org tracks (Setup > Set History Tracking, at most 20 fields an object), plus a row with
+ * Field 'created' when a record is created. Salesforce writes them; no API can. OldValue/NewValue are anyType: the
+ * value in the field's own type (a Checkbox's history holds booleans).
+ */
+export function historyDef(parent: 'Contact' | 'Lead'): SObjectDef {
+  const ro = { createable: false, updateable: false };
+  return {
+    name: `${parent}History`,
+    label: `${parent} History`,
+    keyPrefix: '017',
+    custom: false,
+    changeTracked: false,
+    writable: false,
+    fields: [
+      field('Id', 'id'),
+      field('IsDeleted', 'boolean'),
+      field('CreatedDate', 'datetime'),
+      field('CreatedById', 'reference', { referenceTo: ['User'] }),
+      field(`${parent}Id`, 'reference', { ...ro, referenceTo: [parent] }),
+      field('Field', 'picklist', ro),
+      field('DataType', 'string', ro),
+      field('OldValue', 'string', ro),
+      field('NewValue', 'string', ro),
+    ],
+  };
+}
+
+/**
+ * FieldDefinition (Object Reference, Tooling/metadata entity also queryable through the REST query resource): one
+ * row per field of an object; `IsFieldHistoryTracked` says whether Setup > Set History Tracking is on for it. Only
+ * Contact's and Lead's fields are listed here, filtered as Salesforce requires by `EntityDefinitionId` (for a
+ * standard object, its name).
+ */
+export function fieldDefinitionDef(): SObjectDef {
+  const ro = { createable: false, updateable: false };
+  return {
+    name: 'FieldDefinition',
+    label: 'Field Definition',
+    keyPrefix: '000',
+    custom: false,
+    changeTracked: false,
+    writable: false,
+    fields: [
+      field('Id', 'id'),
+      field('EntityDefinitionId', 'string', ro),
+      field('QualifiedApiName', 'string', ro),
+      field('IsFieldHistoryTracked', 'boolean', ro),
+    ],
+  };
+}
+
 /** Custom metadata type of the package: queryable by SOQL, not writable through REST DML. */
 export function settingsDef(): SObjectDef {
   const ro = { createable: false, updateable: false };
@@ -232,6 +285,7 @@ export function settingsDef(): SObjectDef {
       field('Event_Mode__c', 'picklist', { ...ro, picklistValues: ['CDC', 'RELAY', 'BOTH'] }),
       field('Integration_Username__c', 'string', ro),
       field('Audit_Level__c', 'picklist', { ...ro, picklistValues: ['FAILURES', 'SALESFORCE_CHANGES', 'ALL'] }),
+      field('R5_Subscribe_Sources__c', 'string', ro),
     ],
   };
 }

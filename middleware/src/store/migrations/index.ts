@@ -204,4 +204,14 @@ CREATE TABLE reconcile_sf_records (
 CREATE INDEX reconcile_sf_records_email ON reconcile_sf_records (pass_id, email_norm);
 `,
   },
+  {
+    version: 5,
+    name: 'a re-subscribe waiting to learn who made it',
+    sql: `
+-- R5 counts a re-subscribe only when a webhook delivery says who made it (initiated_from). A read (a poll) may see
+-- the subscribe before its delivery is processed: the subscribe waits here ({"at": sdate, "lists": [...]}) until a
+-- delivery names its source, or the lists it concerned are left again. NULL: nothing waits.
+ALTER TABLE ac_contact_snapshots ADD COLUMN awaiting_subscribe jsonb;
+`,
+  },
 ];

@@ -62,15 +62,10 @@ export function toRounds(world: ModelWorld, actions: TimelessAction[], offlineFl
   return rounds;
 }
 
-/**
- * Round i happens at historyStart + i s in the model: rounds are ordered, actions within a round are independent.
- * A subscribe made while the middleware is stopped lost its webhook delivery (AC never sends it again): the model
- * learns it as a subscribe of unknown source.
- */
+/** Round i happens at historyStart + i s in the model: rounds are ordered, actions within a round are independent. */
 export function timedHistory(rounds: Round[], start: number): ModelAction[] {
-  return rounds.flatMap((round, i) =>
-    round.actions.map((a) => ({ ...a, at: start + i * 1000, ...(a.kind === 'ac-subscribe' && round.offline ? { webhook: 'lost' } : {}) }) as ModelAction),
-  );
+  // A subscribe made while the middleware is down loses its webhook (AC never retries one): R5 does not count it.
+  return rounds.flatMap((round, i) => round.actions.map((a) => ({ ...a, at: start + i * 1000, ...(a.kind === 'ac-subscribe' && round.offline ? { deliveryLost: true } : {}) }) as ModelAction));
 }
 
 /**

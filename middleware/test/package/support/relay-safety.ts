@@ -6,6 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { classesDir } from './project-copy';
 
+/** Apex governor limit: DML rows per transaction (a published event is one, a gap row another). */
+const DML_ROWS_PER_TRANSACTION = 10_000;
+
 /** The platform runs a change-event trigger at most nine times again; after that it moves to the error state. */
 export const platformRetryLimit = 9;
 
@@ -46,14 +49,26 @@ export function findRelaySafetyProblems(projectDir: string): string[] {
   if (!/\.setResumeCheckpoint\(/.test(code)) {
     problems.push('setResumeCheckpoint: never called, so a cut batch or an exception replays what was relayed');
   }
-  if (!/OptOutEventPublisher\.publishEach\(/.test(code)) {
+  if (!/OptOutEventPublisher\.publishEach\(relay\.events\)/.test(code)) {
     problems.push('publishEach: not used, so one refused event fails every other event of the batch');
   }
   if (/OptOutEventPublisher\.publish\(/.test(code)) {
     problems.push('OptOutEventPublisher.publish: raises on one refusal, which loses the batch');
   }
-  if (!/MAX_EVENTS_PER_RUN/.test(code)) {
+  if (!/\breconcileWhatTheAuditRefused\(lost\)/.test(code)) {
+    problems.push('reconcileWhatTheAuditRefused: not called, so a gap row the audit object refuses after the last retry loses its opt-out');
+  }
+  const cap = /MAX_EVENTS_PER_RUN\s*=\s*(\d+)\s*;/.exec(code);
+  if (cap === null) {
     problems.push('MAX_EVENTS_PER_RUN: no cap on the events one run publishes (10,000 DML rows per transaction)');
+  } else {
+    // On the last retry a run publishes its events, has each refused and writes a gap row for each, plus its
+    // RELAY_ERROR rows and up to two whole-object reconcile events: all DML rows of one transaction.
+    const problemRows = Number(/MAX_PROBLEM_ROWS\s*=\s*(\d+)\s*;/.exec(code)?.[1] ?? Number.POSITIVE_INFINITY);
+    const worst = 2 * Number(cap[1]) + problemRows + 2;
+    if (worst > DML_ROWS_PER_TRANSACTION) {
+      problems.push(`DML rows: a run that must record every event as a gap needs up to ${worst}, over the ${DML_ROWS_PER_TRANSACTION} of one transaction (an uncatchable limit exception loses the batch)`);
+    }
   }
 
   // Header record ids reach Id.valueOf only inside toId's try block.

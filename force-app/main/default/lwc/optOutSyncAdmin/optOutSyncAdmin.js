@@ -9,6 +9,13 @@ function errorText(error) {
     return error && error.message ? error.message : 'Unknown error';
 }
 
+// The labels of Audit_Level__c's values (OptOutSync_Settings__mdt).
+const AUDIT_LEVEL_LABELS = {
+    FAILURES: 'Failures only',
+    SALESFORCE_CHANGES: 'Salesforce changes',
+    ALL: 'All decisions'
+};
+
 export default class OptOutSyncAdmin extends LightningElement {
     overview;
     error;
@@ -39,6 +46,11 @@ export default class OptOutSyncAdmin extends LightningElement {
         return this.overview && this.overview.settingsRecordExists
             ? 'Your settings record (Default)'
             : 'Package defaults (no settings record)';
+    }
+
+    get auditLevelLabel() {
+        const level = this.overview ? this.overview.auditLevel : undefined;
+        return AUDIT_LEVEL_LABELS[level] || level;
     }
 
     get pushLabel() {

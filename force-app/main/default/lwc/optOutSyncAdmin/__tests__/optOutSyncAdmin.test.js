@@ -8,6 +8,7 @@ jest.mock('@salesforce/apex/OptOutSyncAdminController.getOverview', () => ({ def
 
 const OVERVIEW = {
     eventMode: 'RELAY',
+    auditLevel: 'FAILURES',
     pushEnabled: true,
     optOutField: 'HasOptedOutOfEmail',
     settingsRecordExists: false,
@@ -45,6 +46,7 @@ describe('c-opt-out-sync-admin', () => {
 
         expect(text(element, 'event-mode')).toBe('RELAY');
         expect(text(element, 'push')).toBe('On');
+        expect(text(element, 'audit-level')).toBe('Failures only');
         expect(text(element, 'settings')).toBe('Package defaults (no settings record)');
         expect(text(element, 'failures')).toContain('RELAY_GAP 003*: Not relayed: LIMIT_EXCEEDED');
         expect(text(element, 'checks')).toContain('Missing: CampaignMember: read (Campaign scope)');

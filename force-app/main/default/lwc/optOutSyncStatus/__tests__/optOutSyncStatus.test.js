@@ -106,4 +106,50 @@ describe('c-opt-out-sync-status', () => {
             })
         ]);
     });
+
+    it('says a field is hidden rather than showing an empty value as a fact', async () => {
+        const element = mount();
+        getStatus.emit({
+            ...STATUS,
+            optedOut: null,
+            acStatus: null,
+            optOutSource: null,
+            hiddenFields: ['optedOut', 'AC_Status__c', 'Opt_Out_Source__c'],
+            auditVisible: false,
+            recentAudit: []
+        });
+        await settle();
+
+        expect(text(element, 'opt-out')).toBe('Hidden');
+        expect(text(element, 'ac-status')).toBe('Hidden');
+        expect(text(element, 'source')).toBe('Hidden');
+        expect(text(element, 'audit-hidden')).toBe('You cannot read the OptOutSync audit log.');
+    });
+
+    it('sends a record once however often Resync is clicked within a minute, and again after it', async () => {
+        resync.mockResolvedValue('Sent to ActiveCampaign.');
+        let now = Date.parse('2026-01-01T00:00:00Z');
+        const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+        const element = mount();
+        getStatus.emit(STATUS);
+        await settle();
+        const toasts = [];
+        element.addEventListener(ShowToastEventName, (event) => toasts.push(event.detail));
+        const button = () => element.shadowRoot.querySelector('[data-id="resync"]');
+
+        button().click();
+        await settle();
+        now += 5000;
+        button().click();
+        button().click();
+        await settle();
+        now += 60000;
+        button().click();
+        await settle();
+        clock.mockRestore();
+
+        expect(resync).toHaveBeenCalledTimes(2);
+        expect(toasts.map((toast) => toast.variant)).toEqual(['success', 'info', 'info', 'success']);
+        expect(toasts[1].message).toBe('Already sent 5 seconds ago: the middleware is on it.');
+    });
 });

@@ -686,13 +686,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     // dispatch ledger as soon as the subscribe is answered (every delivery of it lost, or none queued).
     let dispatchCursor = 0;
     const dispatchSchema = z.object({ dispatches: z.array(z.object({ type: z.string(), email: z.string(), list: z.string(), hooks: z.number(), lost: z.number() })) });
-    const subscribeWebhook = async (action: Extract<ModelAction, { kind: 'ac-subscribe' }>): Promise<'delivered' | 'lost' | 'none'> => {
+    const deliverySchema = z.array(z.object({ type: z.string(), list: z.string(), sentAt: z.string(), status: z.number().optional(), error: z.string().optional() }).loose());
+    const subscribeOutcome = async (action: Extract<ModelAction, { kind: 'ac-subscribe' }>): Promise<'delivered' | 'lost' | 'none'> => {
       const { dispatches } = dispatchSchema.parse(await http('GET', `${acProc.url}/__sandbox/webhook-dispatches?from=${dispatchCursor}`));
       const index = dispatches.findLastIndex((d) => d.type === 'subscribe' && emailKey(d.email) === emailKey(action.email) && d.list === action.list);
       dispatchCursor += dispatches.length;
       const found = dispatches[index];
       if (found === undefined || found.hooks === 0) return 'none';
-      return found.lost === found.hooks ? 'lost' : 'delivered';
+      if (found.lost === found.hooks) return 'lost';
+      // Held up to the reorder window, then up to AC's delivery timeout: wait for every attempt to be recorded.
+      const deadline = Date.now() + (options.webhookReorderWindowMs ?? 0) + 30_000;
+      for (;;) {
+        const attempts = deliverySchema.parse(await http('GET', `${acProc.url}/__sandbox/webhook-deliveries?email=${encodeURIComponent(emailKey(action.email))}`)).filter((d) => d.type === 'subscribe' && d.list === action.list && Date.parse(d.sentAt) >= action.at);
+        if (attempts.some((d) => d.status !== undefined && d.status < 300)) return 'delivered';
+        if (attempts.length >= found.hooks || Date.now() > deadline) return 'lost';
+        await sleep(200);
+      }
     };
 
     const perform = async (action: ModelAction) => {
@@ -721,14 +730,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       while (pending.size >= options.maxPending || pending.size >= everyEmail.length) await sleep(50);
       const free = everyEmail.filter((k) => !pending.has(k));
       const key = random.pick(free);
-      let action = generateAction(random, world, key, listIds, Date.now());
+      const action = generateAction(random, world, key, listIds, Date.now());
       await perform(action);
-      if (action.kind === 'ac-subscribe' && (await subscribeWebhook(action)) !== 'delivered') action = { ...action, deliveryLost: true };
-      const applied = applyAction(world, action);
-      world = applied.world;
-      decisions.push(...applied.decisions);
-      history.push(action);
       pending.set(key, Date.now());
+      // A subscribe enters the model once its deliveries were attempted: R5 counts it only if one reached an
+      // instance (a delivery to an instance that is down is as lost as one lost on the way). Until then the email
+      // stays pending and nobody else acts on it.
+      if (action.kind === 'ac-subscribe') running.push(subscribeOutcome(action).then((outcome) => book(outcome === 'delivered' ? action : { ...action, deliveryLost: true })));
+      else book(action);
       if (Date.now() - lastProgress > 10_000) {
         lastProgress = Date.now();
         note(`${issued + 1}/${options.changes} changes issued, ${pending.size} settling, kills ${kills}`);

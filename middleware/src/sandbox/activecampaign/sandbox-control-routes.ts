@@ -103,7 +103,12 @@ export function sandboxControlRoutes(emulator: () => ActiveCampaignEmulator): Ro
     emulator().requestLog.length = 0;
     res.status(200).json({ ok: true });
   });
-  router.get('/webhook-deliveries', (_req, res) => res.status(200).json(emulator().webhookDeliveries));
+  /** `?email=<address>`: only the deliveries about that contact (case-insensitive). */
+  router.get('/webhook-deliveries', (req, res) => {
+    const email = z.string().optional().catch(undefined).parse(req.query.email)?.toLowerCase();
+    const all = emulator().webhookDeliveries;
+    res.status(200).json(email === undefined ? all : all.filter((d) => (d.fields['contact[email]'] ?? '').toLowerCase() === email));
+  });
   /** `?from=<n>`: the changes queued for webhooks from the n-th on, each with its hooks and lost deliveries. */
   router.get('/webhook-dispatches', (req, res) => {
     const from = z.coerce.number().int().min(0).catch(0).parse(req.query.from);

@@ -1,7 +1,8 @@
 // Closes windows in which stream events may have been missed (expired replay id after downtime, GAP_OVERFLOW):
 // SOQL on LastModifiedDate since the last moment we knew we were in step, and queue every record whose opt-out
 // value differs from what we last saw. Records we never saw are queued only when opted out (R1 must hold; an
-// opt-in we never saw changes nothing under the sticky default).
+// opt-in we never saw changes nothing under the sticky default). An opted-out record whose Email is not the address
+// we last saw it with got a new one in the window: R1 applies to the new address (as the stream's EMAIL_CHANGE).
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Store } from '../store';
@@ -10,11 +11,12 @@ import type { OptOutChange } from '../salesforce/change-normaliser';
 import type { Settings } from '../sync/settings';
 import type { SalesforceIntake } from './salesforce-intake';
 import type { Clock } from '../store/clock';
+import { normaliseEmail } from '../sync/opt-out-change';
 
 /** How far before the last known-good moment a reconcile starts (found by the chaos run: a stream killed mid-flight). */
 export const RECONCILE_MARGIN_MS = 5 * 60_000;
 
-const linkRow = z.object({ sf_record_id: z.string(), email_norm: z.string(), opted_out: z.boolean().nullable() });
+const linkRow = z.object({ sf_record_id: z.string(), opted_out: z.boolean().nullable(), email_norm: z.string() });
 
 export class SalesforceReconciler {
   private running: Promise<number> | null = null;
@@ -72,13 +74,15 @@ export class SalesforceReconciler {
     let queued = 0;
     for (const objectName of objects) {
       const rows = await this.deps.rest.queryChangedSince(objectName, since, ['Id', 'Email', optOutField, 'LastModifiedDate'], schema, { timestampField: 'LastModifiedDate' });
-      const known = await store.db.query(`SELECT sf_record_id, email_norm, opted_out FROM sf_ac_links WHERE sf_record_id = ANY($1::text[])`, [rows.map((r) => r.Id)]);
+      const known = await store.db.query(`SELECT sf_record_id, opted_out, email_norm FROM sf_ac_links WHERE sf_record_id = ANY($1::text[])`, [rows.map((r) => r.Id)]);
       const seen = new Map(known.rows.map((k) => linkRow.parse(k)).map((k) => [k.sf_record_id, k]));
-      // An opted-out record now under another address changed its email in the window: R1 applies to the new one.
-      const movedAddress = (r: { Id: string; Email: string | null }) => r.Email !== null && seen.get(r.Id)?.email_norm !== r.Email.trim().toLowerCase();
+      const movedAddress = (r: { Id: string; Email: string | null }, optedOut: boolean) => {
+        const link = seen.get(r.Id);
+        return optedOut && link !== undefined && link.opted_out === true && r.Email !== null && normaliseEmail(r.Email) !== link.email_norm;
+      };
       const changes: OptOutChange[] = rows
         .map((r) => ({ r, optedOut: r[optOutField] === true }))
-        .filter(({ r, optedOut }) => (seen.has(r.Id) ? seen.get(r.Id)?.opted_out !== optedOut || (optedOut && movedAddress(r)) : optedOut))
+        .filter(({ r, optedOut }) => (seen.has(r.Id) ? seen.get(r.Id)!.opted_out !== optedOut || movedAddress(r, optedOut) : optedOut))
         .map(({ r, optedOut }) => ({
           recordId: r.Id,
           objectName,
@@ -87,7 +91,9 @@ export class SalesforceReconciler {
           changedAt: new Date(r.LastModifiedDate),
           changedBy: null,
           changeOrigin: '',
-          source: 'GAP' as const,
+          // A new address of a record already opted out is dated by the record's last change, which is no earlier
+          // than the Email edit: lists the new address was on by then are unsubscribed, later ones are its own choice.
+          source: movedAddress(r, optedOut) ? ('EMAIL_CHANGE' as const) : ('GAP' as const),
           transactionKey: null,
           replayId: '',
           channel: 'reconcile',

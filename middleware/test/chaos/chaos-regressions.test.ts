@@ -126,6 +126,30 @@ describe.each(engines)('chaos regressions on %s', (engine) => {
     expect(queued.map((c) => [c.recordId, c.optedOut])).toEqual([['003000000000002AAA', true]]);
   });
 
+  test('when an opted-out record got a new Email while the stream was down, then the reconcile queues R1 for the new address, dated by the record\'s last change', async () => {
+    // Chaos short run, seed 1560943147: the stream holder was killed with its replay id expiring; an opted-out
+    // Contact's Email was edited to another person's address in the window; the reconcile saw an opt-out value it
+    // already knew and queued nothing, so the new address stayed subscribed (and R3 never opted out its records).
+    const recordId = '003000000000003AAA';
+    await store.db.transaction((tx) =>
+      store.links.recordObservations([{ recordId, objectName: 'Contact', email: 'before@example.com', optedOut: true, changedAt: new Date('2026-12-06T18:25:15.000Z') }], tx),
+    );
+    const rows = [{ Id: recordId, Email: 'After@Example.com', HasOptedOutOfEmail: true, LastModifiedDate: '2026-12-06T18:25:35.000Z' }];
+    const queued: OptOutChange[] = [];
+    const reconciler = new SalesforceReconciler({
+      store,
+      rest: { queryChangedSince: async <T>(_object: string, _since: Date, _fields: string[], schema: z.ZodType<T>) => rows.map((r) => schema.parse(r)) },
+      intake: { queue: async (_tx: unknown, changes: OptOutChange[]) => void queued.push(...changes) } as unknown as SalesforceIntake,
+      settings: () => defaultSettings,
+      clock: systemClock,
+      logger: silent,
+    });
+
+    await reconciler.reconcile(['Contact'], new Date('2026-12-06T18:25:30.000Z'), 'replay id expired');
+
+    expect(queued.map((c) => [c.recordId, c.email, c.optedOut, c.source, c.changedAt.toISOString()])).toEqual([[recordId, 'After@Example.com', true, 'EMAIL_CHANGE', '2026-12-06T18:25:35.000Z']]);
+  });
+
   test('when a reconcile is requested while another one runs, then it makes its own query after the first one ends instead of sharing its result', async () => {
     const events: string[] = [];
     let releaseFirst: () => void = () => undefined;

@@ -129,6 +129,9 @@ export function runProductStepwise(initial: ModelWorld, history: readonly ModelA
   const ordered = history.map((action, index) => ({ action, index })).sort((a, b) => a.action.at - b.action.at || a.index - b.index);
   for (const { action } of ordered) {
     let key: string;
+    // Email changes go through the intake's EMAIL_CHANGE path, which this pure simulation does not reproduce; the
+    // history arbitraries never generate them, and the system and chaos tests drive them through the real product.
+    if (action.kind === 'sf-set-email') throw new Error('runProductStepwise does not simulate email changes');
     if (action.kind === 'sf-set-opt-out') {
       const record = state.records.find((r) => r.id === action.recordId);
       if (record === undefined || record.optedOut === action.optedOut) continue;

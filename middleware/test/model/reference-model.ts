@@ -22,6 +22,10 @@
 //   Salesforce opt-out is not newer than the subscribe; a contact AC first shows us already subscribed (new to us)
 //   is not a subscribe by the person, nor is a subscribe whose webhook was lost (only the delivery's
 //   initiated_from says who subscribed; the default setting counts only the person's own, `public`).
+// - Email changes (R1, R2): a record that is opted out when its Email changes takes R1 to its new address (every
+//   list of the new address is unsubscribed, then R3 opts out that address's other records); the old address is
+//   left as it is. Its opt-out history does not move. An opted-in record's new address changes nothing. A change
+//   of case only counts as an edit too (a change event carries the new value only).
 // - No loops, no empty writes (R6): a change this product wrote causes no further rule here (its echo is
 //   dropped), and a write that would change nothing is not a change at all.
 export type ListStatus = 0 | 1 | 2 | 3;
@@ -63,6 +67,7 @@ export type ModelAction =
    * lost on the way; AC never sends one again). Only the delivery says who subscribed, so R5 does not count it.
    */
   | { kind: 'ac-subscribe'; at: number; email: string; list: string; deliveryLost?: boolean }
+  | { kind: 'sf-set-email'; at: number; recordId: string; email: string }
   | { kind: 'ac-hard-bounce'; at: number; email: string };
 
 /** Why a record or a list changed: the settled state plus this trail explain every difference. */
@@ -103,7 +108,7 @@ export function cloneWorld(world: ModelWorld): ModelWorld {
  * an unknown contact; "unsubscribe from all" moves every list not yet unsubscribed to 2; a hard bounce marks the
  * contact bounced and its active and unconfirmed lists 3. Returns the contact before the action (null when new).
  */
-export function applyAcPersonAction(world: ModelWorld, action: Exclude<ModelAction, { kind: 'sf-set-opt-out' }>): { before: ModelAcContact | null; after: ModelAcContact | null } {
+export function applyAcPersonAction(world: ModelWorld, action: Exclude<ModelAction, { kind: 'sf-set-opt-out' | 'sf-set-email' }>): { before: ModelAcContact | null; after: ModelAcContact | null } {
   const key = emailKey(action.email);
   const existing = world.ac[key];
   const before = existing === undefined ? null : { lists: { ...existing.lists }, hardBounced: existing.hardBounced };
@@ -131,6 +136,7 @@ export function settle(initial: ModelWorld, history: readonly ModelAction[]): Mo
   const ordered = history.map((action, index) => ({ action, index })).sort((a, b) => a.action.at - b.action.at || a.index - b.index);
   for (const { action } of ordered) {
     if (action.kind === 'sf-set-opt-out') applySalesforceEdit(world, action, decisions);
+    else if (action.kind === 'sf-set-email') applyEmailChange(world, action, decisions);
     else {
       const { before, after } = applyAcPersonAction(world, action);
       if (after !== null) applyAcConsequences(world, emailKey(action.email), before, after, action.at, decisions, action.kind !== 'ac-subscribe' || action.deliveryLost !== true);
@@ -154,17 +160,34 @@ function applySalesforceEdit(world: ModelWorld, action: Extract<ModelAction, { k
   const key = emailKey(record.email);
   const contact = world.ac[key];
   if (contact === undefined) return;
-  // R1: every list the email is on and could still be mailed from.
+  unsubscribeEverywhere(world, key, action.at, decisions);
+}
+
+/** R1 for one address: every list it is on and could still be mailed from; then R3 for its other records. */
+function unsubscribeEverywhere(world: ModelWorld, key: string, at: number, decisions: ModelDecision[]): void {
+  const contact = world.ac[key];
+  if (contact === undefined) return;
   const before = { lists: { ...contact.lists }, hardBounced: contact.hardBounced };
   for (const [list, status] of Object.entries(contact.lists)) {
     if (status === ACTIVE || status === UNCONFIRMED) {
       contact.lists[list] = UNSUBSCRIBED;
-      decisions.push({ at: action.at, rule: 'R1', target: `${key} list ${list}` });
+      decisions.push({ at, rule: 'R1', target: `${key} list ${list}` });
     }
   }
   // The product's own unsubscribe still makes the contact "unsubscribed from all": R3 opts out the email's other
   // records (true opt-out). R6 only drops the echo of writes; it does not exempt this consequence.
-  applyAcConsequences(world, key, before, contact, action.at, decisions);
+  applyAcConsequences(world, key, before, contact, at, decisions);
+}
+
+/** An Email edit: R1 follows an opted-out record to its new address; the old address keeps its lists (R2). */
+function applyEmailChange(world: ModelWorld, action: Extract<ModelAction, { kind: 'sf-set-email' }>, decisions: ModelDecision[]): void {
+  const record = world.records.find((r) => r.id === action.recordId);
+  // An edit that types the same string is no change (Salesforce reports none). A change of case only is the same
+  // address, but a change event carries only the new value, so nobody can tell it from a new address: R1 applies
+  // to the address the record now has either way (the safe side; its lists were the record's R1 to leave anyway).
+  if (record === undefined || record.email === action.email) return;
+  record.email = action.email;
+  if (record.optedOut) unsubscribeEverywhere(world, emailKey(action.email), action.at, decisions);
 }
 
 /** R3, R4, R5 for one AC contact that went from `before` (null: new to us) to `after`. */

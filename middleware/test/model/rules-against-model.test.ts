@@ -145,7 +145,7 @@ describe('the product rules against the reference model', () => {
         const subscribedAt: Record<string, Record<string, number>> = {};
         const jobs = new Map<string, PullJobPayload>();
         for (const action of history) {
-          if (action.kind === 'sf-set-opt-out') continue;
+          if (action.kind === 'sf-set-opt-out' || action.kind === 'sf-set-email') continue;
           const key = emailKey(action.email);
           applyAcPersonAction({ records: [], ac: state.ac }, action);
           if (action.kind === 'ac-subscribe') (subscribedAt[key] ??= {})[action.list] = action.at;

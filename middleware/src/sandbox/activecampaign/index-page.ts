@@ -19,6 +19,7 @@ lives in memory and is gone when the sandbox stops.</p>
 <li><a href="/__sandbox/contacts?email=katherine.johnson%40example.com">/__sandbox/contacts?email=&hellip;</a>: a contact and its status on each list (1 subscribed, 2 unsubscribed)</li>
 <li><a href="/__sandbox/requests">/__sandbox/requests</a>: every API request the middleware made</li>
 <li><a href="/__sandbox/webhook-deliveries">/__sandbox/webhook-deliveries</a>: the webhooks sent to the middleware</li>
+<li><a href="/__sandbox/webhook-dispatches">/__sandbox/webhook-dispatches</a>: each change queued for webhooks, with its lost deliveries</li>
 </ul>
 <h2>Act as a contact by hand</h2>
 <p>Unsubscribe from every list (the middleware then checks Email Opt Out on each Salesforce record with that email),

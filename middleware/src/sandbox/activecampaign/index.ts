@@ -22,7 +22,7 @@ import { listsAndTagsApi } from './lists-and-tags-api';
 import { type ContactView, PersonActions, type PersonSource } from './person-actions';
 import { Representations } from './resource-representations';
 import { sandboxControlRoutes } from './sandbox-control-routes';
-import { WebhookDispatcher, type WebhookDelivery } from './webhook-dispatcher';
+import { WebhookDispatcher, type WebhookDelivery, type WebhookDispatch } from './webhook-dispatcher';
 import { webhooksApi } from './webhooks-api';
 import { activeCampaignIndexPage } from './index-page';
 
@@ -97,13 +97,15 @@ export interface ActiveCampaignEmulator {
   contactByEmail(email: string): ContactView | undefined;
   setFault(fault: FaultSpec): void;
   clearFaults(): void;
-  configure(change: { rateLimitPerSecond?: number; rateLimitWindowMs?: number; listChangeBumpsUdate?: boolean; webhookDropShare?: number }): void;
+  configure(change: { rateLimitPerSecond?: number; rateLimitWindowMs?: number; listChangeBumpsUdate?: boolean; webhookDropShare?: number; webhookReorderWindowMs?: number }): void;
   /** completes every queued bulk import now */
   flushImports(): void;
   /** resolves once every queued webhook delivery has been attempted */
   webhooksIdle(): Promise<void>;
   readonly requestLog: RequestLogEntry[];
   readonly webhookDeliveries: WebhookDelivery[];
+  /** Every change queued for webhooks, with how many of its deliveries were lost (decided when queued). */
+  readonly webhookDispatches: WebhookDispatch[];
 }
 
 /** AC's answer to a token it does not accept (403, "could not be authenticated", in its errors shape). */
@@ -279,11 +281,13 @@ export async function startActiveCampaignEmulator(
       if (change.rateLimitWindowMs !== undefined) limiter.windowMs = change.rateLimitWindowMs;
       if (change.listChangeBumpsUdate !== undefined) state.listChangeBumpsUdate = change.listChangeBumpsUdate;
       if (change.webhookDropShare !== undefined) webhooks.dropShare = change.webhookDropShare;
+      if (change.webhookReorderWindowMs !== undefined) webhooks.reorderWindowMs = change.webhookReorderWindowMs;
     },
     flushImports: () => importer.flush(),
     webhooksIdle: () => webhooks.idle(),
     requestLog,
     webhookDeliveries: webhooks.deliveries,
+    webhookDispatches: webhooks.dispatches,
   };
   return emulator;
 }

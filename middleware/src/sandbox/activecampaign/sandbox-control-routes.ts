@@ -30,6 +30,8 @@ const schemas = {
     listChangeBumpsUdate: z.boolean().optional(),
     /** share of webhook deliveries lost on the way (0..1), as a network loses them; AC never sends them again */
     webhookDropShare: z.number().min(0).max(1).optional(),
+    /** hold each webhook delivery up to this long and send it on its own: later changes may arrive first */
+    webhookReorderWindowMs: z.number().int().min(0).optional(),
   }),
 };
 
@@ -101,6 +103,16 @@ export function sandboxControlRoutes(emulator: () => ActiveCampaignEmulator): Ro
     emulator().requestLog.length = 0;
     res.status(200).json({ ok: true });
   });
-  router.get('/webhook-deliveries', (_req, res) => res.status(200).json(emulator().webhookDeliveries));
+  /** `?email=<address>`: only the deliveries about that contact (case-insensitive). */
+  router.get('/webhook-deliveries', (req, res) => {
+    const email = z.string().optional().catch(undefined).parse(req.query.email)?.toLowerCase();
+    const all = emulator().webhookDeliveries;
+    res.status(200).json(email === undefined ? all : all.filter((d) => (d.fields['contact[email]'] ?? '').toLowerCase() === email));
+  });
+  /** `?from=<n>`: the changes queued for webhooks from the n-th on, each with its hooks and lost deliveries. */
+  router.get('/webhook-dispatches', (req, res) => {
+    const from = z.coerce.number().int().min(0).catch(0).parse(req.query.from);
+    res.status(200).json({ from, dispatches: emulator().webhookDispatches.slice(from) });
+  });
   return router;
 }

@@ -3,6 +3,8 @@
 // - filtered by the hook's `events`, `sources` (public/admin/api/system) and optional `listid`;
 // - "Webhooks are never retried": each change is delivered at most once here, whatever the answer;
 // - an HTTP 410 answer sets the hook inactive (re-activation needs delete + re-create);
+// - no order is promised: each delivery is an independent POST (the docs give no sequence number or ordering
+//   guarantee), so `reorderWindowMs` can hold each one a while and let a later change arrive first;
 // - no signature header (AC publishes none).
 import type { AccountClock } from './account-clock';
 import type { AccountState, ChangeEvent, ChangeSource } from './account-state';
@@ -64,14 +66,29 @@ export interface WebhookDelivery {
   deactivatedHook: boolean;
 }
 
+/** One change and what became of its deliveries, decided when it is queued: how many hooks it went to, how many of
+ *  those were lost on the way. Lets an observer tell at once whether a change can ever reach the receiver. */
+export interface WebhookDispatch {
+  type: ChangeEvent['type'];
+  email: string;
+  list: string;
+  at: Date;
+  hooks: number;
+  lost: number;
+}
+
 export class WebhookDispatcher {
   readonly hooks = new Map<string, WebhookRecord>();
   readonly deliveries: WebhookDelivery[] = [];
+  readonly dispatches: WebhookDispatch[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private chain: Promise<void> = Promise.resolve();
   /** Share of deliveries lost on the way (0..1). Deterministic: every 1/share-th delivery is lost, so a run replays. */
   dropShare = 0;
   private dropCredit = 0;
+  /** Holds each delivery up to this long (deterministic per delivery) and sends it on its own, out of change order. */
+  reorderWindowMs = 0;
+  private reorderSeed = 1;
 
   constructor(
     private readonly state: AccountState,
@@ -82,9 +99,24 @@ export class WebhookDispatcher {
   /** Queues deliveries for one change; they are sent in change order, after the triggering request answered. */
   dispatch(event: ChangeEvent): void {
     const targets = [...this.hooks.values()].filter((hook) => this.matches(hook, event));
+    const dispatched: WebhookDispatch = { type: event.type, email: this.state.contacts.get(event.contactId)?.email ?? '', list: 'listId' in event ? event.listId : '0', at: new Date(), hooks: targets.length, lost: 0 };
+    this.dispatches.push(dispatched);
     for (const hook of targets) {
       const fields = this.payload(event);
-      const job = (this.chain = this.chain.then(() => this.deliver(hook, event, fields)));
+      // Lost or not is decided now, in change order, so that a run replays whatever the holds below do.
+      this.dropCredit += this.dropShare;
+      const lost = this.dropCredit >= 1;
+      if (lost) {
+        this.dropCredit -= 1;
+        dispatched.lost += 1;
+      }
+      let job: Promise<void>;
+      if (this.reorderWindowMs > 0) {
+        // A Park-Miller step: the same sequence of changes gets the same holds, so a run replays.
+        this.reorderSeed = (this.reorderSeed * 48271) % 2147483647;
+        const holdMs = this.reorderSeed % this.reorderWindowMs;
+        job = new Promise<void>((resolve) => setTimeout(resolve, holdMs)).then(() => this.deliver(hook, event, fields, lost));
+      } else job = this.chain = this.chain.then(() => this.deliver(hook, event, fields, lost));
       this.inFlight.add(job);
       void job.finally(() => this.inFlight.delete(job));
     }
@@ -168,7 +200,7 @@ export class WebhookDispatcher {
     return fields;
   }
 
-  private async deliver(hook: WebhookRecord, event: ChangeEvent, fields: Record<string, string>): Promise<void> {
+  private async deliver(hook: WebhookRecord, event: ChangeEvent, fields: Record<string, string>, lost: boolean): Promise<void> {
     if (!hook.active) return;
     const record: WebhookDelivery = {
       webhookId: hook.id,
@@ -181,10 +213,8 @@ export class WebhookDispatcher {
       sentAt: new Date(),
       deactivatedHook: false,
     };
-    this.dropCredit += this.dropShare;
-    if (this.dropCredit >= 1) {
+    if (lost) {
       // Lost between AC and the receiver (a network fault): never arrives, and "webhooks are never retried".
-      this.dropCredit -= 1;
       record.error = 'lost on the way (sandbox webhookDropShare)';
       this.deliveries.push(record);
       return;

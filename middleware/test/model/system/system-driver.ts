@@ -51,6 +51,7 @@ export function materialise(sandbox: Sandbox, lists: ListMap, sequence: SystemSe
     offline: round.offline,
     actions: round.actions.map((a) => {
       if (a.kind === 'sf-set-opt-out') return { ...a, recordId: ids.get(a.recordId) ?? a.recordId };
+      if (a.kind === 'sf-set-email') return { ...a, recordId: ids.get(a.recordId) ?? a.recordId, email: runEmail(prefix, a.email) };
       const email = runEmail(prefix, a.email);
       if (a.kind === 'ac-hard-bounce') return { ...a, email };
       return { ...a, email, list: a.list === 'all' ? 'all' : (lists[a.list] ?? a.list) };
@@ -117,6 +118,11 @@ export async function applyRound(sandbox: Sandbox, round: Round, before: ModelWo
     if (action.kind === 'sf-set-opt-out') {
       const record = before.records.find((r) => r.id === action.recordId);
       if (record !== undefined) edits.push({ type: record.objectName, id: record.id, fields: { HasOptedOutOfEmail: action.optedOut } });
+      continue;
+    }
+    if (action.kind === 'sf-set-email') {
+      const record = before.records.find((r) => r.id === action.recordId);
+      if (record !== undefined) edits.push({ type: record.objectName, id: record.id, fields: { Email: action.email } });
       continue;
     }
     const contact = before.ac[emailKey(action.email)];

@@ -29,9 +29,11 @@ export interface SystemSequence {
 
 export const maxSteps = 30;
 
-function emailOfAction(world: ModelWorld, action: TimelessAction): string {
-  if (action.kind === 'sf-set-opt-out') return emailKey(world.records.find((r) => r.id === action.recordId)?.email ?? '');
-  return emailKey(action.email);
+/** The emails an action touches, given where each record's email is now (an email change touches both). */
+function emailsOfAction(current: Map<string, string>, action: TimelessAction): string[] {
+  if (action.kind === 'sf-set-opt-out') return [current.get(action.recordId) ?? ''];
+  if (action.kind === 'sf-set-email') return [current.get(action.recordId) ?? '', emailKey(action.email)];
+  return [emailKey(action.email)];
 }
 
 /**
@@ -40,19 +42,21 @@ function emailOfAction(world: ModelWorld, action: TimelessAction): string {
  */
 export function toRounds(world: ModelWorld, actions: TimelessAction[], offlineFlags: boolean[]): Round[] {
   const rounds: Round[] = [];
-  let current: TimelessAction[] = [];
+  let inRound: TimelessAction[] = [];
   let emails = new Set<string>();
+  const current = new Map(world.records.map((r) => [r.id, emailKey(r.email)]));
   const close = () => {
-    if (current.length === 0) return;
-    rounds.push({ offline: offlineFlags[rounds.length] === true, actions: current });
-    current = [];
+    if (inRound.length === 0) return;
+    rounds.push({ offline: offlineFlags[rounds.length] === true, actions: inRound });
+    inRound = [];
     emails = new Set();
   };
   for (const action of actions) {
-    const email = emailOfAction(world, action);
-    if (emails.has(email)) close();
-    current.push(action);
-    emails.add(email);
+    const touched = emailsOfAction(current, action);
+    if (touched.some((e) => emails.has(e))) close();
+    inRound.push(action);
+    for (const e of touched) emails.add(e);
+    if (action.kind === 'sf-set-email') current.set(action.recordId, emailKey(action.email));
   }
   close();
   return rounds;
@@ -73,19 +77,26 @@ type ActionSketch =
   | { kind: 'sf'; record: number; optedOut: boolean }
   | { kind: 'ac-unsubscribe'; email: number; list: string }
   | { kind: 'ac-subscribe'; email: number; list: string }
-  | { kind: 'ac-hard-bounce'; email: number };
+  | { kind: 'ac-hard-bounce'; email: number }
+  | { kind: 'sf-email'; record: number; email: number };
 
 const sketchArb: fc.Arbitrary<ActionSketch> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('sf' as const), record: fc.nat(8), optedOut: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('ac-unsubscribe' as const), email: fc.nat(8), list: fc.constantFrom('1', '2', '3', 'all', 'all') }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('ac-subscribe' as const), email: fc.nat(8), list: fc.constantFrom('1', '2', '3', '4') }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('ac-hard-bounce' as const), email: fc.nat(8) }) },
+  // Issue 16 item 6: a record's Email is edited to another person's address (R1 follows an opted-out record there).
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('sf-email' as const), record: fc.nat(8), email: fc.nat(8) }) },
 );
 
 /** Names a sketch's record and email in `world` (emails as typed on the records: any case, as people type them). */
 function resolve(world: ModelWorld, sketch: ActionSketch): TimelessAction {
   const emails = [...new Set(world.records.map((r) => r.email))];
   const email = emails[sketch.kind === 'sf' ? 0 : sketch.email % emails.length] ?? '';
+  if (sketch.kind === 'sf-email') {
+    const record = world.records[sketch.record % world.records.length];
+    return { kind: 'sf-set-email', recordId: record?.id ?? '', email };
+  }
   switch (sketch.kind) {
     case 'sf': {
       const record = world.records[sketch.record % world.records.length];

@@ -243,6 +243,25 @@ describe('AC emulator webhooks', () => {
     await emu.webhooksIdle();
     expect(receiver.received).toHaveLength(6);
     expect(emu.webhookDeliveries.filter((d) => d.error !== undefined && d.status === undefined)).toHaveLength(2);
+    // Known when the change is queued, before any delivery is attempted.
+    expect(emu.webhookDispatches.map((d) => [d.type, d.lost])).toEqual([
+      ['unsubscribe', 0], ['subscribe', 0], ['unsubscribe', 0], ['subscribe', 1],
+      ['unsubscribe', 0], ['subscribe', 0], ['unsubscribe', 0], ['subscribe', 1],
+    ]);
+  });
+
+  test('when deliveries are held for a reorder window, then each still arrives once and a later change can arrive first', async () => {
+    await register({ name: 'late', url: `${receiver.url}/late`, events: ['unsubscribe', 'subscribe'], sources: ['public'] });
+    emu.createContact('ro@example.com', { lists: { '1': 1 } });
+    emu.configure({ webhookReorderWindowMs: 400 });
+    for (let i = 0; i < 5; i += 1) {
+      emu.unsubscribe('ro@example.com', '1');
+      emu.subscribe('ro@example.com', '1');
+    }
+    await emu.webhooksIdle();
+    expect(receiver.received).toHaveLength(10);
+    const types = receiver.received.map((r) => r.body.type);
+    expect(types).not.toEqual(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? 'unsubscribe' : 'subscribe')));
   });
 
   test('when a hook is deleted, then it is gone from the list and receives nothing', async () => {

@@ -2,32 +2,17 @@
 // (an AC admin re-adding the person, an import, an automation) still leaves the contact active on that list in AC,
 // so a later subscribe is no longer a move from zero active lists.
 import { engines } from '../support/test-databases';
-import { startSandbox, type Sandbox } from '../support/sandbox-harness';
-import { readyApp, isOptedOut } from '../support/sandbox-queries';
+import type { Sandbox } from '../support/sandbox-harness';
+import { auditedWith, deliveriesAndQueueIdle, readySandboxPerSuite } from '../support/sandbox-suite';
+import { isOptedOut } from '../support/sandbox-queries';
 import { waitFor } from '../support/wait-for';
 
 describe.each(engines)('the person\'s own subscribe after one that did not count on %s', (engine) => {
+  const current = readySandboxPerSuite(engine);
   let sandbox: Sandbox;
-
-  beforeAll(async () => {
-    sandbox = await startSandbox(engine);
-    await sandbox.startApp();
-    await readyApp(sandbox);
+  beforeEach(() => {
+    sandbox = current();
   });
-  afterAll(async () => {
-    await sandbox?.close();
-  });
-
-  async function idle(): Promise<void> {
-    await waitFor(async () => (await sandbox.app!.store.webhookInbox.pending(10)).length === 0 && (await sandbox.app!.store.jobs.counts()).every((c) => c.n === 0 || c.state === 'dead'), { what: 'deliveries processed and queue idle' });
-  }
-
-  async function audited(email: string, result: string) {
-    return waitFor(async () => {
-      const entries = (await sandbox.app!.store.audit.historyForEmail(email)).filter((h) => h.result === result);
-      return entries.length > 0 ? entries : undefined;
-    }, { what: `an audit "${result}" for ${email}` });
-  }
 
   // Decided (issue 16 item 7): R5 is a move from zero active lists to some (ac-transitions.ts and the reference
   // model agree). After a subscribe that did not count, the contact is active in AC already, so a later subscribe by
@@ -42,14 +27,14 @@ describe.each(engines)('the person\'s own subscribe after one that did not count
     await sandbox.app!.pollNow();
     ac.unsubscribe(email, 'all');
     await waitFor(() => isOptedOut(sandbox, 'Contact', id), { what: 'R3' });
-    await idle();
+    await deliveriesAndQueueIdle(sandbox);
     ac.subscribe(email, list.id, { source: 'admin' });
-    await audited(email, 'not counted');
-    await idle();
+    await auditedWith(sandbox, email, 'not counted');
+    await deliveriesAndQueueIdle(sandbox);
     expect(isOptedOut(sandbox, 'Contact', id)).toBe(true);
     const newsletter = ac.createList('Newsletter');
     ac.subscribe(email, newsletter.id, { source: 'public' });
-    await idle();
+    await deliveriesAndQueueIdle(sandbox);
     expect(isOptedOut(sandbox, 'Contact', id)).toBe(true);
   }, 60_000);
 
@@ -63,11 +48,11 @@ describe.each(engines)('the person\'s own subscribe after one that did not count
     await sandbox.app!.pollNow();
     ac.unsubscribe(email, 'all');
     await waitFor(() => isOptedOut(sandbox, 'Contact', id), { what: 'R3' });
-    await idle();
+    await deliveriesAndQueueIdle(sandbox);
     ac.subscribe(email, list.id, { source: 'admin' });
-    await idle();
+    await deliveriesAndQueueIdle(sandbox);
     ac.subscribe(email, other.id, { source: 'system' });
-    await idle();
+    await deliveriesAndQueueIdle(sandbox);
     expect(isOptedOut(sandbox, 'Contact', id)).toBe(true);
   }, 60_000);
 });

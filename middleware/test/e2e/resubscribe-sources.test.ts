@@ -2,8 +2,8 @@
 // action counts by default (R5_Subscribe_Sources__c = public), and AC says who acted only in the webhook's
 // initiated_from: an admin re-adding someone, or a subscribe whose delivery was lost, leaves the opt-out in place.
 import { engines } from '../support/test-databases';
-import { testSecrets, type Sandbox } from '../support/sandbox-harness';
-import { readySandboxPerSuite } from '../support/sandbox-suite';
+import type { Sandbox } from '../support/sandbox-harness';
+import { auditedWith, deliverWebhook, deliveriesAndQueueIdle, readySandboxPerSuite } from '../support/sandbox-suite';
 import { isOptedOut } from '../support/sandbox-queries';
 import { waitFor } from '../support/wait-for';
 
@@ -28,25 +28,8 @@ describe.each(engines)('whose re-subscribe counts on %s', (engine) => {
     await sandbox.app!.pollNow();
     ac.unsubscribe(email, 'all');
     await waitFor(() => isOptedOut(sandbox, 'Contact', id), { what: `R3 for ${email}` });
-    await idle();
+    await deliveriesAndQueueIdle(sandbox);
     return { id, listId: list.id, contactId: String(contact.id) };
-  }
-
-  async function idle(): Promise<void> {
-    await waitFor(async () => (await sandbox.app!.store.webhookInbox.pending(10)).length === 0 && (await sandbox.app!.store.jobs.counts()).every((c) => c.n === 0 || c.state === 'dead'), { what: 'deliveries processed and queue idle' });
-  }
-
-  async function audited(email: string, result: string) {
-    return waitFor(async () => {
-      const entries = (await sandbox.app!.store.audit.historyForEmail(email)).filter((h) => h.result === result);
-      return entries.length > 0 ? entries : undefined;
-    }, { what: `an audit "${result}" for ${email}` });
-  }
-
-  async function deliver(fields: Record<string, string>): Promise<void> {
-    const body = new URLSearchParams({ initiated_by: 'contact', date_time: new Date().toISOString(), ...fields }).toString();
-    const res = await fetch(`${sandbox.app!.url}/webhooks/activecampaign/${testSecrets.webhookSecret}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
-    expect(res.status).toBe(200);
   }
 
   test('when the person subscribes again through a form, then the opt-out is unchecked', async () => {
@@ -54,16 +37,16 @@ describe.each(engines)('whose re-subscribe counts on %s', (engine) => {
     const list = sandbox.ac.createList('Newsletter');
     sandbox.ac.subscribe('form@example.com', list.id, { source: 'public' });
     await waitFor(() => !isOptedOut(sandbox, 'Contact', id), { what: 'R5 from the person\'s own subscribe' });
-    const [entry] = await audited('form@example.com', 'queued').then((e) => e.filter((h) => h.reason.startsWith('R5')));
+    const [entry] = await auditedWith(sandbox, 'form@example.com', 'queued').then((e) => e.filter((h) => h.reason.startsWith('R5')));
     expect(entry?.reason).toContain('initiated from public');
   }, 60_000);
 
   test('when an ActiveCampaign admin re-adds the person to a list, then Salesforce keeps the opt-out and the audit says why', async () => {
     const { id, listId } = await optedOutPerson('admin-readd@example.com');
     sandbox.ac.subscribe('admin-readd@example.com', listId, { source: 'admin' });
-    const [entry] = await audited('admin-readd@example.com', 'not counted');
+    const [entry] = await auditedWith(sandbox, 'admin-readd@example.com', 'not counted');
     expect(entry!.reason).toContain('from admin');
-    await idle();
+    await deliveriesAndQueueIdle(sandbox);
     expect(isOptedOut(sandbox, 'Contact', id)).toBe(true);
   }, 60_000);
 
@@ -72,9 +55,9 @@ describe.each(engines)('whose re-subscribe counts on %s', (engine) => {
     sandbox.ac.configure({ webhookDropShare: 1 });
     sandbox.ac.subscribe('lost-delivery@example.com', listId, { source: 'public' });
     await sandbox.app!.pollNow();
-    const [entry] = await audited('lost-delivery@example.com', 'waiting');
+    const [entry] = await auditedWith(sandbox, 'lost-delivery@example.com', 'waiting');
     expect(entry!.reason).toContain('R5 waits');
-    await idle();
+    await deliveriesAndQueueIdle(sandbox);
     expect(isOptedOut(sandbox, 'Contact', id)).toBe(true);
   }, 60_000);
 
@@ -83,10 +66,10 @@ describe.each(engines)('whose re-subscribe counts on %s', (engine) => {
     sandbox.ac.configure({ webhookDropShare: 1 });
     sandbox.ac.subscribe('late-delivery@example.com', listId, { source: 'public' });
     await sandbox.app!.pollNow();
-    await audited('late-delivery@example.com', 'waiting');
+    await auditedWith(sandbox, 'late-delivery@example.com', 'waiting');
     expect(isOptedOut(sandbox, 'Contact', id)).toBe(true);
     // The delivery arrives after the poll's read (it was slow on the way).
-    await deliver({ type: 'subscribe', initiated_from: 'public', 'contact[id]': contactId, 'contact[email]': 'late-delivery@example.com', list: listId });
+    expect(await deliverWebhook(sandbox, { type: 'subscribe', initiated_from: 'public', 'contact[id]': contactId, 'contact[email]': 'late-delivery@example.com', list: listId })).toBe(200);
     await waitFor(() => !isOptedOut(sandbox, 'Contact', id), { what: 'R5 once the delivery said who subscribed' });
   }, 60_000);
 
@@ -94,9 +77,9 @@ describe.each(engines)('whose re-subscribe counts on %s', (engine) => {
     const { id, listId, contactId } = await optedOutPerson('mixed@example.com');
     sandbox.ac.configure({ webhookDropShare: 1 });
     sandbox.ac.subscribe('mixed@example.com', listId, { source: 'admin' });
-    await deliver({ type: 'subscribe', initiated_from: 'admin', 'contact[id]': contactId, 'contact[email]': 'mixed@example.com', list: listId });
-    await deliver({ type: 'subscribe', initiated_from: 'public', 'contact[id]': contactId, 'contact[email]': 'mixed@example.com', list: listId });
-    await idle();
+    expect(await deliverWebhook(sandbox, { type: 'subscribe', initiated_from: 'admin', 'contact[id]': contactId, 'contact[email]': 'mixed@example.com', list: listId })).toBe(200);
+    expect(await deliverWebhook(sandbox, { type: 'subscribe', initiated_from: 'public', 'contact[id]': contactId, 'contact[email]': 'mixed@example.com', list: listId })).toBe(200);
+    await deliveriesAndQueueIdle(sandbox);
     expect(isOptedOut(sandbox, 'Contact', id)).toBe(true);
   }, 60_000);
 

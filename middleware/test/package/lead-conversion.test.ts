@@ -3,7 +3,7 @@
 // org; this gate catches offline that the trigger, the refusal and their tests are still there.
 import fs from 'node:fs';
 import path from 'node:path';
-import { classesDir, copyProject, editFile, listFiles, removeProject, replaceOnce, repoRoot } from './support/project-copy';
+import { brokenCopies, classesDir, editFile, listFiles, replaceOnce, repoRoot } from './support/project-copy';
 
 const triggersDir = path.join('force-app', 'main', 'default', 'triggers');
 const conversionClass = path.join(classesDir, 'OptOutLeadConversion.cls');
@@ -80,14 +80,7 @@ function findConversionProblems(projectDir: string): string[] {
 }
 
 describe('Lead conversion', () => {
-  const copies: string[] = [];
-  afterAll(() => copies.forEach(removeProject));
-
-  function brokenCopy(): string {
-    const copy = copyProject();
-    copies.push(copy);
-    return copy;
-  }
+  const brokenCopy = brokenCopies();
 
   test('when the package is read, then a conversion carries the opt-out through the one Lead trigger, refusing what it cannot carry', () => {
     expect(findConversionProblems(repoRoot)).toEqual([]);

@@ -3,17 +3,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { findContractMismatches } from './support/package-contract';
-import { copyProject, editFile, objectsDir, removeProject, replaceOnce, repoRoot } from './support/project-copy';
+import { brokenCopies, editFile, objectsDir, replaceOnce, repoRoot } from './support/project-copy';
 
 describe('package contract', () => {
-  const copies: string[] = [];
-  afterAll(() => copies.forEach(removeProject));
-
-  function brokenCopy(): string {
-    const copy = copyProject();
-    copies.push(copy);
-    return copy;
-  }
+  const brokenCopy = brokenCopies();
 
   test('when the middleware names are compared with force-app, then they agree both ways', () => {
     expect(findContractMismatches(repoRoot)).toEqual([]);

@@ -25,6 +25,17 @@ export function removeProject(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
+/** For a describe block: returns a maker of project copies to break, all removed after the block. */
+export function brokenCopies(): () => string {
+  const copies: string[] = [];
+  afterAll(() => copies.forEach(removeProject));
+  return () => {
+    const copy = copyProject();
+    copies.push(copy);
+    return copy;
+  };
+}
+
 /** Rewrites one file of a project copy; throws when the edit changes nothing, so a stale break fails loudly. */
 export function editFile(projectDir: string, relative: string, edit: (source: string) => string): void {
   const file = path.join(projectDir, relative);

@@ -232,7 +232,8 @@ export class SalesforceIntake {
    * On restart the stream resumes from the id before the last one handled (replay-checkpoint-store), so the last
    * event comes again. A change whose exact value and commit time were already observed was queued then: queued a
    * second time it would re-apply R1 later, e.g. unsubscribe the lists a person joined after the opt-out (found by
-   * the system model test). Gap re-reads and resyncs are fresh reads, never redeliveries: they always pass.
+   * the system model test). Gap re-reads and resyncs are fresh reads, never redeliveries: they always pass. Nor is
+   * a change under another address than the one observed: that is the record's move, whatever its time.
    */
   private async withoutRedeliveries(tx: SqlExecutor, changes: OptOutChange[]): Promise<OptOutChange[]> {
     const streamed = changes.filter((c) => c.source !== 'GAP' && c.source !== 'RESYNC' && c.source !== 'RECONCILE');
@@ -241,7 +242,10 @@ export class SalesforceIntake {
     const fresh = changes.filter((c) => {
       if (c.source === 'GAP' || c.source === 'RESYNC' || c.source === 'RECONCILE') return true;
       const last = seen.get(c.recordId);
-      return last === undefined || last.optedOut !== c.optedOut || last.changedAt === null || last.changedAt.getTime() !== c.changedAt.getTime();
+      // Salesforce dates changes to the second: an opt-out (ours, from an R3) and a move of the record to another
+      // address in the same second have one time. The address tells them apart (found by the system model).
+      const movedSince = c.email !== null && c.email.trim() !== '' && last !== undefined && last.email !== normaliseEmail(c.email);
+      return last === undefined || movedSince || last.optedOut !== c.optedOut || last.changedAt === null || last.changedAt.getTime() !== c.changedAt.getTime();
     });
     if (fresh.length < changes.length) this.deps.logger.info({ dropped: changes.length - fresh.length }, 'redelivered salesforce changes dropped: already queued');
     return fresh;

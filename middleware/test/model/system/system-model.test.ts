@@ -24,10 +24,10 @@ import type { DeliveryTiming } from '../../../src/sandbox/salesforce';
 import { startSandbox, type Sandbox } from '../../support/sandbox-harness';
 import { readyApp } from '../../support/sandbox-queries';
 import { propertyParameters } from '../fast-check-options';
-import { settle as settleModel, type ModelWorld } from '../reference-model';
+import { emailKey, settle as settleModel, type ModelWorld } from '../reference-model';
 import { applyRound, createLists, differences, materialise, readWorld, type ListMap } from './system-driver';
 import { activeCampaignWrites, freshPoll, salesforceWrites, settle, waitIdle } from './settle';
-import { systemSequenceArb, timedHistory, type SystemSequence } from './system-sequences';
+import { systemSequenceArb, timedHistory, type Round, type SystemSequence } from './system-sequences';
 
 // Lanes run at once, each with its own sandbox (and so its own AC account and 5 requests/s budget): real time is
 // mostly spent waiting for that budget, so lanes divide the wall time. Two lanes per engine, 13 sequences each.
@@ -62,6 +62,33 @@ async function auditTrail(sandbox: Sandbox, emails: readonly string[]): Promise<
   return lines.join('\n');
 }
 
+/**
+ * The round's subscribes whose webhook never reached the middleware (every attempt failed: AC never retries), keyed
+ * "round:action". The model is told, as it is for an offline round: R5 cannot count a subscribe nobody said the
+ * person made. An attempt AC gave up on (its timeout, on a loaded host) may still have been stored by the receiver:
+ * lost means no attempt answered 2xx and the middleware's inbox holds no such delivery. Read once the round's
+ * deliveries were all attempted.
+ */
+async function failedSubscribeDeliveries(sandbox: Sandbox, round: Round, roundIndex: number, since: number): Promise<string[]> {
+  const failed: string[] = [];
+  for (const [j, action] of round.actions.entries()) {
+    if (action.kind !== 'ac-subscribe') continue;
+    const attempts = sandbox.ac.webhookDeliveries.filter((d) => d.type === 'subscribe' && d.list === action.list && emailKey(d.fields['contact[email]'] ?? '') === emailKey(action.email) && d.sentAt.getTime() >= since);
+    if (attempts.length === 0 || attempts.some((d) => d.status !== undefined && d.status < 300)) continue;
+    const stored = await sandbox.app!.store.db.query(`SELECT 1 FROM webhook_inbox WHERE payload->>'type' = 'subscribe' AND lower(payload::text) LIKE $1 AND received_at >= $2`, [`%${emailKey(action.email)}%`, new Date(since)]);
+    if (stored.rows.length === 0) failed.push(`${roundIndex}:${j}`);
+  }
+  return failed;
+}
+
+/** AC's deliveries about the run's emails that did not get a 2xx: the first suspect when R5 disagrees. */
+function failedDeliveryLines(sandbox: Sandbox, emails: readonly string[]): string[] {
+  const keys = new Set(emails);
+  return sandbox.ac.webhookDeliveries
+    .filter((d) => keys.has(emailKey(d.fields['contact[email]'] ?? '')) && (d.status === undefined || d.status >= 300))
+    .map((d) => `  ${d.sentAt.toISOString()} ${d.type} list ${d.list} ${d.fields['contact[email]']}: ${d.error ?? `HTTP ${d.status}`}`);
+}
+
 async function restart(sandbox: Sandbox): Promise<void> {
   await sandbox.startApp();
   await readyApp(sandbox);
@@ -79,10 +106,12 @@ async function runSequence(sandbox: Sandbox, lists: ListMap, sequence: SystemSeq
   await settle(sandbox);
   trace('baseline settled');
   const start: ModelWorld = readWorld(sandbox, run.records, run.emails);
+  const lostDeliveries = new Set<string>();
 
   for (let i = 0; i < run.rounds.length; i++) {
     const round = run.rounds[i]!;
-    const before = settleModel(start, timedHistory(run.rounds.slice(0, i), modelStart)).world;
+    const before = settleModel(start, timedHistory(run.rounds.slice(0, i), modelStart, lostDeliveries)).world;
+    const roundStarted = Date.now();
     if (round.offline) {
       await sandbox.stopApp();
       stats.restarts++;
@@ -96,12 +125,19 @@ async function runSequence(sandbox: Sandbox, lists: ListMap, sequence: SystemSeq
     trace(`round ${i + 1} applied: ${JSON.stringify(round)}`);
     await settle(sandbox);
     trace(`round ${i + 1} settled`);
+    if (!round.offline) {
+      for (const key of await failedSubscribeDeliveries(sandbox, round, i, roundStarted)) {
+        lostDeliveries.add(key);
+        trace(`round ${i + 1}: subscribe ${key} never reached the middleware (AC's ledger)`);
+      }
+    }
     stats.rounds++;
     stats.actions += round.actions.length;
-    const expected = settleModel(start, timedHistory(run.rounds.slice(0, i + 1), modelStart)).world;
+    const expected = settleModel(start, timedHistory(run.rounds.slice(0, i + 1), modelStart, lostDeliveries)).world;
     const diff = differences(expected, readWorld(sandbox, run.records, run.emails));
     if (diff.length > 0) {
-      throw new ModelMismatch(`after round ${i + 1} of ${run.rounds.length} (${round.offline ? 'offline' : 'online'}):\n  ${diff.join('\n  ')}\n${await auditTrail(sandbox, run.emails)}`);
+      const failed = failedDeliveryLines(sandbox, run.emails);
+      throw new ModelMismatch(`after round ${i + 1} of ${run.rounds.length} (${round.offline ? 'offline' : 'online'}):\n  ${diff.join('\n  ')}\n${await auditTrail(sandbox, run.emails)}${failed.length > 0 ? `\nfailed AC deliveries:\n${failed.join('\n')}` : ''}`);
     }
   }
 

@@ -63,9 +63,13 @@ export function toRounds(world: ModelWorld, actions: TimelessAction[], offlineFl
 }
 
 /** Round i happens at historyStart + i s in the model: rounds are ordered, actions within a round are independent. */
-export function timedHistory(rounds: Round[], start: number): ModelAction[] {
+export function timedHistory(rounds: Round[], start: number, lostDeliveries: ReadonlySet<string> = new Set()): ModelAction[] {
   // A subscribe made while the middleware is down loses its webhook (AC never retries one): R5 does not count it.
-  return rounds.flatMap((round, i) => round.actions.map((a) => ({ ...a, at: start + i * 1000, ...(a.kind === 'ac-subscribe' && round.offline ? { deliveryLost: true } : {}) }) as ModelAction));
+  // Nor does it count one whose delivery failed while the middleware ran (`lostDeliveries`, keyed "round:action",
+  // read from AC's delivery ledger: a receiver too slow for AC's timeout on a loaded host).
+  return rounds.flatMap((round, i) =>
+    round.actions.map((a, j) => ({ ...a, at: start + i * 1000, ...(a.kind === 'ac-subscribe' && (round.offline || lostDeliveries.has(`${i}:${j}`)) ? { deliveryLost: true } : {}) }) as ModelAction),
+  );
 }
 
 /**

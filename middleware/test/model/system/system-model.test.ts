@@ -59,6 +59,19 @@ async function auditTrail(sandbox: Sandbox, emails: readonly string[]): Promise<
       lines.push(`  ${a.occurredAt.toISOString()} ${a.direction} ${email} ${a.recordId ?? ''} ${a.oldValue ?? ''} -> ${a.newValue ?? ''} ${a.decision}: ${a.reason} [${a.result}]`);
     }
   }
+  // The deliveries the middleware stored (R5 reads who subscribed from them), with their AC list dates.
+  lines.push('webhook inbox:');
+  for (const email of emails) {
+    const rows = await sandbox.app.store.db.query(`SELECT received_at, processed_at, payload FROM webhook_inbox WHERE lower(payload::text) LIKE $1 ORDER BY id`, [`%${email}%`]);
+    for (const r of rows.rows as { received_at: Date; processed_at: Date | null; payload: Record<string, unknown> }[]) {
+      const p = r.payload;
+      lines.push(`  received ${new Date(r.received_at).toISOString()} processed ${r.processed_at === null ? 'no' : new Date(r.processed_at).toISOString()} ${email} ${String(p.type)} list ${JSON.stringify(p.list)} from ${String(p.initiated_from)}`);
+    }
+    const contact = sandbox.ac.contactByEmail(email);
+    if (contact !== undefined) lines.push(`  AC now: ${email} ${JSON.stringify(contact.lists)}`);
+    const snapshot = await sandbox.app.store.db.query(`SELECT list_statuses, awaiting_subscribe FROM ac_contact_snapshots WHERE email_norm = $1`, [email]);
+    for (const r of snapshot.rows) lines.push(`  snapshot: ${email} ${JSON.stringify(r)}`);
+  }
   return lines.join('\n');
 }
 

@@ -36,12 +36,31 @@ export interface EventStreamDeps {
   timing: { streamServerTimeoutMs: number; fayeRetrySeconds: number; busyBackoffMs: number };
 }
 
+/** Reason of the gap a resume from a stored '-2' records (see recordEarliestResume). */
+export const earliestResumeGapReason = 'resumed from -2 (every retained event): events purged while the stream was down cannot be replayed';
+
 export function createEventStream(deps: EventStreamDeps): EventStream {
   const { config, store, metrics } = deps;
+  // A stored '-2' means one distinct replay id has been seen so far (right after install): there is no resume point,
+  // and -2 replays only what Salesforce still retains (72 h). After a longer downtime the changes whose events were
+  // purged are gone, and Salesforce reports no error for -2 (an expired id it does report), so the window from the
+  // checkpoint's last write is recorded as a gap here, in the one place both transports read their resume point,
+  // before the subscribe goes out. An open gap from the same checkpoint time already covers a reconnect of a running
+  // process: a flapping connection adds no rows while it waits for its reconcile.
+  const recordEarliestResume = async (channel: string, since: Date): Promise<void> => {
+    if (!(await store.replay.recordGapUnlessOpen(channel, earliestResumeGapReason, null, since))) return;
+    deps.logger.warn({ channel, since: since.toISOString() }, 'resuming from -2: reconciling what changed since the checkpoint, whose events may have been purged');
+    metrics.quarantined.inc({ source: 'earliest-resume' });
+    deps.onGapRecorded();
+  };
   const callbacks = {
     session: deps.session,
     channels: deps.channels,
-    loadReplayId: (channel: string) => store.replay.load(channel),
+    loadReplayId: async (channel: string) => {
+      const checkpoint = await store.replay.resumePoint(channel);
+      if (checkpoint?.replayId === '-2') await recordEarliestResume(channel, checkpoint.updatedAt);
+      return checkpoint?.replayId ?? null;
+    },
     onMessages: (channel: string, messages: Parameters<SalesforceIntake['handleMessages']>[1]) => deps.intake.handleMessages(channel, messages),
     onReplayExpired: async (channel: string, lostReplayId: string) => {
       // Changes made while we could not replay are found by SOQL. The gap is recorded first and closed only by a

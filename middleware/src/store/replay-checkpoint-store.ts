@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { SqlExecutor } from './database';
 import type { Clock } from './clock';
 
-const row = z.object({ replay_id: z.string().nullable() });
+const row = z.object({ replay_id: z.string().nullable(), updated_at: z.coerce.date() });
 
 /** Where each CometD channel resumes. Written only in the transaction that queues the event's work (DESIGN §2). */
 export class ReplayCheckpointStore {
@@ -13,9 +13,18 @@ export class ReplayCheckpointStore {
    * seen that is unknown, and -2 (every retained event) is the only value that cannot skip the first group.
    */
   async load(channel: string): Promise<string | null> {
-    const result = await this.db.query(`SELECT replay_id FROM replay_checkpoints WHERE channel = $1`, [channel]);
+    return (await this.resumePoint(channel))?.replayId ?? null;
+  }
+
+  /**
+   * load() with the time of the checkpoint's last write, read together: a resume from '-2' must know since when
+   * its events may have been purged (the gap it records starts there).
+   */
+  async resumePoint(channel: string): Promise<{ replayId: string; updatedAt: Date } | null> {
+    const result = await this.db.query(`SELECT replay_id, updated_at FROM replay_checkpoints WHERE channel = $1`, [channel]);
     if (result.rows[0] === undefined) return null;
-    return row.parse(result.rows[0]).replay_id ?? '-2';
+    const stored = row.parse(result.rows[0]);
+    return { replayId: stored.replay_id ?? '-2', updatedAt: stored.updated_at };
   }
 
   async save(tx: SqlExecutor, channel: string, replayId: string): Promise<void> {
@@ -37,6 +46,23 @@ export class ReplayCheckpointStore {
       since,
       this.clock(),
     ]);
+  }
+
+  /**
+   * recordGap, unless a gap of this channel from the same `since` is still open: that one's reconcile (not run yet,
+   * or failing and retried) will cover the same window up to a moment no earlier than now, so a connection that
+   * keeps reconnecting to the same resume point adds no rows. A closed one does not count: it covered the window
+   * only up to its own query. Returns whether a row was written.
+   */
+  async recordGapUnlessOpen(channel: string, reason: string, lostReplayId: string | null, since: Date): Promise<boolean> {
+    const result = await this.db.query(
+      `INSERT INTO stream_gaps (channel, reason, lost_replay_id, since, detected_at)
+       SELECT $1::text, $2::text, $3::text, $4::timestamptz, $5::timestamptz
+       WHERE NOT EXISTS (SELECT 1 FROM stream_gaps WHERE channel = $1::text AND since = $4::timestamptz AND reconciled_at IS NULL)
+       RETURNING id`,
+      [channel, reason, lostReplayId, since, this.clock()],
+    );
+    return result.rows.length > 0;
   }
 
   /** Gaps not yet closed by a successful reconcile, oldest first: durable work, retried until it succeeds. */

@@ -56,6 +56,20 @@ describe.each(engines)('store on %s', (engine) => {
     expect(await store.replay.load('/data/G__chn')).toBe('7');
   });
 
+  test('when a gap is recorded unless one is open, then only an open gap of the same channel and since prevents it', async () => {
+    const since = new Date('2026-11-20T08:00:00Z');
+    const openOf = async (channel: string) => (await store.replay.openGaps()).filter((g) => g.channel === channel);
+    expect(await store.replay.recordGapUnlessOpen('/data/U__chn', 'first', null, since)).toBe(true);
+    expect(await store.replay.recordGapUnlessOpen('/data/U__chn', 'again', null, since)).toBe(false);
+    expect(await store.replay.recordGapUnlessOpen('/data/V__chn', 'other channel', null, since)).toBe(true);
+    expect(await store.replay.recordGapUnlessOpen('/data/U__chn', 'later since', null, new Date(since.getTime() + 1000))).toBe(true);
+    expect((await openOf('/data/U__chn')).map((g) => g.reason)).toEqual(['first', 'later since']);
+    await store.replay.closeGaps((await openOf('/data/U__chn')).map((g) => g.id));
+    expect(await store.replay.recordGapUnlessOpen('/data/U__chn', 'after close', null, since)).toBe(true);
+    expect((await openOf('/data/U__chn')).map((g) => ({ reason: g.reason, since: g.since }))).toEqual([{ reason: 'after close', since }]);
+    await store.replay.closeGaps((await store.replay.openGaps()).map((g) => g.id));
+  });
+
   test('when a replay id is saved in a transaction that rolls back, then the checkpoint is unchanged', async () => {
     await testDb.db.transaction((tx) => store.replay.save(tx, '/data/X__chn', '9'));
     await testDb.db.transaction((tx) => store.replay.save(tx, '/data/X__chn', '10'));

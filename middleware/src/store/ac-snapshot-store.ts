@@ -13,6 +13,8 @@ export interface AcSnapshot {
   lastUnsubscribedAt?: Date | null;
   /** A re-subscribe seen before any delivery said who made it (R5 waits for its source: sync/subscribe-source.ts). */
   awaitingSubscribe?: AwaitingSubscribe | null;
+  /** When the middleware last recorded this state (read back only; writes stamp it themselves). */
+  seenAt?: Date;
 }
 
 export interface AwaitingSubscribe {
@@ -28,11 +30,12 @@ const snapshotRow = z.object({
   ac_updated_at: z.coerce.date().nullable(),
   last_unsubscribed_at: z.coerce.date().nullable().optional(),
   awaiting_subscribe: z.object({ at: z.coerce.date(), lists: z.array(z.string()) }).nullable().optional(),
+  seen_at: z.coerce.date(),
 });
 
 function fromRow(raw: unknown): AcSnapshot {
   const r = snapshotRow.parse(raw);
-  return { acContactId: r.ac_contact_id, email: r.email_norm, listStatuses: r.list_statuses, hardBounced: r.hard_bounced, acUpdatedAt: r.ac_updated_at, lastUnsubscribedAt: r.last_unsubscribed_at ?? null, awaitingSubscribe: r.awaiting_subscribe ?? null };
+  return { acContactId: r.ac_contact_id, email: r.email_norm, listStatuses: r.list_statuses, hardBounced: r.hard_bounced, acUpdatedAt: r.ac_updated_at, lastUnsubscribedAt: r.last_unsubscribed_at ?? null, awaitingSubscribe: r.awaiting_subscribe ?? null, seenAt: r.seen_at };
 }
 
 export class AcSnapshotStore {

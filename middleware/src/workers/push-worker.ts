@@ -294,7 +294,15 @@ export class PushWorker {
     const snapshots = await store.snapshots.findByEmails(pure.map((job) => job.payload.email));
     for (const job of jobs) {
       const snapshot = pure.includes(job) ? snapshots.get(job.payload.email) : undefined;
-      if (snapshot !== undefined && Object.keys(snapshot.listStatuses).length > 0) candidates.push({ job, contactId: snapshot.acContactId, lists: snapshot.listStatuses });
+      // The import sets every list it names to 2 and cannot tell when each was joined: a contact whose state changed
+      // after the opt-out (a list joined since is the person's newer choice, R1 keeps it) takes the single path,
+      // which reads each list's subscribe date. Found by an outside review: a queued opt-out (AC refusing imports, a
+      // replayed or reconciled change) unsubscribed a list joined after it.
+      // Salesforce dates a change to the second (it may have been made up to 999 ms later) and AC a subscribe too: a
+      // state seen within that second is no later choice for the single path either (its sdate is not after it).
+      const optedOutAt = Date.parse(job.payload.latestChangedAt) + 1000;
+      const changedSince = snapshot !== undefined && [snapshot.seenAt, snapshot.acUpdatedAt].some((at) => at !== undefined && at !== null && at.getTime() >= optedOutAt);
+      if (snapshot !== undefined && !changedSince && Object.keys(snapshot.listStatuses).length > 0) candidates.push({ job, contactId: snapshot.acContactId, lists: snapshot.listStatuses });
       else rest.push(job);
     }
     const nothingToDo = candidates.filter((c) => !Object.values(c.lists).some((s) => s === 0 || s === 1));

@@ -1,0 +1,44 @@
+// R1 keeps the lists a person joined after the opt-out (newest wins). The single path reads each list's subscribe
+// date; the bulk path (a backlog: a week-long outage, a replayed batch) must keep them too. Here the opt-outs are
+// queued while AC refuses imports for a while, and one person joins a list (the webhook reaches the middleware, so
+// its snapshot shows the list active) after the opt-out but before the import goes out.
+import { startSandbox, type Sandbox } from '../support/sandbox-harness';
+import { patchCollection } from '../support/salesforce-user';
+import { readyApp } from '../support/sandbox-queries';
+import { waitFor } from '../support/wait-for';
+
+describe('a backlog of opt-outs through bulk import (pglite)', () => {
+  let sandbox: Sandbox;
+
+  beforeAll(async () => {
+    // Two queued opt-outs are a backlog: the bulk path.
+    sandbox = await startSandbox('pglite', { env: { AC_BULK_THRESHOLD: '1' } });
+    await sandbox.startApp();
+    await readyApp(sandbox);
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  test('when a person joins a list after their opt-out and before the import, then the import keeps that list', async () => {
+    const { sf, ac } = sandbox;
+    const news = ac.createList('News');
+    const later = ac.createList('Joined later');
+    const people = ['keep.a@example.com', 'keep.b@example.com'];
+    for (const email of people) ac.createContact(email, { lists: { [news.id]: 1 } });
+    const ids = people.map((email, i) => String(sf.insert('Contact', { LastName: `Keep${i}`, Email: email, HasOptedOutOfEmail: false }).Id));
+    await sandbox.app!.pollNow();
+    await waitFor(async () => (await sandbox.app!.store.snapshots.findByEmails(people)).size === people.length, { what: 'both contacts in the snapshot' });
+    // AC refuses imports for a while: the opt-outs wait in the queue (without using an attempt).
+    ac.setFault({ status: 503, method: 'POST', pathPrefix: '/import', durationMs: 6_000 });
+    await patchCollection(sf, ids.map((id) => ({ type: 'Contact', id, fields: { HasOptedOutOfEmail: true } })));
+    await waitFor(() => ac.requestLog.some((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import')), { what: 'a refused import' });
+    // A second later (AC dates to the second), the first person is added to another list.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    ac.subscribe(people[0]!, later.id, { source: 'admin' });
+    await waitFor(async () => Number((await sandbox.app!.store.snapshots.findByEmails([people[0]!])).get(people[0]!)?.listStatuses[later.id]) === 1, { what: 'the snapshot knows the later list', timeoutMs: 20_000 });
+    await waitFor(() => people.every((email) => Number(ac.contactByEmail(email)?.lists[news.id]) === 2), { what: 'both unsubscribed from the list joined before', timeoutMs: 30_000 });
+    await waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((c) => c.state === 'dead' || c.n === 0), { what: 'queues empty', timeoutMs: 30_000 });
+    expect(Number(ac.contactByEmail(people[0]!)?.lists[later.id])).toBe(1);
+  }, 90_000);
+});

@@ -47,7 +47,13 @@ export function createEventStream(deps: EventStreamDeps): EventStream {
   // checkpoint's last write is recorded as a gap here, in the one place both transports read their resume point,
   // before the subscribe goes out. An open gap from the same checkpoint time already covers a reconnect of a running
   // process: a flapping connection adds no rows while it waits for its reconcile.
-  const recordEarliestResume = async (channel: string, since: Date): Promise<void> => {
+  // A closed gap of an earlier resume covered the window up to its detection: a reconnect after it looks from there,
+  // not from the checkpoint again. A quiet channel keeps -2 for weeks after install, and every reconnect re-read every
+  // record changed since install (an outside review: each reconnect cost a reconcile growing with the org, against
+  // the daily API limit the opt-out writes share).
+  const recordEarliestResume = async (channel: string, checkpointAt: Date): Promise<void> => {
+    const reconciled = await store.replay.reconciledThrough(channel, earliestResumeGapReason);
+    const since = reconciled !== null && reconciled.getTime() > checkpointAt.getTime() ? reconciled : checkpointAt;
     if (!(await store.replay.recordGapUnlessOpen(channel, earliestResumeGapReason, null, since))) return;
     deps.logger.warn({ channel, since: since.toISOString() }, 'resuming from -2: reconciling what changed since the checkpoint, whose events may have been purged');
     metrics.quarantined.inc({ source: 'earliest-resume' });

@@ -65,6 +65,16 @@ export class ReplayCheckpointStore {
     return result.rows.length > 0;
   }
 
+  /**
+   * The newest moment up to which a closed gap of this channel and reason was certainly reconciled: its reconcile
+   * queried after the gap was detected (openGaps reads committed rows), so its window reached at least detected_at.
+   * Null when none was closed.
+   */
+  async reconciledThrough(channel: string, reason: string): Promise<Date | null> {
+    const result = await this.db.query(`SELECT max(detected_at) AS at FROM stream_gaps WHERE channel = $1 AND reason = $2 AND reconciled_at IS NOT NULL`, [channel, reason]);
+    return z.object({ at: z.coerce.date().nullable() }).parse(result.rows[0] ?? { at: null }).at;
+  }
+
   /** Gaps not yet closed by a successful reconcile, oldest first: durable work, retried until it succeeds. */
   async openGaps(): Promise<{ id: string; channel: string; reason: string; since: Date | null }[]> {
     const result = await this.db.query(`SELECT id, channel, reason, since FROM stream_gaps WHERE reconciled_at IS NULL ORDER BY id LIMIT 20`);

@@ -39,6 +39,9 @@ export interface EventStreamDeps {
 /** Reason of the gap a resume from a stored '-2' records (see recordEarliestResume). */
 export const earliestResumeGapReason = 'resumed from -2 (every retained event): events purged while the stream was down cannot be replayed';
 
+/** Reason of the gap a start with no checkpoint records after an earlier uncheckpointed run (see loadReplayId). */
+export const uncheckpointedRestartGapReason = 'started again with no checkpoint: changes made since the last -1 subscription were never delivered';
+
 export function createEventStream(deps: EventStreamDeps): EventStream {
   const { config, store, metrics } = deps;
   // A stored '-2' means one distinct replay id has been seen so far (right after install): there is no resume point,
@@ -59,12 +62,29 @@ export function createEventStream(deps: EventStreamDeps): EventStream {
     metrics.quarantined.inc({ source: 'earliest-resume' });
     deps.onGapRecorded();
   };
+  // No checkpoint at all (no event handled since install) subscribes at -1: new events only. A process stopped before
+  // the channel's first event comes back with no checkpoint again, and what changed while it was down would wait for
+  // the nightly reconciliation (an outside review: an opt-out made then was not applied). The first subscribe of each
+  // run leaves a durable mark; a later run that still finds no checkpoint reconciles from the last mark. Reconnects
+  // within a run are the subscriber's (its -1 renewal gap).
+  const uncheckpointedStart = new Set<string>();
+  const recordUncheckpointedStart = async (channel: string): Promise<void> => {
+    const since = await store.replay.lastUncheckpointedSubscribe(channel);
+    if (since !== null && (await store.replay.recordGapUnlessOpen(channel, uncheckpointedRestartGapReason, null, since))) {
+      deps.logger.warn({ channel, since: since.toISOString() }, 'started with no checkpoint after an earlier run: reconciling what changed since its subscription');
+      metrics.quarantined.inc({ source: 'uncheckpointed-restart' });
+      deps.onGapRecorded();
+    }
+    await store.replay.markUncheckpointedSubscribe(channel);
+    uncheckpointedStart.add(channel);
+  };
   const callbacks = {
     session: deps.session,
     channels: deps.channels,
     loadReplayId: async (channel: string) => {
       const checkpoint = await store.replay.resumePoint(channel);
       if (checkpoint?.replayId === '-2') await recordEarliestResume(channel, checkpoint.updatedAt);
+      if (checkpoint === null && !uncheckpointedStart.has(channel)) await recordUncheckpointedStart(channel);
       return checkpoint?.replayId ?? null;
     },
     onMessages: (channel: string, messages: Parameters<SalesforceIntake['handleMessages']>[1]) => deps.intake.handleMessages(channel, messages),

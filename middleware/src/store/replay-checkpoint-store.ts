@@ -75,6 +75,24 @@ export class ReplayCheckpointStore {
     return z.object({ at: z.coerce.date().nullable() }).parse(result.rows[0] ?? { at: null }).at;
   }
 
+  /**
+   * Notes that a channel subscribes with no checkpoint at all (new events only, -1). A process stopped before the
+   * channel's first event stores no checkpoint and the next start would again subscribe at -1: what changed while it
+   * was down is found from this moment.
+   */
+  async markUncheckpointedSubscribe(channel: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO uncheckpointed_subscribes (channel, subscribed_at) VALUES ($1, $2) ON CONFLICT (channel) DO UPDATE SET subscribed_at = EXCLUDED.subscribed_at`,
+      [channel, this.clock()],
+    );
+  }
+
+  /** The last markUncheckpointedSubscribe of a channel, null when none. */
+  async lastUncheckpointedSubscribe(channel: string): Promise<Date | null> {
+    const result = await this.db.query(`SELECT subscribed_at FROM uncheckpointed_subscribes WHERE channel = $1`, [channel]);
+    return result.rows[0] === undefined ? null : z.object({ subscribed_at: z.coerce.date() }).parse(result.rows[0]).subscribed_at;
+  }
+
   /** Gaps not yet closed by a successful reconcile, oldest first: durable work, retried until it succeeds. */
   async openGaps(): Promise<{ id: string; channel: string; reason: string; since: Date | null }[]> {
     const result = await this.db.query(`SELECT id, channel, reason, since FROM stream_gaps WHERE reconciled_at IS NULL ORDER BY id LIMIT 20`);

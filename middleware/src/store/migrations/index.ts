@@ -224,4 +224,16 @@ CREATE INDEX jobs_push_optout_pending ON jobs (created_at) WHERE kind = 'push-em
 CREATE INDEX jobs_pull_optout ON jobs (created_at) WHERE kind = 'pull-email' AND (payload ->> 'optOut') = 'true';
 `,
   },
+  {
+    version: 7,
+    name: 'when a channel last subscribed with no checkpoint',
+    sql: `
+-- A run stopped before a channel's first event stores no checkpoint, and the next start subscribes at -1 (new events
+-- only) again: what changed while it was down is reconciled from the last such subscription (app/event-stream.ts).
+CREATE TABLE uncheckpointed_subscribes (
+  channel        text PRIMARY KEY,
+  subscribed_at  timestamptz NOT NULL
+);
+`,
+  },
 ];

@@ -208,8 +208,9 @@ export class SalesforceIntake {
   private async dateReads(tx: SqlExecutor, changes: OptOutChange[]): Promise<(OptOutChange & { historyChanged: boolean; knownAt: Date | null })[]> {
     const reads = changes.filter((c) => READ_SOURCES.has(c.source) || c.source === 'EMAIL_CHANGE');
     const known = reads.length === 0 ? new Map() : await this.deps.store.links.lastObserved([...new Set(reads.map((c) => c.recordId))], tx);
-    return changes.map((c) => {
-      const before = known.get(c.recordId);
+    type Dated = OptOutChange & { historyChanged: boolean; knownAt: Date | null };
+    return changes.flatMap((c): Dated[] => {
+      const before: { email: string; optedOut: boolean | null; changedAt: Date | null } | undefined = known.get(c.recordId);
       // A read that finds an opted-out record under another address than its history is an email change the stream
       // did not show (a change lost with the retention, a gap, a missed relay): R1 applies to the new address, dated
       // by LastModifiedDate, the latest the move can have happened (lists the new address joined before it are left
@@ -219,12 +220,19 @@ export class SalesforceIntake {
         // The address changed, not the opt-out: its history keeps its time (or gets the commit as an upper bound) and
         // learns the new address, so that a later read does not take the same move for a new one.
         const dated = dateReadValue({ optedOut: c.optedOut, lastModified: c.changedAt }, before);
-        return { ...c, source: 'EMAIL_CHANGE' as const, historyChanged: true, knownAt: dated.changedAt };
+        const underNewAddress = { ...c, source: 'EMAIL_CHANGE' as const, historyChanged: true, knownAt: dated.changedAt };
+        // An opt-out we never saw, found together with the move: it may have been made under the address we last
+        // knew (both events purged while the stream was down), and nothing orders the two. In doubt the opt-out wins:
+        // R1 for that address too, dated like the move (the latest it can have happened). Only the job: the record's
+        // history follows the record to its current address.
+        // A streamed Email change comes in order with the opt-out's own event: this is for reads only.
+        const unseenOptOut = moved && before.optedOut !== true && before.email !== '';
+        return unseenOptOut ? [{ ...c, email: before.email, source: 'GAP', historyChanged: false, knownAt: c.changedAt }, underNewAddress] : [underNewAddress];
       }
-      if (!READ_SOURCES.has(c.source)) return { ...c, historyChanged: true, knownAt: c.changedAt };
+      if (!READ_SOURCES.has(c.source)) return [{ ...c, historyChanged: true, knownAt: c.changedAt }];
       const dated = dateReadValue({ optedOut: c.optedOut, lastModified: c.changedAt }, known.get(c.recordId));
       // The job needs a moment to order merges by; the record's history keeps "unknown" as unknown.
-      return { ...c, changedAt: dated.changedAt ?? UNKNOWN_AND_OLD, historyChanged: dated.changed, knownAt: dated.changedAt };
+      return [{ ...c, changedAt: dated.changedAt ?? UNKNOWN_AND_OLD, historyChanged: dated.changed, knownAt: dated.changedAt }];
     });
   }
 

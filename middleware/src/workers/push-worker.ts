@@ -149,7 +149,10 @@ export class PushWorker {
       this.readySince = now;
     }
     const room = MAX_CONTACTS_IN_FLIGHT - this.contactsInFlight;
-    const quiet = this.bulkRounds.size === 0 || now - this.readySince >= TAIL_QUIET_MS;
+    // A tail goes once arrivals have stopped, whether or not a round is in flight: a backlog that arrives slower than
+    // AC imports it (Pub/Sub hands events over 100 at a time) would otherwise go out as many small imports, and each
+    // tail ends the backlog, sending what arrives next down the single path (two or more requests a person).
+    const quiet = now - this.readySince >= TAIL_QUIET_MS;
     if (room >= BULK_BATCH && (ready >= BULK_BATCH || quiet)) {
       const take = ready >= BULK_BATCH ? Math.min(MAX_ROUND, Math.floor(Math.min(ready, room) / BULK_BATCH) * BULK_BATCH) : ready;
       const jobs = await this.deps.store.jobs.claim(pushJobKind, take, this.deps.leaseMs ?? LEASE_MS);

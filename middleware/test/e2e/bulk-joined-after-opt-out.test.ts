@@ -2,25 +2,16 @@
 // date; the bulk path (a backlog: a week-long outage, a replayed batch) must keep them too. Here the opt-outs are
 // queued while AC refuses imports for a while, and one person joins a list (the webhook reaches the middleware, so
 // its snapshot shows the list active) after the opt-out but before the import goes out.
-import { startSandbox, type Sandbox } from '../support/sandbox-harness';
+import { readySandboxPerSuite } from '../support/sandbox-suite';
 import { patchCollection } from '../support/salesforce-user';
-import { readyApp } from '../support/sandbox-queries';
 import { waitFor } from '../support/wait-for';
 
 describe('a backlog of opt-outs through bulk import (pglite)', () => {
-  let sandbox: Sandbox;
-
-  beforeAll(async () => {
-    // Two queued opt-outs are a backlog: the bulk path.
-    sandbox = await startSandbox('pglite', { env: { AC_BULK_THRESHOLD: '1' } });
-    await sandbox.startApp();
-    await readyApp(sandbox);
-  });
-  afterAll(async () => {
-    await sandbox?.close();
-  });
+  // Two queued opt-outs are a backlog: the bulk path.
+  const sandboxOf = readySandboxPerSuite('pglite', { env: { AC_BULK_THRESHOLD: '1' } });
 
   test('when a person joins a list after their opt-out and before the import, then the import keeps that list', async () => {
+    const sandbox = sandboxOf();
     const { sf, ac } = sandbox;
     const news = ac.createList('News');
     const later = ac.createList('Joined later');

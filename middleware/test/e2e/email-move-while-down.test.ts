@@ -2,28 +2,19 @@
 // (R1 applies to the record's current email), and the new address's other record follows (R3). Found by the system
 // model (seed 1928881209): the opt-out this product wrote after an AC unsubscribe (R3) and the move, made in the same
 // second, have one time to Salesforce's second precision, and the replayed move was dropped as a redelivery.
-import { startSandbox, type Sandbox } from '../support/sandbox-harness';
+import { readySandboxPerSuite } from '../support/sandbox-suite';
 import { patchRecord } from '../support/salesforce-user';
-import { readyApp } from '../support/sandbox-queries';
 import { waitFor } from '../support/wait-for';
 
 describe('an opted-out record moved to another address while the middleware was down (pglite)', () => {
-  let sandbox: Sandbox;
-
-  beforeAll(async () => {
-    sandbox = await startSandbox('pglite', { persistent: true });
-    await sandbox.startApp();
-    await readyApp(sandbox);
-  });
-  afterAll(async () => {
-    await sandbox?.close();
-  });
+  const sandboxOf = readySandboxPerSuite('pglite', { persistent: true });
 
   test.each([
     { name: 'unconfirmed', how: 'opted out in Salesforce, new address unconfirmed on a list', status: 0 as const, typed: (e: string) => e, viaAc: false },
     { name: 'mixedcase', how: 'opted out in Salesforce, new address typed in mixed case', status: 1 as const, typed: (e: string) => e.charAt(0).toUpperCase() + e.slice(1), viaAc: false },
     { name: 'acoptout', how: 'opted out by this product after an AC unsubscribe, moved in the same second', status: 0 as const, typed: (e: string) => e, viaAc: true },
   ])('when the record was $how, then the new address is unsubscribed and its other record opted out', async ({ name, status, typed, viaAc }) => {
+    const sandbox = sandboxOf();
     const { sf, ac } = sandbox;
     const list = ac.createList(`${name} list`);
     const oldEmail = `${name}.old@example.com`;

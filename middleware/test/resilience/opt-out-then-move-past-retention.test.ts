@@ -7,26 +7,17 @@
 //    A, the address under which the person opted out, never was (the stream would have). Decided: a read that finds
 //    an opt-out we never saw together with a move cannot order the two, and in doubt the opt-out wins: R1 for the
 //    address we last knew too (intake dateReads).
-import { startSandbox, testSecrets, type Sandbox } from '../support/sandbox-harness';
+import { testSecrets, type Sandbox } from '../support/sandbox-harness';
+import { readySandboxPerSuite } from '../support/sandbox-suite';
 import { patchRecord } from '../support/salesforce-user';
-import { readyApp } from '../support/sandbox-queries';
 import { waitFor } from '../support/wait-for';
 
 describe('downtime before and after the first checkpoint (pglite)', () => {
-  let sandbox: Sandbox;
-
-  beforeAll(async () => {
-    sandbox = await startSandbox('pglite', { persistent: true, sf: { settings: { Event_Mode__c: 'CDC' } } });
-    await sandbox.startApp();
-    await readyApp(sandbox);
-  });
-  afterAll(async () => {
-    await sandbox?.close();
-  });
-
-  const queuesEmpty = () => waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((c) => c.state === 'dead' || c.n === 0), { what: 'queues empty' });
+  const sandboxOf = readySandboxPerSuite('pglite', { persistent: true, sf: { settings: { Event_Mode__c: 'CDC' } } });
+  const queuesEmpty = (sandbox: Sandbox) => waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((c) => c.state === 'dead' || c.n === 0), { what: 'queues empty' });
 
   test('when the middleware is stopped before any event was handled and an opt-out is made while it is down, then the opt-out reaches AC', async () => {
+    const sandbox = sandboxOf();
     const { sf, ac } = sandbox;
     const list = ac.createList('Before first event');
     const email = 'quiet.start@example.com';
@@ -39,10 +30,11 @@ describe('downtime before and after the first checkpoint (pglite)', () => {
     await patchRecord(sf, 'Contact', person, { HasOptedOutOfEmail: true });
     await sandbox.startApp();
     await waitFor(() => Number(ac.contactByEmail(email)?.lists[list.id]) === 2, { what: 'the opt-out made while down applied', timeoutMs: 30_000 });
-    await queuesEmpty();
+    await queuesEmpty(sandbox);
   }, 60_000);
 
   test('when an opt-out and then a move of the record were purged from the stream, then the address the person opted out under is unsubscribed too', async () => {
+    const sandbox = sandboxOf();
     const { sf, ac } = sandbox;
     const list = ac.createList('Outage');
     const oldEmail = 'outage.old@example.com';
@@ -55,7 +47,7 @@ describe('downtime before and after the first checkpoint (pglite)', () => {
     const res = await fetch(`${sandbox.app!.url}/admin/resync-record`, { method: 'POST', headers: { authorization: `Bearer ${testSecrets.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ recordId: person }) });
     expect(res.status).toBe(202);
     await waitFor(async () => (await sandbox.app!.store.links.lastObserved([person])).get(person)?.email === oldEmail, { what: 'the record observed under its old address' });
-    await queuesEmpty();
+    await queuesEmpty(sandbox);
     await sandbox.stopApp();
     await patchRecord(sf, 'Contact', person, { HasOptedOutOfEmail: true });
     await new Promise((resolve) => setTimeout(resolve, 1_100));

@@ -65,7 +65,9 @@ export function judge(input: JudgeInput): ChaosFigures {
   const modelWrites = new Map<string, number>();
   for (const d of input.decisions) if (d.rule === 'R3' || d.rule === 'R4' || d.rule === 'R5') count(modelWrites, d.target.slice(0, 15));
   const auditedWrites = new Map<string, number>();
-  for (const a of input.audit) if (a.decision === 'update-salesforce' && a.result === 'written' && a.record_id !== null) count(auditedWrites, a.record_id.slice(0, 15));
+  // A write whose answer never came is audited as of unknown outcome (Salesforce may have committed it): it accounts
+  // for the write it may have been.
+  for (const a of input.audit) if (a.decision === 'update-salesforce' && (a.result === 'written' || a.result.startsWith('outcome unknown')) && a.record_id !== null) count(auditedWrites, a.record_id.slice(0, 15));
   for (const id of new Set([...written.keys(), ...modelWrites.keys()])) {
     const happened = Math.max(written.get(id) ?? 0, modelWrites.get(id) ?? 0);
     const missing = happened - (auditedWrites.get(id) ?? 0);

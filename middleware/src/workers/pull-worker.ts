@@ -11,7 +11,7 @@ import { planSalesforceWrites, type PlannedWrite, type SalesforceRecordState } f
 import { awaitingStream } from '../sync/opt-out-recency';
 import type { Settings } from '../sync/settings';
 import { PartialRecordRead, type ConvertedLead, type SalesforceRecordReader } from './salesforce-records';
-import { SalesforceApiError, emailParts, redactSalesforceMessage, saveErrorClass } from '../salesforce/salesforce-errors';
+import { SalesforceApiError, SalesforceTimeoutError, emailParts, redactSalesforceMessage, saveErrorClass } from '../salesforce/salesforce-errors';
 import type { Metrics } from '../observability/metrics';
 import { emailHash } from '../observability/logger';
 import { classifyFailure, type ClassifiedFailure } from './failure-class';
@@ -170,6 +170,15 @@ export class PullWorker {
     const names = await this.namesOfRefused(plans.flatMap((p) => p.plan.writes).filter((w) => results.get(w.id)?.success === false));
     /** A record's errors in words, stripped of what is known of the person. */
     const errorsOf = (email: string, recordId: string) => describeSaveErrors(results.get(recordId), [...emailParts(email), ...(names.get(recordId.slice(0, 15)) ?? [])]);
+    /**
+     * A write whose call timed out: Salesforce had the request and may have committed it after we stopped waiting
+     * (slow triggers and flows). Saying "failed" would be wrong as often as right; the job goes again and its next
+     * read tells (found by the chaos run: a write happened that the audit called failed).
+     */
+    const unanswered = (recordId: string): string | null => {
+      const error = callErrors.get(recordId);
+      return error instanceof SalesforceTimeoutError ? `outcome unknown: ${error.message}; Salesforce may have applied it, the job goes again` : null;
+    };
     for (const { job, plan } of plans) {
       // Each record's failure is judged alone: one the org refuses for good (a validation rule, a converted Lead)
       // never holds back the other records of the email, and only retryable ones send the job round again.
@@ -187,7 +196,7 @@ export class PullWorker {
           newValue: d.newValue,
           decision: d.decision === 'skip' || refusedAsConverted ? 'skip' : 'update-salesforce',
           reason: refusedAsConverted ? `${job.payload.rule}: the Lead was converted after it was read; Salesforce refuses updates to converted leads` : d.reason,
-          result: d.decision === 'skip' ? 'skipped' : refusedAsConverted ? `skipped: ${errorsOf(job.payload.email, d.recordId)}` : result?.success === true ? 'written' : `failed: ${errorsOf(job.payload.email, d.recordId)}`,
+          result: d.decision === 'skip' ? 'skipped' : refusedAsConverted ? `skipped: ${errorsOf(job.payload.email, d.recordId)}` : result?.success === true ? 'written' : unanswered(d.recordId) ?? `failed: ${errorsOf(job.payload.email, d.recordId)}`,
           correlation: { job: job.id, attempt: job.attempts },
         };
       });

@@ -158,6 +158,12 @@ export interface SalesforceEmulator {
    */
   beforeNextRequest(matches: (request: { method: string; path: string }) => boolean, happen: () => void | Promise<void>): void;
   setLatency(ms: number): void;
+  /**
+   * Holds every POST, PATCH and DELETE under /services/data (record writes, job creation) this long before it
+   * is applied: an org whose update triggers and flows are slow. A client that gives up first leaves a write that
+   * still commits.
+   */
+  setWriteLatency(ms: number): void;
   /** Field-level security of the integration user: 'hidden' (no Read), 'read' (no Edit) or 'edit'. */
   setFieldAccess(type: string, field: string, access: FieldAccess): void;
   /** Setup > Set History Tracking: track these fields of Contact or Lead from now on ([] stops). */
@@ -300,6 +306,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
 
   let apiCalls = 0;
   let latencyMs = 0;
+  let writeLatencyMs = 0;
   const apiLimit = new ApiRequestLimit(now, opts.dailyApiRequestsMax ?? 15_000, opts.enforceDailyApiLimit ?? false);
   let queryBatchSize = opts.queryBatchSize ?? 2000;
   const requestLog: RequestLogEntry[] = [];
@@ -460,6 +467,9 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
     setLatency: (ms) => {
       latencyMs = ms;
     },
+    setWriteLatency: (ms) => {
+      writeLatencyMs = ms;
+    },
     setCometdTimeouts: (t) => bayeux.setTimeouts(t),
     setEventDelivery: (timing) => bus.setDeliveryTiming(timing),
     pendingEventCount: () => bus.pendingCount(),
@@ -562,6 +572,7 @@ export function createSalesforceEmulatorApp(opts: SalesforceEmulatorOptions = {}
       apiCallCount: () => apiCalls,
       deliveredEvents: () => bayeux.totalDelivered,
       latencyMs: () => latencyMs,
+      writeLatencyMs: () => writeLatencyMs,
     }),
   );
   app.use('/__sandbox', controlRouter(emulator, { setQueryBatchSize: (n) => (queryBatchSize = n) }));

@@ -26,6 +26,7 @@ export interface RestContext {
   apiCallCount: () => number;
   deliveredEvents: () => number;
   latencyMs: () => number;
+  writeLatencyMs: () => number;
 }
 
 export const collectionsMaxRecords = 200;
@@ -170,9 +171,13 @@ export function restRouter(ctx: RestContext): Router {
       }
       res.set('Sforce-Limit-Info', ctx.apiLimit.header());
     }
-    const delay = ctx.latencyMs();
-    if (delay > 0) setTimeout(next, delay);
-    else next();
+    const write = req.method !== 'GET' && req.method !== 'HEAD';
+    const delay = ctx.latencyMs() + (write ? ctx.writeLatencyMs() : 0);
+    if (delay <= 0) next();
+    // The org has the whole request before it is slow: a write it received commits even when the caller gives up
+    // waiting for the answer (its socket closed meanwhile), so the body is read first, then the answer held.
+    else if (write) json(req, res, (error?: unknown) => (error === undefined ? setTimeout(next, delay) : next(error)));
+    else setTimeout(next, delay);
   });
 
   router.get('/services/data', (_req, res) => {

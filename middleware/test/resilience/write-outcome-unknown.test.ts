@@ -2,23 +2,14 @@
 // commits after the caller gave up: slow update triggers and flows). Found by the Pub/Sub chaos run (3 writes of a
 // record, 2 audited): the audit said "failed", Salesforce held the new value, and the retry found nothing left to
 // write. The audit says what is known: the outcome is unknown, and the job goes again.
-import { startSandbox, type Sandbox } from '../support/sandbox-harness';
-import { readyApp } from '../support/sandbox-queries';
+import { readySandboxPerSuite } from '../support/sandbox-suite';
 import { waitFor } from '../support/wait-for';
 
 describe('a Salesforce write answered after the client gave up (pglite)', () => {
-  let sandbox: Sandbox;
-
-  beforeAll(async () => {
-    sandbox = await startSandbox('pglite', { persistent: true });
-    await sandbox.startApp({ sfTimeoutMs: 1000 });
-    await readyApp(sandbox);
-  });
-  afterAll(async () => {
-    await sandbox?.close();
-  });
+  const sandboxOf = readySandboxPerSuite('pglite', { persistent: true }, { sfTimeoutMs: 1000 });
 
   test('when the write times out but Salesforce applied it, then the audit says its outcome was unknown, not failed, and the record holds the opt-out', async () => {
+    const sandbox = sandboxOf();
     const { sf, ac } = sandbox;
     const list = ac.createList('Late answers');
     const email = 'late.answer@example.com';

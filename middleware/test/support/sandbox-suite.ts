@@ -8,11 +8,11 @@ import type { Engine } from './test-databases';
  * The usual e2e suite setup: one sandbox with a ready app for the whole describe block, closed after it. Returns a
  * getter (the sandbox exists only once beforeAll has run).
  */
-export function readySandboxPerSuite(engine: Engine, options?: Parameters<typeof startSandbox>[1]): () => Sandbox {
+export function readySandboxPerSuite(engine: Engine, options?: Parameters<typeof startSandbox>[1], appTiming?: Parameters<Sandbox['startApp']>[0]): () => Sandbox {
   let sandbox: Sandbox | undefined;
   beforeAll(async () => {
     sandbox = await startSandbox(engine, options);
-    await sandbox.startApp();
+    await sandbox.startApp(appTiming);
     await readyApp(sandbox);
   });
   afterAll(async () => {

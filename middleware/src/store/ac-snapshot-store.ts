@@ -15,6 +15,8 @@ export interface AcSnapshot {
   awaitingSubscribe?: AwaitingSubscribe | null;
   /** When the middleware last recorded this state (read back only; writes stamp it themselves). */
   seenAt?: Date;
+  /** When a read last showed a list active that the snapshot before did not (read back only; upsertMany stamps it). */
+  joinedSeenAt?: Date | null;
 }
 
 export interface AwaitingSubscribe {
@@ -31,11 +33,12 @@ const snapshotRow = z.object({
   last_unsubscribed_at: z.coerce.date().nullable().optional(),
   awaiting_subscribe: z.object({ at: z.coerce.date(), lists: z.array(z.string()) }).nullable().optional(),
   seen_at: z.coerce.date(),
+  joined_seen_at: z.coerce.date().nullable().optional(),
 });
 
 function fromRow(raw: unknown): AcSnapshot {
   const r = snapshotRow.parse(raw);
-  return { acContactId: r.ac_contact_id, email: r.email_norm, listStatuses: r.list_statuses, hardBounced: r.hard_bounced, acUpdatedAt: r.ac_updated_at, lastUnsubscribedAt: r.last_unsubscribed_at ?? null, awaitingSubscribe: r.awaiting_subscribe ?? null, seenAt: r.seen_at };
+  return { acContactId: r.ac_contact_id, email: r.email_norm, listStatuses: r.list_statuses, hardBounced: r.hard_bounced, acUpdatedAt: r.ac_updated_at, lastUnsubscribedAt: r.last_unsubscribed_at ?? null, awaitingSubscribe: r.awaiting_subscribe ?? null, seenAt: r.seen_at, joinedSeenAt: r.joined_seen_at ?? null };
 }
 
 export class AcSnapshotStore {
@@ -65,11 +68,19 @@ export class AcSnapshotStore {
   async upsertMany(snapshots: AcSnapshot[], tx: SqlExecutor = this.db): Promise<void> {
     if (snapshots.length === 0) return;
     await tx.query(
-      `INSERT INTO ac_contact_snapshots (ac_contact_id, email_norm, list_statuses, hard_bounced, ac_updated_at, last_unsubscribed_at, awaiting_subscribe, seen_at)
-         SELECT i, e, l, b, u, lu, w, $8 FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::boolean[], $5::timestamptz[], $6::timestamptz[], $7::jsonb[]) AS t(i, e, l, b, u, lu, w)
+      // joined_seen_at: a first sighting with an active list counts as a join (when it was joined is unknown); after
+      // that, only a list active now and not active in the row being replaced.
+      `INSERT INTO ac_contact_snapshots (ac_contact_id, email_norm, list_statuses, hard_bounced, ac_updated_at, last_unsubscribed_at, awaiting_subscribe, seen_at, joined_seen_at)
+         SELECT i, e, l, b, u, lu, w, $8,
+                CASE WHEN EXISTS (SELECT 1 FROM jsonb_each_text(l) AS n WHERE n.value IN ('0', '1')) THEN $8::timestamptz END
+           FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::boolean[], $5::timestamptz[], $6::timestamptz[], $7::jsonb[]) AS t(i, e, l, b, u, lu, w)
        ON CONFLICT (ac_contact_id) DO UPDATE SET email_norm = EXCLUDED.email_norm, list_statuses = EXCLUDED.list_statuses,
          hard_bounced = EXCLUDED.hard_bounced, ac_updated_at = EXCLUDED.ac_updated_at, last_unsubscribed_at = EXCLUDED.last_unsubscribed_at,
-         awaiting_subscribe = EXCLUDED.awaiting_subscribe, seen_at = EXCLUDED.seen_at`,
+         awaiting_subscribe = EXCLUDED.awaiting_subscribe, seen_at = EXCLUDED.seen_at,
+         joined_seen_at = CASE
+           WHEN EXISTS (SELECT 1 FROM jsonb_each_text(EXCLUDED.list_statuses) AS n
+                         WHERE n.value IN ('0', '1') AND coalesce(ac_contact_snapshots.list_statuses ->> n.key, '') NOT IN ('0', '1'))
+           THEN EXCLUDED.seen_at ELSE ac_contact_snapshots.joined_seen_at END`,
       [
         snapshots.map((s) => s.acContactId),
         snapshots.map((s) => s.email.toLowerCase()),

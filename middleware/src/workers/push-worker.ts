@@ -297,14 +297,17 @@ export class PushWorker {
     const snapshots = await store.snapshots.findByEmails(pure.map((job) => job.payload.email));
     for (const job of jobs) {
       const snapshot = pure.includes(job) ? snapshots.get(job.payload.email) : undefined;
-      // The import sets every list it names to 2 and cannot tell when each was joined: a contact whose state changed
-      // after the opt-out (a list joined since is the person's newer choice, R1 keeps it) takes the single path,
+      // The import sets every list it names to 2 and cannot tell when each was joined: a contact seen joining a list
+      // after the opt-out (the person's newer choice, R1 keeps it) or changed in AC since takes the single path,
       // which reads each list's subscribe date. Found by an outside review: a queued opt-out (AC refusing imports, a
       // replayed or reconciled change) unsubscribed a list joined after it.
+      // Not seen_at: every poll and reconciliation re-reads an unchanged state, and after an outage that sent the
+      // whole backlog down the single path (chaos: the drain went from 72 s to 299 s; push-path's 300-contact import
+      // timed out under CI load).
       // Salesforce dates a change to the second (it may have been made up to 999 ms later) and AC a subscribe too: a
       // state seen within that second is no later choice for the single path either (its sdate is not after it).
       const optedOutAt = Date.parse(job.payload.latestChangedAt) + 1000;
-      const changedSince = snapshot !== undefined && [snapshot.seenAt, snapshot.acUpdatedAt].some((at) => at !== undefined && at !== null && at.getTime() >= optedOutAt);
+      const changedSince = snapshot !== undefined && [snapshot.joinedSeenAt, snapshot.acUpdatedAt].some((at) => at !== undefined && at !== null && at.getTime() >= optedOutAt);
       if (snapshot !== undefined && !changedSince && Object.keys(snapshot.listStatuses).length > 0) candidates.push({ job, contactId: snapshot.acContactId, lists: snapshot.listStatuses });
       else rest.push(job);
     }

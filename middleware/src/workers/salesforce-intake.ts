@@ -253,6 +253,13 @@ export class SalesforceIntake {
       // Salesforce dates changes to the second: an opt-out (ours, from an R3) and a move of the record to another
       // address in the same second have one time. The address tells them apart (found by the system model).
       const movedSince = c.email !== null && c.email.trim() !== '' && last !== undefined && last.email !== normaliseEmail(c.email);
+      if (c.source === 'EMAIL_CHANGE') {
+        // Dated by the move, not by the opt-out the history keeps: a move to the address the record is already known
+        // under, committed no later than the stream last showed the record, was queued when first delivered (found
+        // by the system model: the replayed move re-ran R1 over a list joined while the middleware was down).
+        const seenAlready = last !== undefined && !movedSince && last.optedOut === true && last.streamSeenAt !== null && c.changedAt.getTime() <= last.streamSeenAt.getTime();
+        return !seenAlready;
+      }
       return last === undefined || movedSince || last.optedOut !== c.optedOut || last.changedAt === null || last.changedAt.getTime() !== c.changedAt.getTime();
     });
     if (fresh.length < changes.length) this.deps.logger.info({ dropped: changes.length - fresh.length }, 'redelivered salesforce changes dropped: already queued');

@@ -32,4 +32,29 @@ describe('a backlog of opt-outs through bulk import (pglite)', () => {
     await waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((c) => c.state === 'dead' || c.n === 0), { what: 'queues empty', timeoutMs: 30_000 });
     expect(Number(ac.contactByEmail(people[0]!)?.lists[later.id])).toBe(1);
   }, 90_000);
+
+  test('when the unchanged state of the contacts is read again after their opt-out, then the backlog still goes out as an import', async () => {
+    const sandbox = sandboxOf();
+    const { sf, ac } = sandbox;
+    const news = ac.createList('Reread');
+    const people = ['reread.a@example.com', 'reread.b@example.com', 'reread.c@example.com'];
+    for (const email of people) ac.createContact(email, { lists: { [news.id]: 1 } });
+    const ids = people.map((email, i) => String(sf.insert('Contact', { LastName: `Reread${i}`, Email: email, HasOptedOutOfEmail: false }).Id));
+    await sandbox.app!.pollNow();
+    await waitFor(async () => (await sandbox.app!.store.snapshots.findByEmails(people)).size === people.length, { what: 'the contacts in the snapshot' });
+    ac.setFault({ status: 503, method: 'POST', pathPrefix: '/import', durationMs: 6_000 });
+    const importsBefore = ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import') && r.status === 200).length;
+    const membershipPostsBefore = ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/contactLists')).length;
+    await patchCollection(sf, ids.map((id) => ({ type: 'Contact', id, fields: { HasOptedOutOfEmail: true } })));
+    await waitFor(() => ac.requestLog.some((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import') && r.status === 503), { what: 'a refused import' });
+    // Seconds after the opt-out the middleware records the same state again, as every poll, reconciliation or
+    // webhook read does: nothing was joined, so nothing calls for the single path (after a week-long outage, the
+    // single path for the whole backlog is hours at 5 req/s).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const store = sandbox.app!.store;
+    await store.snapshots.upsertMany([...(await store.snapshots.findByEmails(people)).values()]);
+    await waitFor(() => people.every((email) => Number(ac.contactByEmail(email)?.lists[news.id]) === 2), { what: 'all unsubscribed', timeoutMs: 30_000 });
+    expect(ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import') && r.status === 200).length).toBeGreaterThan(importsBefore);
+    expect(ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/contactLists')).length).toBe(membershipPostsBefore);
+  }, 90_000);
 });

@@ -236,4 +236,15 @@ CREATE TABLE uncheckpointed_subscribes (
 );
 `,
   },
+  {
+    version: 8,
+    name: 'when a list was last seen joined',
+    sql: `
+-- The bulk import sets every list it names to 2 and cannot tell when each was joined: a contact that joined a list
+-- after the opt-out takes the single path (workers/push-worker.ts). seen_at says only when the state was last read
+-- (every poll and reconciliation re-reads it), so it cannot say that; this is stamped only when a read shows a list
+-- active (0 or 1) that the previous snapshot did not. NULL: no join seen since the column came.
+ALTER TABLE ac_contact_snapshots ADD COLUMN joined_seen_at timestamptz;
+`,
+  },
 ];

@@ -80,7 +80,9 @@ export function judge(input: JudgeInput): ChaosFigures {
   const auditedUnsubs = new Map<string, number>();
   for (const a of input.audit) {
     const list = /^list (\S+): 2$/.exec(a.new_value ?? '')?.[1];
-    if (a.decision === 'unsubscribe-list' && a.result === 'unsubscribed' && list !== undefined && a.email_norm !== null) count(auditedUnsubs, `${a.email_norm} list ${list}`);
+    // An import whose outcome never came back is audited as such (AC may have applied it): it accounts for it.
+    const done = a.result === 'unsubscribed' || a.result.startsWith('outcome unknown');
+    if (a.decision === 'unsubscribe-list' && done && list !== undefined && a.email_norm !== null) count(auditedUnsubs, `${a.email_norm} list ${list}`);
   }
   for (const [target, happened] of modelUnsubs) {
     const missing = happened - (auditedUnsubs.get(target) ?? 0);

@@ -14,6 +14,8 @@ export interface AppTiming {
   /** How long Salesforce writes pause when the org's daily API limit refuses a call (REQUEST_LIMIT_EXCEEDED). */
   sfLimitPauseMs: number;
   bulkPollIntervalMs: number;
+  /** Longest a bulk round waits for AC to report its imports done; then their contacts are verified by the single path. */
+  bulkMaxWaitMs: number;
   /** How often a Bulk API 2.0 query job's state is read while the full reconciliation waits for it. */
   sfBulkQueryPollMs: number;
   /** Lock time of a claimed queue job, renewed every leaseRenewMs while this instance lives (a crashed instance's jobs are taken over after it). */
@@ -43,6 +45,7 @@ export const defaultTiming: AppTiming = {
   sfTimeoutMs: 30_000,
   sfLimitPauseMs: 5 * 60_000,
   bulkPollIntervalMs: 2000,
+  bulkMaxWaitMs: 10 * 60_000,
   sfBulkQueryPollMs: 2000,
   jobLeaseMs: 30_000,
   // Longer than the webhook linger: deliveries confirmed in rounds of up to 2 s still count as one burst here.

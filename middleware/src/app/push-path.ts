@@ -39,7 +39,7 @@ export function createIntake(ctx: AppContext): SalesforceIntake {
 export function wirePushPath(ctx: AppContext, intake: SalesforceIntake, poller: AcPoller): PushPath {
   const { store, clock, logger, metrics, timing, config, links, salesforce, scope } = ctx;
   const settings = salesforce.settings;
-  const worker = new PushWorker({ store, ac: ctx.activecampaign.acForOptOuts, reader: ctx.reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs }, leaseMs: timing.jobLeaseMs, retry: ctx.retry, circuit: ctx.health.activeCampaign, clock, logger, metrics, observeOwnWrites: ownWriteObserver({ store, clock, isBaselineDone: (tx) => poller.isBaselineDone(tx), countedSubscribeSources: () => settings.get().r5SubscribeSources }), onPullWorkQueued: () => links.pokePull() });
+  const worker = new PushWorker({ store, ac: ctx.activecampaign.acForOptOuts, reader: ctx.reader, settings: () => settings.get(), bulkThreshold: config.activecampaign.bulkThreshold, acContactInScope: (id) => scope.acContactInScope(id), bulkOptions: { pollIntervalMs: timing.bulkPollIntervalMs, maxWaitMs: timing.bulkMaxWaitMs }, leaseMs: timing.jobLeaseMs, retry: ctx.retry, circuit: ctx.health.activeCampaign, clock, logger, metrics, observeOwnWrites: ownWriteObserver({ store, clock, isBaselineDone: (tx) => poller.isBaselineDone(tx), countedSubscribeSources: () => settings.get().r5SubscribeSources }), onPullWorkQueued: () => links.pokePull() });
   const loop = new WorkLoop('push', async () => {
     if (!settings.get().pushEnabled) return 0;
     await store.jobs.recoverExpiredLeases(pushJobKind);

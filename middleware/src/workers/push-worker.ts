@@ -11,7 +11,7 @@ import type { Clock } from '../store/clock';
 import type { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
 import { unsubscribeFromAllLists, type UnsubscribeProgress } from '../activecampaign/unsubscribe-from-all-lists';
 import { resubscribeLists } from '../activecampaign/resubscribe-lists';
-import { defaultImportCheckMs, ImportProcessingEstimate, unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
+import { defaultImportCheckMs, importedBeforeFailure, ImportProcessingEstimate, unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
 import { classifyFailure } from './failure-class';
 import { AcRateLimitedError } from '../activecampaign/activecampaign-errors';
 import { UNKNOWN_AND_OLD } from '../sync/opt-out-recency';
@@ -324,6 +324,21 @@ export class PushWorker {
     }
   }
 
+  /**
+   * Contacts whose import went out but whose outcome never came back (the status check timed out through an outage,
+   * the round failed after sending): AC may have unsubscribed them. Their job goes again, and its fresh read will find
+   * the lists already left and audit only that, so the import is audited here as what it may have done.
+   */
+  private async auditUnknownImports(contacts: { job: ClaimedJob<PushJobPayload>; contactId: string; lists: Record<string, number> }[], why: string): Promise<void> {
+    const audits: AuditEntry[] = contacts.flatMap((c) =>
+      Object.entries(c.lists)
+        .filter(([, status]) => status === 0 || status === 1)
+        .map(([listId, status]) => ({ direction: 'sf_to_ac' as const, email: c.job.payload.email, recordId: c.job.payload.recordIds[0] ?? null, acContactId: c.contactId, oldValue: `list ${listId}: ${status}`, newValue: `list ${listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true (bulk import)', result: `outcome unknown: the import was sent and ${why}; ActiveCampaign may have applied it, the job goes again`, correlation: { job: c.job.id } })),
+    );
+    if (audits.length === 0) return;
+    await this.deps.store.audit.record(audits).catch((err: unknown) => this.deps.logger.error({ contacts: contacts.length, err: err instanceof Error ? err.message : String(err) }, 'could not audit imports of unknown outcome'));
+  }
+
   private async importRound(toImport: { job: ClaimedJob<PushJobPayload>; contactId: string; lists: Record<string, number> }[]): Promise<void> {
     const { store } = this.deps;
     if (toImport.length === 0) return;
@@ -338,6 +353,8 @@ export class PushWorker {
     } catch (error) {
       this.noteVendorFailure(error);
       const failure = classifyFailure(error);
+      const sent = new Set(importedBeforeFailure(error));
+      await this.auditUnknownImports(toImport.filter((c) => sent.has(c.job.payload.email)), `the round failed (${failure.message.slice(0, 200)})`);
       if (failure.failureClass === 'permanent') {
         // AC refused a whole import (one invalid email rejects its batch, a status check answered 404): that is no
         // contact's own refusal. Every job of the round takes the single path, which judges each contact alone.
@@ -356,6 +373,7 @@ export class PushWorker {
     this.deps.circuit?.succeeded();
     const outcomeByEmail = new Map(report.outcomes.map((o) => [o.email, o.outcome]));
     const imported: (typeof toImport)[number][] = [];
+    await this.auditUnknownImports(toImport.filter((c) => ['timed-out', 'unknown'].includes(outcomeByEmail.get(c.job.payload.email) ?? 'unknown')), 'its status never named the contact');
     for (const c of toImport) {
       const outcome = outcomeByEmail.get(c.job.payload.email);
       if (outcome !== 'unsubscribed') {

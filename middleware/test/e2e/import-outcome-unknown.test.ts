@@ -1,0 +1,31 @@
+// A bulk import goes out, then AC stops answering its status checks for longer than the round waits (an outage
+// right after the submit). AC applied the import; the middleware never learned it. The jobs go again and their fresh
+// read finds the lists already left, which is all the retry can say. Found by the Pub/Sub chaos run (26 list
+// unsubscribes nobody audited after a 10-minute outage): the import itself must be audited as what it may have done.
+import { readySandboxPerSuite } from '../support/sandbox-suite';
+import { patchCollection } from '../support/salesforce-user';
+import { waitFor } from '../support/wait-for';
+
+describe('a bulk import whose outcome never came back (pglite)', () => {
+  const sandboxOf = readySandboxPerSuite('pglite', { env: { AC_BULK_THRESHOLD: '1' } }, { bulkMaxWaitMs: 2_000 });
+
+  test('when AC stops answering status checks after an import went out, then each list the import may have left is audited as of unknown outcome', async () => {
+    const sandbox = sandboxOf();
+    const { sf, ac } = sandbox;
+    const news = ac.createList('Unconfirmed');
+    const people = ['unknown.a@example.com', 'unknown.b@example.com', 'unknown.c@example.com'];
+    for (const email of people) ac.createContact(email, { lists: { [news.id]: 1 } });
+    const ids = people.map((email, i) => String(sf.insert('Contact', { LastName: `Unknown${i}`, Email: email, HasOptedOutOfEmail: false }).Id));
+    await sandbox.app!.pollNow();
+    await waitFor(async () => (await sandbox.app!.store.snapshots.findByEmails(people)).size === people.length, { what: 'the contacts in the snapshot' });
+    ac.setFault({ status: 503, method: 'GET', pathPrefix: '/import/info', durationMs: 6_000 });
+    await patchCollection(sf, ids.map((id) => ({ type: 'Contact', id, fields: { HasOptedOutOfEmail: true } })));
+    await waitFor(() => people.every((email) => Number(ac.contactByEmail(email)?.lists[news.id]) === 2), { what: 'all unsubscribed by the import', timeoutMs: 30_000 });
+    await waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((c) => c.state === 'dead' || c.n === 0), { what: 'queues empty', timeoutMs: 40_000 });
+    for (const email of people) {
+      const history = await sandbox.app!.store.audit.historyForEmail(email);
+      const unsubscribes = history.filter((h) => h.decision === 'unsubscribe-list' && h.newValue === `list ${news.id}: 2`);
+      expect(unsubscribes.map((h) => h.result)).toEqual([expect.stringMatching(/^outcome unknown: the import was sent/)]);
+    }
+  }, 90_000);
+});

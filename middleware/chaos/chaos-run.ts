@@ -813,8 +813,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const email = record !== undefined ? world.records.find((r) => r.id.slice(0, 15) === record)?.email : /^(\S+) list /.exec(line)?.[1];
       if (email !== undefined) differing.add(emailKey(email));
     }
+    // Records named by a difference, whatever address they had when they were changed (email changes move them).
+    const differingRecords = new Set(differences.flatMap((d) => /^record (\S+)/.exec(d.what)?.[1] ?? []));
     const historyOfDifferences = history
-      .filter((a) => (a.kind === 'sf-set-email' ? [emailKey(a.email), ...initial.records.filter((r) => r.id === a.recordId).map((r) => emailKey(r.email))] : [a.kind === 'sf-set-opt-out' ? emailKey(world.records.find((r) => r.id === a.recordId)?.email ?? '') : emailKey(a.email)]).some((k) => differing.has(k)))
+      .filter((a) => ((a.kind === 'sf-set-opt-out' || a.kind === 'sf-set-email') && differingRecords.has(a.recordId)) || (a.kind === 'sf-set-email' ? [emailKey(a.email), ...initial.records.filter((r) => r.id === a.recordId).map((r) => emailKey(r.email))] : [a.kind === 'sf-set-opt-out' ? emailKey(world.records.find((r) => r.id === a.recordId)?.email ?? '') : emailKey(a.email)]).some((k) => differing.has(k)))
       .map((a) => `${new Date(a.at).toISOString()} ${JSON.stringify(a)}`);
     const queueOfDifferences = differing.size === 0 ? [] : [...(await queueRowsFor(judgeDb, [...differing])), ...(await auditRowsFor(judgeDb, [...differing]))];
     return {

@@ -1,6 +1,7 @@
 // `npm run chaos`: the full chaos run of issue 8 item 4 (about 2,000 changes, several kills, a 30 s outage). Prints
 // a table and, as its very last line, one JSON object with the figures. CHAOS_SEED replays a run's choices;
 // CHAOS_CHANGES changes its length. Needs PostgreSQL (TEST_POSTGRES_URL, as the tests).
+import fs from 'node:fs';
 import { runChaos, type ChaosOptions, type ChaosResult } from './chaos-run';
 import { runFuzzPhase, type FuzzPhaseResult } from './fuzz-phase';
 
@@ -139,6 +140,17 @@ async function main(): Promise<void> {
   for (const c of result.crashes) print(`crash: ${c}`);
   for (const h of result.historyOfDifferences.slice(0, 60)) print(`history: ${h}`);
   for (const q of result.queueOfDifferences.slice(0, 40)) print(q);
+  // CHAOS_POSTMORTEM=<file> keeps all of it (the lines above are cut to fit a terminal).
+  if (process.env.CHAOS_POSTMORTEM !== undefined) {
+    const lines = [
+      ...result.differences.map((d) => `difference: ${d.email} ${d.what}: expected ${d.expected}, actual ${d.actual}`),
+      ...result.figures.unaudited.map((u) => `unaudited: ${u}`),
+      ...result.historyOfDifferences.map((h) => `history: ${h}`),
+      ...result.queueOfDifferences,
+    ];
+    fs.writeFileSync(process.env.CHAOS_POSTMORTEM, `${lines.join('\n')}\n`);
+    print(`post-mortem (${lines.length} lines) written to ${process.env.CHAOS_POSTMORTEM}`);
+  }
   print(`busiest AC second (ms offsets): ${result.figures.busiestWindow.join(', ')}`);
   print(table(result, fuzz));
   print(finalLine(result, fuzz));

@@ -80,9 +80,7 @@ export function judge(input: JudgeInput): ChaosFigures {
   const auditedUnsubs = new Map<string, number>();
   for (const a of input.audit) {
     const list = /^list (\S+): 2$/.exec(a.new_value ?? '')?.[1];
-    // An import whose outcome never came back is audited as such (AC may have applied it): it accounts for it.
-    const done = a.result === 'unsubscribed' || a.result.startsWith('outcome unknown');
-    if (a.decision === 'unsubscribe-list' && done && list !== undefined && a.email_norm !== null) count(auditedUnsubs, `${a.email_norm} list ${list}`);
+    if (a.decision === 'unsubscribe-list' && a.result === 'unsubscribed' && list !== undefined && a.email_norm !== null) count(auditedUnsubs, `${a.email_norm} list ${list}`);
   }
   for (const [target, happened] of modelUnsubs) {
     const missing = happened - (auditedUnsubs.get(target) ?? 0);

@@ -3,7 +3,7 @@
 // opt-outs where single POSTs would move 300 (research §4). AC says the importer is not for real-time sync:
 // single changes go through unsubscribeFromAllLists instead.
 import { acLimits, isPlausibleEmail, type ActiveCampaignClient } from './activecampaign-client';
-import { AcClientError, AcRateLimitedError, AcServerError, isRetryable } from './activecampaign-errors';
+import { AcRateLimitedError, isRetryable } from './activecampaign-errors';
 import { SlidingWindowBudget, systemClock, type Clock, type RequestBudget } from './rate-limiter';
 
 export interface BulkUnsubscribeInput {
@@ -92,16 +92,6 @@ const defaultImportBudget = new SlidingWindowBudget({
   windowMs: 60_000,
 });
 
-const sentBeforeFailure = new WeakMap<object, string[]>();
-
-/**
- * The emails whose import went out (or whose submit got no answer) before unsubscribeInBulk failed with this error:
- * AC may have applied them. Empty for any other error.
- */
-export function importedBeforeFailure(error: unknown): string[] {
-  return typeof error === 'object' && error !== null ? (sentBeforeFailure.get(error) ?? []) : [];
-}
-
 export async function unsubscribeInBulk(
   client: Client,
   inputs: readonly BulkUnsubscribeInput[],
@@ -131,17 +121,7 @@ export async function unsubscribeInBulk(
     nextCheckAt?: number;
   }> = [];
   for (const chunk of chunkForImport(sendable)) {
-    let batchId: string;
-    try {
-      batchId = await submitWithImportLimit(client, chunk, importBudget, maxSubmitAttempts, clock);
-    } catch (error) {
-      // The round fails, but what was already sent is in AC's hands (and so is this chunk when its answer never
-      // came): the caller audits those contacts as of unknown outcome rather than forget the import went out.
-      const answered = error instanceof AcServerError || error instanceof AcClientError || error instanceof AcRateLimitedError;
-      const mayHaveApplied = [...batches.flatMap((b) => b.members), ...(answered ? [] : chunk)].map((m) => m.email);
-      if (typeof error === 'object' && error !== null) sentBeforeFailure.set(error, mayHaveApplied);
-      throw error;
-    }
+    const batchId = await submitWithImportLimit(client, chunk, importBudget, maxSubmitAttempts, clock);
     batches.push({ batchId, members: chunk, status: 'queued', submittedAt: clock.now(), checks: 0 });
   }
 

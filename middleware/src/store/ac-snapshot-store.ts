@@ -17,6 +17,8 @@ export interface AcSnapshot {
   seenAt?: Date;
   /** When a read last showed a list active that the snapshot before did not (read back only; upsertMany stamps it). */
   joinedSeenAt?: Date | null;
+  /** The newest subscribe date (sdate) of the lists the contact is on, by AC; stored values only grow (see upsertMany). */
+  lastSubscribedAt?: Date | null;
 }
 
 export interface AwaitingSubscribe {
@@ -34,11 +36,12 @@ const snapshotRow = z.object({
   awaiting_subscribe: z.object({ at: z.coerce.date(), lists: z.array(z.string()) }).nullable().optional(),
   seen_at: z.coerce.date(),
   joined_seen_at: z.coerce.date().nullable().optional(),
+  last_subscribed_at: z.coerce.date().nullable().optional(),
 });
 
 function fromRow(raw: unknown): AcSnapshot {
   const r = snapshotRow.parse(raw);
-  return { acContactId: r.ac_contact_id, email: r.email_norm, listStatuses: r.list_statuses, hardBounced: r.hard_bounced, acUpdatedAt: r.ac_updated_at, lastUnsubscribedAt: r.last_unsubscribed_at ?? null, awaitingSubscribe: r.awaiting_subscribe ?? null, seenAt: r.seen_at, joinedSeenAt: r.joined_seen_at ?? null };
+  return { acContactId: r.ac_contact_id, email: r.email_norm, listStatuses: r.list_statuses, hardBounced: r.hard_bounced, acUpdatedAt: r.ac_updated_at, lastUnsubscribedAt: r.last_unsubscribed_at ?? null, awaitingSubscribe: r.awaiting_subscribe ?? null, seenAt: r.seen_at, joinedSeenAt: r.joined_seen_at ?? null, lastSubscribedAt: r.last_subscribed_at ?? null };
 }
 
 export class AcSnapshotStore {
@@ -69,14 +72,16 @@ export class AcSnapshotStore {
     if (snapshots.length === 0) return;
     await tx.query(
       // joined_seen_at: a first sighting with an active list counts as a join (when it was joined is unknown); after
-      // that, only a list active now and not active in the row being replaced.
-      `INSERT INTO ac_contact_snapshots (ac_contact_id, email_norm, list_statuses, hard_bounced, ac_updated_at, last_unsubscribed_at, awaiting_subscribe, seen_at, joined_seen_at)
+      // that, only a list active now and not active in the row being replaced. last_subscribed_at only grows: a state
+      // we wrote ourselves carries no dates, and a join that came and went between two reads must not be forgotten.
+      `INSERT INTO ac_contact_snapshots (ac_contact_id, email_norm, list_statuses, hard_bounced, ac_updated_at, last_unsubscribed_at, awaiting_subscribe, seen_at, joined_seen_at, last_subscribed_at)
          SELECT i, e, l, b, u, lu, w, $8,
-                CASE WHEN EXISTS (SELECT 1 FROM jsonb_each_text(l) AS n WHERE n.value IN ('0', '1')) THEN $8::timestamptz END
-           FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::boolean[], $5::timestamptz[], $6::timestamptz[], $7::jsonb[]) AS t(i, e, l, b, u, lu, w)
+                CASE WHEN EXISTS (SELECT 1 FROM jsonb_each_text(l) AS n WHERE n.value IN ('0', '1')) THEN $8::timestamptz END, ls
+           FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::boolean[], $5::timestamptz[], $6::timestamptz[], $7::jsonb[], $9::timestamptz[]) AS t(i, e, l, b, u, lu, w, ls)
        ON CONFLICT (ac_contact_id) DO UPDATE SET email_norm = EXCLUDED.email_norm, list_statuses = EXCLUDED.list_statuses,
          hard_bounced = EXCLUDED.hard_bounced, ac_updated_at = EXCLUDED.ac_updated_at, last_unsubscribed_at = EXCLUDED.last_unsubscribed_at,
          awaiting_subscribe = EXCLUDED.awaiting_subscribe, seen_at = EXCLUDED.seen_at,
+         last_subscribed_at = GREATEST(ac_contact_snapshots.last_subscribed_at, EXCLUDED.last_subscribed_at),
          joined_seen_at = CASE
            WHEN EXISTS (SELECT 1 FROM jsonb_each_text(EXCLUDED.list_statuses) AS n
                          WHERE n.value IN ('0', '1') AND coalesce(ac_contact_snapshots.list_statuses ->> n.key, '') NOT IN ('0', '1'))
@@ -90,6 +95,7 @@ export class AcSnapshotStore {
         snapshots.map((s) => s.lastUnsubscribedAt ?? null),
         snapshots.map((s) => (s.awaitingSubscribe === undefined || s.awaitingSubscribe === null ? null : JSON.stringify(s.awaitingSubscribe))),
         this.clock(),
+        snapshots.map((s) => s.lastSubscribedAt ?? null),
       ],
     );
   }

@@ -18,7 +18,7 @@ export interface OptOutObservation {
   writtenAt?: Date;
 }
 
-const observedRow = z.object({ sf_record_id: z.string(), email_norm: z.string(), opted_out: z.boolean().nullable(), opt_out_changed_at: z.coerce.date().nullable(), written_at: z.coerce.date().nullable(), stream_seen_at: z.coerce.date().nullable() });
+const observedRow = z.object({ sf_record_id: z.string(), email_norm: z.string(), opted_out: z.boolean().nullable(), opt_out_changed_at: z.coerce.date().nullable(), written_at: z.coerce.date().nullable(), stream_seen_at: z.coerce.date().nullable(), email_changed_at: z.coerce.date().nullable().optional() });
 
 /** Salesforce records we have seen, with the newest opt-out value and its time (R5's recency rule reads it). */
 export class SfLinkStore {
@@ -61,6 +61,17 @@ export class SfLinkStore {
     );
   }
 
+  /** The commit time of an Email change queued for each record (R1 for its new address); the newest is kept. */
+  async recordEmailChanges(changes: { recordId: string; at: Date }[], tx: SqlExecutor = this.db): Promise<void> {
+    if (changes.length === 0) return;
+    await tx.query(
+      `UPDATE sf_ac_links l SET email_changed_at = GREATEST(l.email_changed_at, t.at)
+         FROM (SELECT r, max(a) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u(r, a) GROUP BY r) t
+        WHERE l.sf_record_id = t.r`,
+      [changes.map((c) => c.recordId), changes.map((c) => c.at)],
+    );
+  }
+
   /** When this product wrote these records (after Salesforce answered): explains their LastModifiedDate. */
   async recordOwnWrites(recordIds: string[], at: Date, tx: SqlExecutor = this.db): Promise<void> {
     if (recordIds.length === 0) return;
@@ -68,13 +79,13 @@ export class SfLinkStore {
   }
 
   /** The newest opt-out value and time observed per record, and our last write (records never observed are absent). */
-  async lastObserved(recordIds: string[], tx: SqlExecutor = this.db): Promise<Map<string, { email: string; optedOut: boolean | null; changedAt: Date | null; writtenAt: Date | null; streamSeenAt: Date | null }>> {
+  async lastObserved(recordIds: string[], tx: SqlExecutor = this.db): Promise<Map<string, { email: string; optedOut: boolean | null; changedAt: Date | null; writtenAt: Date | null; streamSeenAt: Date | null; emailChangedAt: Date | null }>> {
     if (recordIds.length === 0) return new Map();
-    const result = await tx.query(`SELECT sf_record_id, email_norm, opted_out, opt_out_changed_at, written_at, stream_seen_at FROM sf_ac_links WHERE sf_record_id = ANY($1::text[])`, [recordIds]);
+    const result = await tx.query(`SELECT sf_record_id, email_norm, opted_out, opt_out_changed_at, written_at, stream_seen_at, email_changed_at FROM sf_ac_links WHERE sf_record_id = ANY($1::text[])`, [recordIds]);
     return new Map(
       result.rows.map((raw) => {
         const r = observedRow.parse(raw);
-        return [r.sf_record_id, { email: r.email_norm, optedOut: r.opted_out, changedAt: r.opt_out_changed_at, writtenAt: r.written_at, streamSeenAt: r.stream_seen_at }];
+        return [r.sf_record_id, { email: r.email_norm, optedOut: r.opted_out, changedAt: r.opt_out_changed_at, writtenAt: r.written_at, streamSeenAt: r.stream_seen_at, emailChangedAt: r.email_changed_at ?? null }];
       }),
     );
   }

@@ -59,6 +59,20 @@ export function lastUnsubscribedAt(state: Pick<AcContactState, 'listStatuses' | 
 }
 
 /**
+ * The newest subscribe date (sdate) among the lists the contact is on (active or unconfirmed), by AC's own records:
+ * a bulk import cannot keep a list joined after the opt-out, so such a contact takes the single path. Null when no
+ * active list is dated (a join without a date is caught by the snapshot's joined_seen_at instead).
+ */
+export function newestActiveSubscribe(state: Pick<AcContactState, 'listStatuses' | 'subscribedAt'>): Date | null {
+  let newest: Date | null = null;
+  for (const [listId, status] of Object.entries(state.listStatuses)) {
+    const sdate = state.subscribedAt[listId];
+    if ((status === 0 || status === 1) && sdate !== undefined && !Number.isNaN(sdate.getTime()) && (newest === null || sdate > newest)) newest = sdate;
+  }
+  return newest;
+}
+
+/**
  * What a snapshot keeps to see a later unsubscribe (PreviousAcState.lastUnsubscribedAt): the newest udate of the lists
  * left, or null when any list left has no date (a state we wrote ourselves before AC dated it). An unknown mark
  * makes no later read look like a new unsubscribe; a mark from partial dates would make our own write look like one.

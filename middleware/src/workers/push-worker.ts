@@ -11,7 +11,7 @@ import type { Clock } from '../store/clock';
 import type { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
 import { unsubscribeFromAllLists, type UnsubscribeProgress } from '../activecampaign/unsubscribe-from-all-lists';
 import { resubscribeLists } from '../activecampaign/resubscribe-lists';
-import { defaultImportCheckMs, importedBeforeFailure, ImportProcessingEstimate, unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
+import { defaultImportCheckMs, ImportProcessingEstimate, unsubscribeInBulk, type BulkUnsubscriberOptions } from '../activecampaign/bulk-unsubscriber';
 import { classifyFailure } from './failure-class';
 import { AcRateLimitedError } from '../activecampaign/activecampaign-errors';
 import { UNKNOWN_AND_OLD } from '../sync/opt-out-recency';
@@ -297,8 +297,8 @@ export class PushWorker {
     const snapshots = await store.snapshots.findByEmails(pure.map((job) => job.payload.email));
     for (const job of jobs) {
       const snapshot = pure.includes(job) ? snapshots.get(job.payload.email) : undefined;
-      // The import sets every list it names to 2 and cannot tell when each was joined: a contact seen joining a list
-      // after the opt-out (the person's newer choice, R1 keeps it) or changed in AC since takes the single path,
+      // The import sets every list it names to 2 and cannot tell when each was joined: a contact on a list AC dates
+      // after the opt-out, seen joining one since (an undated join), or changed in AC since takes the single path,
       // which reads each list's subscribe date. Found by an outside review: a queued opt-out (AC refusing imports, a
       // replayed or reconciled change) unsubscribed a list joined after it.
       // Not seen_at: every poll and reconciliation re-reads an unchanged state, and after an outage that sent the
@@ -307,7 +307,7 @@ export class PushWorker {
       // Salesforce dates a change to the second (it may have been made up to 999 ms later) and AC a subscribe too: a
       // state seen within that second is no later choice for the single path either (its sdate is not after it).
       const optedOutAt = Date.parse(job.payload.latestChangedAt) + 1000;
-      const changedSince = snapshot !== undefined && [snapshot.joinedSeenAt, snapshot.acUpdatedAt].some((at) => at !== undefined && at !== null && at.getTime() >= optedOutAt);
+      const changedSince = snapshot !== undefined && [snapshot.lastSubscribedAt, snapshot.joinedSeenAt, snapshot.acUpdatedAt].some((at) => at !== undefined && at !== null && at.getTime() >= optedOutAt);
       if (snapshot !== undefined && !changedSince && Object.keys(snapshot.listStatuses).length > 0) candidates.push({ job, contactId: snapshot.acContactId, lists: snapshot.listStatuses });
       else rest.push(job);
     }
@@ -324,25 +324,13 @@ export class PushWorker {
     }
   }
 
-  /**
-   * Contacts whose import went out but whose outcome never came back (the status check timed out through an outage,
-   * the round failed after sending): AC may have unsubscribed them. Their job goes again, and its fresh read will find
-   * the lists already left and audit only that, so the import is audited here as what it may have done.
-   */
-  private async auditUnknownImports(contacts: { job: ClaimedJob<PushJobPayload>; contactId: string; lists: Record<string, number> }[], why: string): Promise<void> {
-    const audits: AuditEntry[] = contacts.flatMap((c) =>
-      Object.entries(c.lists)
-        .filter(([, status]) => status === 0 || status === 1)
-        .map(([listId, status]) => ({ direction: 'sf_to_ac' as const, email: c.job.payload.email, recordId: c.job.payload.recordIds[0] ?? null, acContactId: c.contactId, oldValue: `list ${listId}: ${status}`, newValue: `list ${listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true (bulk import)', result: `outcome unknown: the import was sent and ${why}; ActiveCampaign may have applied it, the job goes again`, correlation: { job: c.job.id } })),
-    );
-    if (audits.length === 0) return;
-    await this.deps.store.audit.record(audits).catch((err: unknown) => this.deps.logger.error({ contacts: contacts.length, err: err instanceof Error ? err.message : String(err) }, 'could not audit imports of unknown outcome'));
-  }
-
   private async importRound(toImport: { job: ClaimedJob<PushJobPayload>; contactId: string; lists: Record<string, number> }[]): Promise<void> {
     const { store } = this.deps;
     if (toImport.length === 0) return;
     await recordOptOutCauses(store, toImport.flatMap((c) => (c.job.payload.optOutAt ? [{ email: c.job.payload.email, at: c.job.payload.optOutAt }] : [])));
+    // Write-ahead, as the single path does per POST: if the outcome never comes back, the retry's read finds these
+    // lists at 2 and the notes say this product set them (audit, and the lists R2 may undo).
+    await new UnsubscribeIntents(store).noteImport(toImport.map((c) => ({ email: c.job.payload.email, contactId: c.contactId, lists: Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([listId, previousStatus]) => ({ listId, previousStatus })) })));
     let report;
     try {
       report = await unsubscribeInBulk(
@@ -353,8 +341,6 @@ export class PushWorker {
     } catch (error) {
       this.noteVendorFailure(error);
       const failure = classifyFailure(error);
-      const sent = new Set(importedBeforeFailure(error));
-      await this.auditUnknownImports(toImport.filter((c) => sent.has(c.job.payload.email)), `the round failed (${failure.message.slice(0, 200)})`);
       if (failure.failureClass === 'permanent') {
         // AC refused a whole import (one invalid email rejects its batch, a status check answered 404): that is no
         // contact's own refusal. Every job of the round takes the single path, which judges each contact alone.
@@ -373,7 +359,6 @@ export class PushWorker {
     this.deps.circuit?.succeeded();
     const outcomeByEmail = new Map(report.outcomes.map((o) => [o.email, o.outcome]));
     const imported: (typeof toImport)[number][] = [];
-    await this.auditUnknownImports(toImport.filter((c) => ['timed-out', 'unknown'].includes(outcomeByEmail.get(c.job.payload.email) ?? 'unknown')), 'its status never named the contact');
     for (const c of toImport) {
       const outcome = outcomeByEmail.get(c.job.payload.email);
       if (outcome !== 'unsubscribed') {
@@ -396,6 +381,7 @@ export class PushWorker {
         continue;
       }
       await store.db.transaction(async (tx) => {
+        await new UnsubscribeIntents(store).clear([c.job.payload.email], tx);
         await store.unsubscribedLists.remember(c.contactId, c.job.payload.email, lists, tx);
         await store.audit.record(lists.map((l) => ({ direction: 'sf_to_ac' as const, email: c.job.payload.email, recordId: c.job.payload.recordIds[0] ?? null, acContactId: c.contactId, oldValue: `list ${l.listId}: ${l.previousStatus}`, newValue: `list ${l.listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true (bulk import)', result: 'unsubscribed', correlation: { job: c.job.id } })), tx);
       });
@@ -404,6 +390,7 @@ export class PushWorker {
     // One transaction for the whole round: thousands of confirmed jobs, one commit.
     let pullQueued = false;
     await store.db.transaction(async (tx) => {
+      await new UnsubscribeIntents(store).clear(confirmed.map(({ c }) => c.job.payload.email), tx);
       await store.unsubscribedLists.rememberMany(confirmed.map(({ c, lists }) => ({ acContactId: c.contactId, email: c.job.payload.email, lists })), tx);
       await store.audit.record(
         confirmed.flatMap(({ c, lists }) =>

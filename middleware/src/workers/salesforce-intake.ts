@@ -190,6 +190,7 @@ export class SalesforceIntake {
       withEmail.filter((c) => c.historyChanged).map((c) => ({ recordId: c.recordId, objectName: c.objectName, email: normaliseEmail(c.email), optedOut: c.optedOut, changedAt: c.knownAt })),
       tx,
     );
+    await store.links.recordEmailChanges(withEmail.filter((c) => c.source === 'EMAIL_CHANGE').map((c) => ({ recordId: c.recordId, at: c.changedAt })), tx);
     if (withEmail.length > 0) {
       await store.jobs.enqueue(
         tx,
@@ -255,10 +256,11 @@ export class SalesforceIntake {
       const movedSince = c.email !== null && c.email.trim() !== '' && last !== undefined && last.email !== normaliseEmail(c.email);
       if (c.source === 'EMAIL_CHANGE') {
         // Dated by the move, not by the opt-out the history keeps: a move to the address the record is already known
-        // under, committed no later than the stream last showed the record, was queued when first delivered (found
-        // by the system model: the replayed move re-ran R1 over a list joined while the middleware was down).
-        const seenAlready = last !== undefined && !movedSince && last.optedOut === true && last.streamSeenAt !== null && c.changedAt.getTime() <= last.streamSeenAt.getTime();
-        return !seenAlready;
+        // under, no later than the last Email change queued for it, was queued then (found by the system model: the
+        // replayed move re-ran R1 over a list joined while the middleware was down). Not stream_seen_at: a
+        // reconcile's read advances it without queueing the move.
+        const queuedAlready = last !== undefined && !movedSince && last.emailChangedAt !== null && c.changedAt.getTime() <= last.emailChangedAt.getTime();
+        return !queuedAlready;
       }
       return last === undefined || movedSince || last.optedOut !== c.optedOut || last.changedAt === null || last.changedAt.getTime() !== c.changedAt.getTime();
     });

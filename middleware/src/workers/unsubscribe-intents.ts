@@ -2,6 +2,9 @@
 // before it is sent. If the process dies after AC applied the POST but before the job's transaction committed
 // (SIGKILL, power loss), the retry's fresh read finds the list already at 2 and sends nothing; the note is what
 // tells it that this product made that change, so the audit (R8) and the lists R2 may undo are still recorded.
+// The bulk path notes every contact of an import the same way before sending it: an import whose outcome never
+// comes back (status checks through an outage, a crash, a refused round after earlier batches went out) leaves
+// the lists at 2 for the retry's read, and the note is what lets it record them as ours.
 import { z } from 'zod';
 import type { Store, SqlExecutor } from '../store';
 import type { ActiveCampaignClient } from '../activecampaign/activecampaign-client';
@@ -38,6 +41,17 @@ export class UnsubscribeIntents {
         return client.setListStatus(contactId, listId, status);
       },
     };
+  }
+
+  /** Notes, in one write, the lists an import is about to set to 2 for each contact (replacing earlier notes). */
+  async noteImport(contacts: { email: string; contactId: string; lists: { listId: string; previousStatus: number }[] }[], tx?: SqlExecutor): Promise<void> {
+    const entries = contacts.filter((c) => c.lists.length > 0).map((c) => ({ key: keyFor(c.email), value: { contactId: c.contactId, lists: c.lists } satisfies UnsubscribeIntent }));
+    if (entries.length > 0) await this.store.kv.setMany(entries, tx);
+  }
+
+  /** Drops the notes of these emails (their outcome is recorded). */
+  async clear(emails: string[], tx?: SqlExecutor): Promise<void> {
+    if (emails.length > 0) await this.store.kv.delete(emails.map(keyFor), tx);
   }
 
   /** Lists found already at 2 that an interrupted attempt of ours had set: they count as changed by us. */

@@ -1,9 +1,9 @@
 // The batching and bookkeeping of unsubscribeInBulk with a scripted client; the HTTP path runs against the
 // emulator in activecampaign-emulator.test.ts.
 import { describe, expect, it } from '@jest/globals';
-import { AcRateLimitedError, AcServerError, AcTimeoutError } from '../../src/activecampaign/activecampaign-errors';
+import { AcRateLimitedError } from '../../src/activecampaign/activecampaign-errors';
 import type { AcImportStatus, BulkUnsubscribeEntry } from '../../src/activecampaign/activecampaign-client';
-import { chunkForImport, importedBeforeFailure, ImportProcessingEstimate, unsubscribeInBulk } from '../../src/activecampaign/bulk-unsubscriber';
+import { chunkForImport, ImportProcessingEstimate, unsubscribeInBulk } from '../../src/activecampaign/bulk-unsubscriber';
 import { SlidingWindowBudget } from '../../src/activecampaign/rate-limiter';
 import { FakeClock } from './fake-clock';
 
@@ -24,9 +24,6 @@ class ScriptedClient {
   /** When set, a batch is done this long after it was submitted (as AC's importer), whatever the polls. */
   processing: { clock: FakeClock; ms: number } | null = null;
   statusChecks: string[] = [];
-  /** Fails the submission with this number (1-based) with the error. */
-  failSubmit: { at: number; error: Error } | null = null;
-  private submits = 0;
   private polls = new Map<string, number>();
   private submittedAt = new Map<string, number>();
 
@@ -39,8 +36,6 @@ class ScriptedClient {
       this.throttleNext -= 1;
       throw new AcRateLimitedError(60_000, 400, 'bulk-import', 'POST /import/bulk_import');
     }
-    this.submits += 1;
-    if (this.failSubmit !== null && this.failSubmit.at === this.submits) throw this.failSubmit.error;
     this.submitted.push(entries);
     const batchId = `batch-${this.submitted.length}`;
     this.submittedAt.set(batchId, this.processing?.clock.now() ?? 0);
@@ -157,23 +152,6 @@ describe('unsubscribeInBulk', () => {
     const report = await running;
     expect(client.submitted.map((batch) => batch.length)).toEqual([250, 50]);
     expect(report.outcomes.filter((o) => o.outcome === 'unsubscribed')).toHaveLength(298);
-  });
-
-  it('when the second submission gets no answer, then the round fails naming both batches as possibly applied; when AC answers 5xx, only the first', async () => {
-    for (const [error, expected] of [
-      [new AcTimeoutError(30_000, 'POST /import/bulk_import'), 300],
-      [new AcServerError(502, 'POST /import/bulk_import'), 250],
-    ] as const) {
-      const client = new ScriptedClient();
-      client.failSubmit = { at: 2, error };
-      const failure = await unsubscribeInBulk(client, inputs(300), { clock: new FakeClock(), pollIntervalMs: 200 }).then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(failure).toBe(error);
-      expect(importedBeforeFailure(failure)).toHaveLength(expected);
-      expect(importedBeforeFailure(new Error('unrelated'))).toEqual([]);
-    }
   });
 
   it('when a status check is throttled, then it is asked again after Retry-After and the outcomes still come from AC', async () => {

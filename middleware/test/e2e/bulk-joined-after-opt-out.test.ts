@@ -57,4 +57,35 @@ describe('a backlog of opt-outs through bulk import (pglite)', () => {
     expect(ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import') && r.status === 200).length).toBeGreaterThan(importsBefore);
     expect(ac.requestLog.filter((r) => r.method === 'POST' && r.path.startsWith('/api/3/contactLists')).length).toBe(membershipPostsBefore);
   }, 90_000);
+
+  test('when a person leaves a list and joins it again after their opt-out, between two reads, then the import keeps it', async () => {
+    const sandbox = sandboxOf();
+    const { sf, ac } = sandbox;
+    const news = ac.createList('Left and rejoined');
+    const other = ac.createList('Only before');
+    const people = ['rejoin.a@example.com', 'rejoin.b@example.com'];
+    for (const email of people) ac.createContact(email, { lists: { [news.id]: 1, [other.id]: 1 } });
+    const ids = people.map((email, i) => String(sf.insert('Contact', { LastName: `Rejoin${i}`, Email: email, HasOptedOutOfEmail: false }).Id));
+    await sandbox.app!.pollNow();
+    await waitFor(async () => (await sandbox.app!.store.snapshots.findByEmails(people)).size === people.length, { what: 'the contacts in the snapshot' });
+    // Whether a list change re-dates the contact AC does not document: here it does not, so only the list's own
+    // subscribe date tells.
+    ac.configure({ listChangeBumpsUdate: false });
+    try {
+      ac.setFault({ status: 503, method: 'POST', pathPrefix: '/import', durationMs: 6_000 });
+      await patchCollection(sf, ids.map((id) => ({ type: 'Contact', id, fields: { HasOptedOutOfEmail: true } })));
+      await waitFor(() => ac.requestLog.some((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import') && r.status === 503), { what: 'a refused import' });
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // Left and joined again in one go: whatever reads the contact next sees the list active before and after.
+      ac.unsubscribe(people[0]!, news.id, { source: 'admin' });
+      ac.subscribe(people[0]!, news.id, { source: 'admin' });
+      await waitFor(async () => ((await sandbox.app!.store.snapshots.findByEmails([people[0]!])).get(people[0]!)?.lastSubscribedAt?.getTime() ?? 0) > Date.now() - 5_000, { what: 'the snapshot knows the new subscribe date', timeoutMs: 20_000 });
+      await waitFor(() => people.every((email) => Number(ac.contactByEmail(email)?.lists[other.id]) === 2), { what: 'both unsubscribed from the list joined before', timeoutMs: 30_000 });
+      await waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((c) => c.state === 'dead' || c.n === 0), { what: 'queues empty', timeoutMs: 30_000 });
+      expect(Number(ac.contactByEmail(people[0]!)?.lists[news.id])).toBe(1);
+      expect(Number(ac.contactByEmail(people[1]!)?.lists[news.id])).toBe(2);
+    } finally {
+      ac.configure({ listChangeBumpsUdate: true });
+    }
+  }, 90_000);
 });

@@ -309,7 +309,7 @@ describe.each(engines)('store on %s', (engine) => {
     const wroteAt = new Date(now.getTime() + 500);
     await store.links.recordStreamProgress([{ recordId: id, at: new Date(now.getTime() + 400) }]);
     await testDb.db.transaction((tx) => store.links.recordObservations([{ recordId: id, objectName: 'Contact', email: 'Echo@Example.com', optedOut: true, changedAt: new Date(now.getTime() - 60_000), writtenAt: wroteAt }], tx));
-    expect((await store.links.lastObserved([id])).get(id)).toEqual({ email: 'echo@example.com', optedOut: true, changedAt: new Date(now.getTime() - 60_000), writtenAt: wroteAt, streamSeenAt: null });
+    expect((await store.links.lastObserved([id])).get(id)).toEqual({ email: 'echo@example.com', optedOut: true, changedAt: new Date(now.getTime() - 60_000), writtenAt: wroteAt, streamSeenAt: null, emailChangedAt: null });
     // A later observation of someone else's change keeps the stamp.
     await store.links.recordObservations([{ recordId: id, objectName: 'Contact', email: 'echo@example.com', optedOut: false, changedAt: new Date(now.getTime() + 5000) }]);
     expect((await store.links.lastObserved([id])).get(id)?.writtenAt).toEqual(wroteAt);

@@ -238,13 +238,22 @@ CREATE TABLE uncheckpointed_subscribes (
   },
   {
     version: 8,
-    name: 'when a list was last seen joined',
+    name: 'when a list was last joined, when a record last moved',
     sql: `
 -- The bulk import sets every list it names to 2 and cannot tell when each was joined: a contact that joined a list
 -- after the opt-out takes the single path (workers/push-worker.ts). seen_at says only when the state was last read
 -- (every poll and reconciliation re-reads it), so it cannot say that; this is stamped only when a read shows a list
--- active (0 or 1) that the previous snapshot did not. NULL: no join seen since the column came.
+-- active (0 or 1) that the previous snapshot did not. A row that has an active list now counts as joined when it
+-- was last read (a join seen before this column came would otherwise be forgotten during a backlog). And
+-- last_subscribed_at: the newest subscribe date AC gave for a list the contact is on, which also catches a leave and
+-- re-join between two reads.
 ALTER TABLE ac_contact_snapshots ADD COLUMN joined_seen_at timestamptz;
+ALTER TABLE ac_contact_snapshots ADD COLUMN last_subscribed_at timestamptz;
+UPDATE ac_contact_snapshots SET joined_seen_at = seen_at
+ WHERE EXISTS (SELECT 1 FROM jsonb_each_text(list_statuses) AS n WHERE n.value IN ('0', '1'));
+-- The commit time of the last Email change queued for a record (R1 for its new address): the stream resumes one
+-- event back after a restart, and a replayed move must not be queued again (workers/salesforce-intake.ts).
+ALTER TABLE sf_ac_links ADD COLUMN email_changed_at timestamptz;
 `,
   },
 ];

@@ -23,7 +23,9 @@ export type BulkOutcome =
   /** The import completed without naming this contact either way: verify with a read before trusting it. */
   | 'unknown'
   /** The import did not complete within maxWaitMs: verify or retry. */
-  | 'timed-out';
+  | 'timed-out'
+  /** maxWaitMs ran out while AC did not answer the status checks (an outage): applied or not, nobody knows yet. */
+  | 'unreachable';
 
 export interface BulkUnsubscribeReport {
   batches: Array<{ batchId: string; size: number; status: string }>;
@@ -119,6 +121,8 @@ export async function unsubscribeInBulk(
     submittedAt: number;
     checks: number;
     nextCheckAt?: number;
+    /** The last status check failed (AC unreachable, throttled): a deadline then says nothing about the import. */
+    lastCheckFailed?: boolean;
   }> = [];
   for (const chunk of chunkForImport(sendable)) {
     const batchId = await submitWithImportLimit(client, chunk, importBudget, maxSubmitAttempts, clock);
@@ -134,7 +138,7 @@ export async function unsubscribeInBulk(
   while (pending.length > 0) {
     const now = clock.now();
     if (now >= deadline) {
-      for (const batch of pending) for (const member of batch.members) outcomes.set(member, 'timed-out');
+      for (const batch of pending) for (const member of batch.members) outcomes.set(member, batch.lastCheckFailed === true ? 'unreachable' : 'timed-out');
       break;
     }
     const oldest = pending[0] as (typeof pending)[number];
@@ -150,9 +154,11 @@ export async function unsubscribeInBulk(
       // The imports are submitted and AC works on them whatever happens to this read: a throttled or failed
       // status check is asked again after the pause, never turned into a failure of contacts AC may have done.
       if (!isRetryable(error)) throw error;
+      oldest.lastCheckFailed = true;
       oldest.nextCheckAt = clock.now() + Math.max(pollIntervalMs, error instanceof AcRateLimitedError ? error.retryAfterMs : 0);
       continue;
     }
+    oldest.lastCheckFailed = false;
     oldest.checks += 1;
     oldest.status = info.status;
     const ageMs = clock.now() - oldest.submittedAt;

@@ -359,8 +359,20 @@ export class PushWorker {
     this.deps.circuit?.succeeded();
     const outcomeByEmail = new Map(report.outcomes.map((o) => [o.email, o.outcome]));
     const imported: (typeof toImport)[number][] = [];
+    // AC stopped answering the status checks until the round's deadline (an outage longer than bulkMaxWaitMs): the
+    // import may or may not have been applied. Its jobs go back without using an attempt, like a round that failed
+    // outright, so that they drain through bulk import once AC answers (the write-ahead notes record what the
+    // import did, whichever round confirms it); sent down the single path, an outage's backlog took minutes more
+    // at 5 requests/s (Pub/Sub chaos: drained 293 s after a 10-minute outage).
+    const unreachable = toImport.filter((c) => outcomeByEmail.get(c.job.payload.email) === 'unreachable');
+    if (unreachable.length > 0) {
+      const runAfter = new Date(this.deps.clock().getTime() + this.deps.retry.backoffBaseMs);
+      await Promise.all(unreachable.map((c) => store.jobs.requeue(pushJobKind, c.job, runAfter, 'bulk import outcome: ActiveCampaign did not answer its status checks', c.job.attempts - 1)));
+      this.deps.logger.warn({ contacts: unreachable.length }, 'bulk import round ran out of time while ActiveCampaign did not answer; its jobs wait for ActiveCampaign');
+    }
     for (const c of toImport) {
       const outcome = outcomeByEmail.get(c.job.payload.email);
+      if (outcome === 'unreachable') continue;
       if (outcome !== 'unsubscribed') {
         // Unconfirmed: let the single path read AC and finish the job (idempotent: it skips what is done).
         await store.jobs.requeue(pushJobKind, c.job, this.deps.clock(), `bulk import outcome: ${outcome ?? 'missing'}`);

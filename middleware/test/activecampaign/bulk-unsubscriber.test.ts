@@ -1,7 +1,7 @@
 // The batching and bookkeeping of unsubscribeInBulk with a scripted client; the HTTP path runs against the
 // emulator in activecampaign-emulator.test.ts.
 import { describe, expect, it } from '@jest/globals';
-import { AcRateLimitedError } from '../../src/activecampaign/activecampaign-errors';
+import { AcNetworkError, AcRateLimitedError } from '../../src/activecampaign/activecampaign-errors';
 import type { AcImportStatus, BulkUnsubscribeEntry } from '../../src/activecampaign/activecampaign-client';
 import { chunkForImport, ImportProcessingEstimate, unsubscribeInBulk } from '../../src/activecampaign/bulk-unsubscriber';
 import { SlidingWindowBudget } from '../../src/activecampaign/rate-limiter';
@@ -20,6 +20,8 @@ class ScriptedClient {
   throttleNext = 0;
   throttleAccountNext = 0;
   throttleStatusChecks = 0;
+  /** Status checks fail as an unreachable AC would. */
+  unreachable = false;
   pollsBeforeDone = 1;
   /** When set, a batch is done this long after it was submitted (as AC's importer), whatever the polls. */
   processing: { clock: FakeClock; ms: number } | null = null;
@@ -43,6 +45,7 @@ class ScriptedClient {
   }
 
   async getImportStatus(batchId: string): Promise<AcImportStatus> {
+    if (this.unreachable) throw new AcNetworkError('GET /import/info', 'ECONNREFUSED');
     if (this.throttleStatusChecks > 0) {
       this.throttleStatusChecks -= 1;
       throw new AcRateLimitedError(1000, 429, 'account', 'GET /import/info');
@@ -186,6 +189,17 @@ describe('unsubscribeInBulk', () => {
     await clock.advance(5000, 100);
     const report = await running;
     expect(report.outcomes.map((o) => o.outcome)).toEqual(['timed-out', 'timed-out', 'timed-out']);
+  });
+
+  it('when AC stops answering the status checks until the deadline, then its contacts come back as unreachable, not timed-out', async () => {
+    const client = new ScriptedClient();
+    client.unreachable = true;
+    const clock = new FakeClock();
+    const running = unsubscribeInBulk(client, inputs(3), { clock, pollIntervalMs: 1000, maxWaitMs: 3000, importBudget: new SlidingWindowBudget({ limit: 100, windowMs: 60_000, clock }) });
+    await clock.advance(5000, 100);
+    const report = await running;
+    expect(client.submitted).toHaveLength(1);
+    expect(report.outcomes.map((o) => o.outcome)).toEqual(['unreachable', 'unreachable', 'unreachable']);
   });
 
   it('when imports take 3 s, then the checks learn it: 40 imports cost at most 46 status checks, and a younger import is never asked about while an older one is pending', async () => {

@@ -29,4 +29,25 @@ describe('a bulk import whose outcome never came back (pglite)', () => {
       expect(unsubscribes.map((h) => h.result)).toEqual(['unsubscribed']);
     }
   }, 90_000);
+
+  test('when the status check of an applied import is refused, then the single path finds the lists left and records them once as made by this product', async () => {
+    const sandbox = sandboxOf();
+    const { sf, ac } = sandbox;
+    const news = ac.createList('Refused check');
+    const people = ['refused.a@example.com', 'refused.b@example.com'];
+    for (const email of people) ac.createContact(email, { lists: { [news.id]: 1 } });
+    const ids = people.map((email, i) => String(sf.insert('Contact', { LastName: `Refused${i}`, Email: email, HasOptedOutOfEmail: false }).Id));
+    await sandbox.app!.pollNow();
+    await waitFor(async () => (await sandbox.app!.store.snapshots.findByEmails(people)).size === people.length, { what: 'the contacts in the snapshot' });
+    // A 404 is permanent: the round gives its jobs to the single path, whose read finds the lists already at 2.
+    ac.setFault({ status: 404, method: 'GET', pathPrefix: '/import/info', count: 1 });
+    await patchCollection(sf, ids.map((id) => ({ type: 'Contact', id, fields: { HasOptedOutOfEmail: true } })));
+    await waitFor(() => people.every((email) => Number(ac.contactByEmail(email)?.lists[news.id]) === 2), { what: 'all unsubscribed by the import', timeoutMs: 30_000 });
+    await waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((c) => c.state === 'dead' || c.n === 0), { what: 'queues empty', timeoutMs: 40_000 });
+    for (const email of people) {
+      const history = await sandbox.app!.store.audit.historyForEmail(email);
+      const unsubscribes = history.filter((h) => h.decision === 'unsubscribe-list' && h.newValue === `list ${news.id}: 2`);
+      expect(unsubscribes.map((h) => [h.reason, h.result])).toEqual([['R1: Email Opt Out turned true', 'unsubscribed']]);
+    }
+  }, 90_000);
 });

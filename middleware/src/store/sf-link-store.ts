@@ -52,23 +52,22 @@ export class SfLinkStore {
    * writes): a LastModifiedDate up to it holds no change we have not seen. Records never observed stay absent.
    */
   async recordStreamProgress(touched: { recordId: string; at: Date }[], tx: SqlExecutor = this.db): Promise<void> {
-    if (touched.length === 0) return;
-    await tx.query(
-      `UPDATE sf_ac_links l SET stream_seen_at = GREATEST(l.stream_seen_at, t.at)
-         FROM (SELECT r, max(a) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u(r, a) GROUP BY r) t
-        WHERE l.sf_record_id = t.r`,
-      [touched.map((t) => t.recordId), touched.map((t) => t.at)],
-    );
+    await this.keepNewest('stream_seen_at', touched, tx);
   }
 
   /** The commit time of an Email change queued for each record (R1 for its new address); the newest is kept. */
   async recordEmailChanges(changes: { recordId: string; at: Date }[], tx: SqlExecutor = this.db): Promise<void> {
-    if (changes.length === 0) return;
+    await this.keepNewest('email_changed_at', changes, tx);
+  }
+
+  /** Sets a time column of each record to the newest of its stored value and the given ones. */
+  private async keepNewest(column: 'stream_seen_at' | 'email_changed_at', items: { recordId: string; at: Date }[], tx: SqlExecutor): Promise<void> {
+    if (items.length === 0) return;
     await tx.query(
-      `UPDATE sf_ac_links l SET email_changed_at = GREATEST(l.email_changed_at, t.at)
+      `UPDATE sf_ac_links l SET ${column} = GREATEST(l.${column}, t.at)
          FROM (SELECT r, max(a) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u(r, a) GROUP BY r) t
         WHERE l.sf_record_id = t.r`,
-      [changes.map((c) => c.recordId), changes.map((c) => c.at)],
+      [items.map((t) => t.recordId), items.map((t) => t.at)],
     );
   }
 

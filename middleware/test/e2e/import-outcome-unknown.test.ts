@@ -4,7 +4,7 @@
 // unsubscribes nobody audited after a 10-minute outage). The bulk path notes each contact's lists before sending
 // (write-ahead, as the single path does per POST), so the retry records the lists it finds at 2 as ours, once.
 import { readySandboxPerSuite } from '../support/sandbox-suite';
-import { patchCollection } from '../support/salesforce-user';
+import { knownPeople, optOutAll, queuesEmpty } from '../support/bulk-backlog';
 import { waitFor } from '../support/wait-for';
 
 describe('a bulk import whose outcome never came back (pglite)', () => {
@@ -12,17 +12,14 @@ describe('a bulk import whose outcome never came back (pglite)', () => {
 
   test('when AC stops answering status checks after an import went out, then each list the import left is audited once as unsubscribed by this product', async () => {
     const sandbox = sandboxOf();
-    const { sf, ac } = sandbox;
+    const { ac } = sandbox;
     const news = ac.createList('Unconfirmed');
     const people = ['unknown.a@example.com', 'unknown.b@example.com', 'unknown.c@example.com'];
-    for (const email of people) ac.createContact(email, { lists: { [news.id]: 1 } });
-    const ids = people.map((email, i) => String(sf.insert('Contact', { LastName: `Unknown${i}`, Email: email, HasOptedOutOfEmail: false }).Id));
-    await sandbox.app!.pollNow();
-    await waitFor(async () => (await sandbox.app!.store.snapshots.findByEmails(people)).size === people.length, { what: 'the contacts in the snapshot' });
+    const ids = await knownPeople(sandbox, people, { [news.id]: 1 });
     ac.setFault({ status: 503, method: 'GET', pathPrefix: '/import/info', durationMs: 6_000 });
-    await patchCollection(sf, ids.map((id) => ({ type: 'Contact', id, fields: { HasOptedOutOfEmail: true } })));
+    await optOutAll(sandbox, ids);
     await waitFor(() => people.every((email) => Number(ac.contactByEmail(email)?.lists[news.id]) === 2), { what: 'all unsubscribed by the import', timeoutMs: 30_000 });
-    await waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((c) => c.state === 'dead' || c.n === 0), { what: 'queues empty', timeoutMs: 40_000 });
+    await queuesEmpty(sandbox);
     for (const email of people) {
       const history = await sandbox.app!.store.audit.historyForEmail(email);
       const unsubscribes = history.filter((h) => h.decision === 'unsubscribe-list' && h.newValue === `list ${news.id}: 2`);
@@ -32,18 +29,15 @@ describe('a bulk import whose outcome never came back (pglite)', () => {
 
   test('when the status check of an applied import is refused, then the single path finds the lists left and records them once as made by this product', async () => {
     const sandbox = sandboxOf();
-    const { sf, ac } = sandbox;
+    const { ac } = sandbox;
     const news = ac.createList('Refused check');
     const people = ['refused.a@example.com', 'refused.b@example.com'];
-    for (const email of people) ac.createContact(email, { lists: { [news.id]: 1 } });
-    const ids = people.map((email, i) => String(sf.insert('Contact', { LastName: `Refused${i}`, Email: email, HasOptedOutOfEmail: false }).Id));
-    await sandbox.app!.pollNow();
-    await waitFor(async () => (await sandbox.app!.store.snapshots.findByEmails(people)).size === people.length, { what: 'the contacts in the snapshot' });
+    const ids = await knownPeople(sandbox, people, { [news.id]: 1 });
     // A 404 is permanent: the round gives its jobs to the single path, whose read finds the lists already at 2.
     ac.setFault({ status: 404, method: 'GET', pathPrefix: '/import/info', count: 1 });
-    await patchCollection(sf, ids.map((id) => ({ type: 'Contact', id, fields: { HasOptedOutOfEmail: true } })));
+    await optOutAll(sandbox, ids);
     await waitFor(() => people.every((email) => Number(ac.contactByEmail(email)?.lists[news.id]) === 2), { what: 'all unsubscribed by the import', timeoutMs: 30_000 });
-    await waitFor(async () => (await sandbox.app!.store.jobs.counts()).every((c) => c.state === 'dead' || c.n === 0), { what: 'queues empty', timeoutMs: 40_000 });
+    await queuesEmpty(sandbox);
     for (const email of people) {
       const history = await sandbox.app!.store.audit.historyForEmail(email);
       const unsubscribes = history.filter((h) => h.decision === 'unsubscribe-list' && h.newValue === `list ${news.id}: 2`);

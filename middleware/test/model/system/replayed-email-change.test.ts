@@ -4,23 +4,16 @@
 // R1 ran again after a subscribe the person made while the middleware was down (within the move's second, which R1
 // cannot order after the move) and unsubscribed it. The same event twice must change nothing the second time.
 import { engines } from '../../support/test-databases';
-import { startSandbox, type Sandbox } from '../../support/sandbox-harness';
+import { readySandboxPerSuite } from '../../support/sandbox-suite';
 import { readyApp } from '../../support/sandbox-queries';
 import { patchRecord } from '../../support/salesforce-user';
 import { settle } from './settle';
 
 describe.each(engines)('a re-delivered Email change of an opted-out record on %s', (engine) => {
-  let sandbox: Sandbox;
-  beforeAll(async () => {
-    sandbox = await startSandbox(engine, { persistent: true });
-    await sandbox.startApp();
-    await readyApp(sandbox);
-  });
-  afterAll(async () => {
-    await sandbox?.close();
-  });
+  const sandboxOf = readySandboxPerSuite(engine, { persistent: true });
 
   test('when the stream replays an already handled move after a restart, then R1 is not queued again and a list joined since stays active', async () => {
+    const sandbox = sandboxOf();
     const known = sandbox.ac.createList('Known');
     const joined = sandbox.ac.createList('Joined while down');
     sandbox.ac.createContact('moved-to@example.com', { lists: { [known.id]: 1 } });

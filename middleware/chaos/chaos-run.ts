@@ -724,7 +724,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         const stored = rows.rows.some((r: { payload: { list?: unknown; date_time?: unknown } }) => {
           const list = Array.isArray(r.payload.list) ? r.payload.list[0] : r.payload.list;
           const dated = typeof r.payload.date_time === 'string' ? Date.parse(r.payload.date_time) : Number.NaN;
-          return String(list) === action.list && Math.abs(dated - action.at) < 5_000;
+          // AC dates to the second; a delivery of an earlier subscribe (seconds before) is not this one's.
+          return String(list) === action.list && dated >= action.at - 1_000 && dated < action.at + 5_000;
         });
         if (stored || Date.now() > until) return stored;
         await sleep(500);

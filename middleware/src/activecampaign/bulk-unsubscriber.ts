@@ -3,7 +3,7 @@
 // opt-outs where single POSTs would move 300 (research §4). AC says the importer is not for real-time sync:
 // single changes go through unsubscribeFromAllLists instead.
 import { acLimits, isPlausibleEmail, type ActiveCampaignClient } from './activecampaign-client';
-import { AcRateLimitedError, isRetryable } from './activecampaign-errors';
+import { AcClientError, AcRateLimitedError, AcServerError, isRetryable } from './activecampaign-errors';
 import { SlidingWindowBudget, systemClock, type Clock, type RequestBudget } from './rate-limiter';
 
 export interface BulkUnsubscribeInput {
@@ -45,6 +45,10 @@ export interface BulkUnsubscriberOptions {
   clock?: Clock;
   /** Shared by the rounds of one worker, so that each round starts from what the previous ones learned. */
   processing?: ImportProcessingEstimate;
+  /** Called before a batch is sent (the caller notes what it is about to change: write-ahead). */
+  onSubmitting?: (batch: readonly BulkUnsubscribeInput[]) => Promise<void>;
+  /** Called when AC answered a batch's submit with an error: it did not take the batch. */
+  onRefused?: (batch: readonly BulkUnsubscribeInput[]) => Promise<void>;
 }
 
 /** The first guess of an import's processing time when the caller gives none. */
@@ -104,6 +108,8 @@ export async function unsubscribeInBulk(
     maxSubmitAttempts = 3,
     clock = systemClock,
     processing = new ImportProcessingEstimate(pollIntervalMs),
+    onSubmitting,
+    onRefused,
   }: BulkUnsubscriberOptions = {},
 ): Promise<BulkUnsubscribeReport> {
   const outcomes = new Map<BulkUnsubscribeInput, BulkOutcome>();
@@ -121,13 +127,22 @@ export async function unsubscribeInBulk(
     submittedAt: number;
     checks: number;
     nextCheckAt?: number;
-    /** The last status check failed (AC unreachable, throttled): a deadline then says nothing about the import. */
-    lastCheckFailed?: boolean;
   }> = [];
   for (const chunk of chunkForImport(sendable)) {
-    const batchId = await submitWithImportLimit(client, chunk, importBudget, maxSubmitAttempts, clock);
+    await onSubmitting?.(chunk);
+    let batchId: string;
+    try {
+      batchId = await submitWithImportLimit(client, chunk, importBudget, maxSubmitAttempts, clock);
+    } catch (error) {
+      // An answer (4xx, 5xx, 429) means AC did not take the batch; a timeout or a reset may hide one it took.
+      if (error instanceof AcClientError || error instanceof AcServerError || error instanceof AcRateLimitedError) await onRefused?.(chunk);
+      throw error;
+    }
     batches.push({ batchId, members: chunk, status: 'queued', submittedAt: clock.now(), checks: 0 });
   }
+  // Whether AC answered the round's latest status check: a deadline reached while it did not (an outage) says
+  // nothing about the imports. A 429 is an answer (AC is there, pacing us); a 503 is what an outage answers too.
+  let unanswered = false;
 
   // Submit everything first, then confirm: AC processes batches in the background, and status checks cost the same
   // 5 requests/s as the imports. Only the oldest pending batch is checked, when it is expected to be done: AC works
@@ -138,7 +153,7 @@ export async function unsubscribeInBulk(
   while (pending.length > 0) {
     const now = clock.now();
     if (now >= deadline) {
-      for (const batch of pending) for (const member of batch.members) outcomes.set(member, batch.lastCheckFailed === true ? 'unreachable' : 'timed-out');
+      for (const batch of pending) for (const member of batch.members) outcomes.set(member, unanswered ? 'unreachable' : 'timed-out');
       break;
     }
     const oldest = pending[0] as (typeof pending)[number];
@@ -154,11 +169,11 @@ export async function unsubscribeInBulk(
       // The imports are submitted and AC works on them whatever happens to this read: a throttled or failed
       // status check is asked again after the pause, never turned into a failure of contacts AC may have done.
       if (!isRetryable(error)) throw error;
-      oldest.lastCheckFailed = true;
+      unanswered = !(error instanceof AcRateLimitedError && error.status === 429);
       oldest.nextCheckAt = clock.now() + Math.max(pollIntervalMs, error instanceof AcRateLimitedError ? error.retryAfterMs : 0);
       continue;
     }
-    oldest.lastCheckFailed = false;
+    unanswered = false;
     oldest.checks += 1;
     oldest.status = info.status;
     const ageMs = clock.now() - oldest.submittedAt;

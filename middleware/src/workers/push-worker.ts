@@ -328,15 +328,27 @@ export class PushWorker {
     const { store } = this.deps;
     if (toImport.length === 0) return;
     await recordOptOutCauses(store, toImport.flatMap((c) => (c.job.payload.optOutAt ? [{ email: c.job.payload.email, at: c.job.payload.optOutAt }] : [])));
-    // Write-ahead, as the single path does per POST: if the outcome never comes back, the retry's read finds these
-    // lists at 2 and the notes say this product set them (audit, and the lists R2 may undo).
-    await new UnsubscribeIntents(store).noteImport(toImport.map((c) => ({ email: c.job.payload.email, contactId: c.contactId, lists: Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([listId, previousStatus]) => ({ listId, previousStatus })) })));
+    // Write-ahead, as the single path does per POST: each batch is noted just before it is sent, so that if its
+    // outcome never comes back, the retry's read finds these lists at 2 and the notes say this product set them
+    // (audit, and the lists R2 may undo). A batch AC refused, or a contact AC says failed, had nothing applied: its
+    // note goes, or it would claim a list the person or an admin left later.
+    const intents = new UnsubscribeIntents(store);
+    const byEmail = new Map(toImport.map((c) => [c.job.payload.email, c]));
+    const noteOf = (email: string) => {
+      const c = byEmail.get(email)!;
+      return { email, contactId: c.contactId, lists: Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([listId, previousStatus]) => ({ listId, previousStatus })) };
+    };
     let report;
     try {
       report = await unsubscribeInBulk(
         this.deps.ac,
         toImport.map((c) => ({ email: c.job.payload.email, contactId: c.contactId, listIds: Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([l]) => l) })),
-        { ...this.deps.bulkOptions, processing: this.importProcessing },
+        {
+          ...this.deps.bulkOptions,
+          processing: this.importProcessing,
+          onSubmitting: (batch) => intents.noteImport(batch.map((b) => noteOf(b.email))),
+          onRefused: (batch) => intents.clear(batch.map((b) => b.email)),
+        },
       );
     } catch (error) {
       this.noteVendorFailure(error);
@@ -356,8 +368,11 @@ export class PushWorker {
       this.deps.logger.warn({ contacts: toImport.length, failureClass: failure.failureClass, error: failure.message }, 'bulk import round failed; its jobs wait for ActiveCampaign');
       return;
     }
-    this.deps.circuit?.succeeded();
     const outcomeByEmail = new Map(report.outcomes.map((o) => [o.email, o.outcome]));
+    await intents.clear(report.outcomes.filter((o) => o.outcome === 'failed').map((o) => o.email));
+    // A round AC never answered is no sign of health: the circuit hears of it as of any outage.
+    if (report.outcomes.length > 0 && report.outcomes.every((o) => o.outcome === 'unreachable')) this.deps.circuit?.failed('transient', 'ActiveCampaign did not answer the status checks of a bulk import');
+    else this.deps.circuit?.succeeded();
     const imported: (typeof toImport)[number][] = [];
     // AC stopped answering the status checks until the round's deadline (an outage longer than bulkMaxWaitMs): the
     // import may or may not have been applied. Its jobs go back without using an attempt, like a round that failed
@@ -368,6 +383,7 @@ export class PushWorker {
     if (unreachable.length > 0) {
       const runAfter = new Date(this.deps.clock().getTime() + this.deps.retry.backoffBaseMs);
       await Promise.all(unreachable.map((c) => store.jobs.requeue(pushJobKind, c.job, runAfter, 'bulk import outcome: ActiveCampaign did not answer its status checks', c.job.attempts - 1)));
+      this.deps.metrics.jobsFailed.inc({ kind: pushJobKind.name }, unreachable.length);
       this.deps.logger.warn({ contacts: unreachable.length }, 'bulk import round ran out of time while ActiveCampaign did not answer; its jobs wait for ActiveCampaign');
     }
     for (const c of toImport) {

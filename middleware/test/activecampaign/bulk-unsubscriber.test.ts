@@ -1,7 +1,7 @@
 // The batching and bookkeeping of unsubscribeInBulk with a scripted client; the HTTP path runs against the
 // emulator in activecampaign-emulator.test.ts.
 import { describe, expect, it } from '@jest/globals';
-import { AcNetworkError, AcRateLimitedError } from '../../src/activecampaign/activecampaign-errors';
+import { AcNetworkError, AcRateLimitedError, AcServerError, AcTimeoutError } from '../../src/activecampaign/activecampaign-errors';
 import type { AcImportStatus, BulkUnsubscribeEntry } from '../../src/activecampaign/activecampaign-client';
 import { chunkForImport, ImportProcessingEstimate, unsubscribeInBulk } from '../../src/activecampaign/bulk-unsubscriber';
 import { SlidingWindowBudget } from '../../src/activecampaign/rate-limiter';
@@ -22,6 +22,9 @@ class ScriptedClient {
   throttleStatusChecks = 0;
   /** Status checks fail as an unreachable AC would. */
   unreachable = false;
+  /** Fails the submission with this number (1-based) with the error. */
+  failSubmit: { at: number; error: Error } | null = null;
+  private submits = 0;
   pollsBeforeDone = 1;
   /** When set, a batch is done this long after it was submitted (as AC's importer), whatever the polls. */
   processing: { clock: FakeClock; ms: number } | null = null;
@@ -38,6 +41,8 @@ class ScriptedClient {
       this.throttleNext -= 1;
       throw new AcRateLimitedError(60_000, 400, 'bulk-import', 'POST /import/bulk_import');
     }
+    this.submits += 1;
+    if (this.failSubmit !== null && this.failSubmit.at === this.submits) throw this.failSubmit.error;
     this.submitted.push(entries);
     const batchId = `batch-${this.submitted.length}`;
     this.submittedAt.set(batchId, this.processing?.clock.now() ?? 0);
@@ -200,6 +205,27 @@ describe('unsubscribeInBulk', () => {
     const report = await running;
     expect(client.submitted).toHaveLength(1);
     expect(report.outcomes.map((o) => o.outcome)).toEqual(['unreachable', 'unreachable', 'unreachable']);
+  });
+
+  it('when the second batch is refused, then each batch is announced before it is sent and only the refused one is reported back; a batch without an answer is not', async () => {
+    for (const [error, refused] of [
+      [new AcServerError(502, 'POST /import/bulk_import'), [50]],
+      [new AcTimeoutError(30_000, 'POST /import/bulk_import'), []],
+    ] as const) {
+      const client = new ScriptedClient();
+      client.failSubmit = { at: 2, error };
+      const announced: number[] = [];
+      const refusedSizes: number[] = [];
+      const failure = await unsubscribeInBulk(client, inputs(300), {
+        clock: new FakeClock(),
+        pollIntervalMs: 200,
+        onSubmitting: async (batch) => void announced.push(batch.length),
+        onRefused: async (batch) => void refusedSizes.push(batch.length),
+      }).then(() => null, (e: unknown) => e);
+      expect(failure).toBe(error);
+      expect(announced).toEqual([250, 50]);
+      expect(refusedSizes).toEqual(refused);
+    }
   });
 
   it('when imports take 3 s, then the checks learn it: 40 imports cost at most 46 status checks, and a younger import is never asked about while an older one is pending', async () => {

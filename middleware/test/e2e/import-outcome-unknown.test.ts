@@ -44,4 +44,22 @@ describe('a bulk import whose outcome never came back (pglite)', () => {
       expect(unsubscribes.map((h) => [h.reason, h.result])).toEqual([['R1: Email Opt Out turned true', 'unsubscribed']]);
     }
   }, 90_000);
+
+  test('when AC refuses an import and the person then leaves a list by themselves, then that list is not claimed as ours', async () => {
+    const sandbox = sandboxOf();
+    const { ac } = sandbox;
+    const own = ac.createList('Left by the person');
+    const other = ac.createList('Still on');
+    const people = ['refusedimport.a@example.com', 'refusedimport.b@example.com'];
+    const ids = await knownPeople(sandbox, people, { [own.id]: 1, [other.id]: 1 });
+    // AC answers every import with an error for a while: nothing of it is applied.
+    ac.setFault({ status: 500, method: 'POST', pathPrefix: '/import', durationMs: 8_000 });
+    await optOutAll(sandbox, ids);
+    await waitFor(() => ac.requestLog.some((r) => r.method === 'POST' && r.path.startsWith('/api/3/import/bulk_import') && r.status === 500), { what: 'a refused import' });
+    ac.unsubscribe(people[0]!, own.id, { source: 'public' });
+    await waitFor(() => people.every((email) => Number(ac.contactByEmail(email)?.lists[other.id]) === 2), { what: 'both unsubscribed from the other list', timeoutMs: 40_000 });
+    await queuesEmpty(sandbox);
+    const claimed = (await sandbox.app!.store.audit.historyForEmail(people[0]!)).filter((h) => h.decision === 'unsubscribe-list' && h.newValue === `list ${own.id}: 2`);
+    expect(claimed).toEqual([]);
+  }, 90_000);
 });

@@ -333,16 +333,14 @@ export class PushWorker {
     // (audit, and the lists R2 may undo). A batch AC refused, or a contact AC says failed, had nothing applied: its
     // note goes, or it would claim a list the person or an admin left later.
     const intents = new UnsubscribeIntents(store);
-    const byEmail = new Map(toImport.map((c) => [c.job.payload.email, c]));
-    const noteOf = (email: string) => {
-      const c = byEmail.get(email)!;
-      return { email, contactId: c.contactId, lists: Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([listId, previousStatus]) => ({ listId, previousStatus })) };
-    };
+    // The lists the import names: those active or unconfirmed in the snapshot, with the status they leave.
+    const active = new Map(toImport.map((c) => [c.job.payload.email, { contactId: c.contactId, lists: Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([listId, previousStatus]) => ({ listId, previousStatus })) }]));
+    const noteOf = (email: string) => ({ email, ...active.get(email)! });
     let report;
     try {
       report = await unsubscribeInBulk(
         this.deps.ac,
-        toImport.map((c) => ({ email: c.job.payload.email, contactId: c.contactId, listIds: Object.entries(c.lists).filter(([, s]) => s === 0 || s === 1).map(([l]) => l) })),
+        toImport.map((c) => ({ email: c.job.payload.email, contactId: c.contactId, listIds: active.get(c.job.payload.email)!.lists.map((l) => l.listId) })),
         {
           ...this.deps.bulkOptions,
           processing: this.importProcessing,
@@ -409,7 +407,7 @@ export class PushWorker {
         continue;
       }
       await store.db.transaction(async (tx) => {
-        await new UnsubscribeIntents(store).clear([c.job.payload.email], tx);
+        await intents.clear([c.job.payload.email], tx);
         await store.unsubscribedLists.remember(c.contactId, c.job.payload.email, lists, tx);
         await store.audit.record(lists.map((l) => ({ direction: 'sf_to_ac' as const, email: c.job.payload.email, recordId: c.job.payload.recordIds[0] ?? null, acContactId: c.contactId, oldValue: `list ${l.listId}: ${l.previousStatus}`, newValue: `list ${l.listId}: 2`, decision: 'unsubscribe-list', reason: 'R1: Email Opt Out turned true (bulk import)', result: 'unsubscribed', correlation: { job: c.job.id } })), tx);
       });
@@ -418,7 +416,7 @@ export class PushWorker {
     // One transaction for the whole round: thousands of confirmed jobs, one commit.
     let pullQueued = false;
     await store.db.transaction(async (tx) => {
-      await new UnsubscribeIntents(store).clear(confirmed.map(({ c }) => c.job.payload.email), tx);
+      await intents.clear(confirmed.map(({ c }) => c.job.payload.email), tx);
       await store.unsubscribedLists.rememberMany(confirmed.map(({ c, lists }) => ({ acContactId: c.contactId, email: c.job.payload.email, lists })), tx);
       await store.audit.record(
         confirmed.flatMap(({ c, lists }) =>

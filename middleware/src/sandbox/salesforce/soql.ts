@@ -404,17 +404,27 @@ function run(org: OrgData, parser: SoqlParser, query: Query, asUserId?: string):
     return f;
   };
   const fields = query.fields.map(resolve);
-  const matches = (record: StoredRecord, cond: Condition): boolean => {
+  // The WHERE clause is compiled once per query: literals are checked against their field's type (SOQL rejects a
+  // mistyped literal whatever the table holds), a semi-join runs once, and an IN list becomes a set. Evaluated per
+  // row, a 200-value IN over 10,000 records cost seconds and stalled the whole emulator process.
+  const compile = (cond: Condition): ((record: StoredRecord) => boolean) => {
     switch (cond.kind) {
-      case 'and':
-        return matches(record, cond.left) && matches(record, cond.right);
-      case 'or':
-        return matches(record, cond.left) || matches(record, cond.right);
-      case 'not':
-        return !matches(record, cond.inner);
+      case 'and': {
+        const left = compile(cond.left);
+        const right = compile(cond.right);
+        return (r) => left(r) && right(r);
+      }
+      case 'or': {
+        const left = compile(cond.left);
+        const right = compile(cond.right);
+        return (r) => left(r) || right(r);
+      }
+      case 'not': {
+        const inner = compile(cond.inner);
+        return (r) => !inner(r);
+      }
       case 'in': {
         const f = resolve(cond.field);
-        const actual = record.fields[f.name] ?? null;
         let candidates: FieldValue[];
         if (Array.isArray(cond.values)) {
           candidates = cond.values.map((v) => literalValue(parser, f, v, cond.field.pos));
@@ -425,28 +435,36 @@ function run(org: OrgData, parser: SoqlParser, query: Query, asUserId?: string):
             throw parser.failAt(cond.field.pos, 'semi join sub-selects must select one field', 'MALFORMED_QUERY');
           candidates = sub.rows.map((r) => r[subField.name] ?? null);
         }
-        const found = candidates.some((c) => equalValues(f, actual, c));
-        return cond.negate ? !found : found;
+        const keys = new Set(candidates.map((c) => equalityKey(f, c)));
+        return (r) => keys.has(equalityKey(f, r.fields[f.name] ?? null)) !== cond.negate;
       }
       case 'compare': {
         const f = resolve(cond.field);
-        const actual = record.fields[f.name] ?? null;
         const expected = literalValue(parser, f, cond.value, cond.valuePos);
-        if (cond.op === 'like') {
-          return typeof actual === 'string' && typeof expected === 'string' && likeToRegExp(expected).test(actual);
+        const op = cond.op;
+        if (op === 'like') {
+          const pattern = typeof expected === 'string' ? likeToRegExp(expected) : null;
+          return (r) => {
+            const actual = r.fields[f.name] ?? null;
+            return pattern !== null && typeof actual === 'string' && pattern.test(actual);
+          };
         }
-        if (cond.op === '=') return equalValues(f, actual, expected);
-        if (cond.op === '!=') return !equalValues(f, actual, expected);
-        // Ordering comparisons never match null (SOQL Reference, "Comparison Operators").
-        if (actual === null || expected === null) return false;
-        const c = compareValues(f, actual, expected);
-        return cond.op === '<' ? c < 0 : cond.op === '>' ? c > 0 : cond.op === '<=' ? c <= 0 : c >= 0;
+        return (r) => {
+          const actual = r.fields[f.name] ?? null;
+          if (op === '=') return equalValues(f, actual, expected);
+          if (op === '!=') return !equalValues(f, actual, expected);
+          // Ordering comparisons never match null (SOQL Reference, "Comparison Operators").
+          if (actual === null || expected === null) return false;
+          const c = compareValues(f, actual, expected);
+          return op === '<' ? c < 0 : op === '>' ? c > 0 : op === '<=' ? c <= 0 : c >= 0;
+        };
       }
       default:
-        return false;
+        return () => false;
     }
   };
-  let rows = org.all(def.name).filter((r) => !query.where || matches(r, query.where));
+  const where = query.where ? compile(query.where) : null;
+  let rows = where === null ? org.all(def.name) : org.all(def.name).filter(where);
   if (query.orderBy.length > 0) {
     const order = query.orderBy.map((o) => ({ ...o, def: resolve(o.field) }));
     rows = [...rows].sort((a, b) => {
@@ -467,6 +485,15 @@ function run(org: OrgData, parser: SoqlParser, query: Query, asUserId?: string):
   if (query.offset !== undefined) rows = rows.slice(query.offset);
   if (query.limit !== undefined) rows = rows.slice(0, query.limit);
   return { type: def, count: query.count, fields, rows: rows.map((r) => org.visibleFields(def, r)) };
+}
+
+/** Two values are equal for `equalValues` exactly when their keys are: lets an IN list be a set. */
+function equalityKey(f: FieldDef, v: FieldValue): string {
+  if (f.type === 'boolean') return `b:${String(v ?? false)}`;
+  if (v === null) return 'null';
+  if (f.type === 'id' || f.type === 'reference') return `id:${String(v).slice(0, 15)}`;
+  if (f.type === 'datetime') return `t:${Date.parse(String(v))}`;
+  return `v:${String(v).toLowerCase()}`;
 }
 
 function equalValues(f: FieldDef, actual: FieldValue, expected: FieldValue): boolean {

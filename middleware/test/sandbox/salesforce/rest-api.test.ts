@@ -93,6 +93,19 @@ describe('Salesforce emulator REST API', () => {
     expect((malformed.body as Array<{ errorCode: string }>)[0]?.errorCode).toBe('MALFORMED_QUERY');
   });
 
+  it('when a literal does not fit its field, then INVALID_FIELD even if no record would be compared; NOT IN and a semi-join filter once', async () => {
+    // SOQL checks a literal's type when it compiles the query, not per row: Salesforce rejects it on an empty table.
+    const empty = await get(`/query?q=${encodeURIComponent("SELECT Id FROM Lead WHERE Company = 'nobody-here' AND HasOptedOutOfEmail = 'yes'")}`);
+    expect(empty.status).toBe(400);
+    expect((empty.body as Array<{ errorCode: string; message: string }>)[0]).toMatchObject({ errorCode: 'INVALID_FIELD', message: expect.stringContaining("field 'HasOptedOutOfEmail' must be of type boolean") });
+    const a = sf.insert('Contact', { LastName: 'InA', Email: 'in.a@example.com' });
+    sf.insert('Contact', { LastName: 'InB', Email: 'in.b@example.com' });
+    const notIn = await conn.query<{ Id: string }>("SELECT Id FROM Contact WHERE LastName IN ('InA', 'InB') AND Email NOT IN ('IN.B@example.com')");
+    expect(notIn.records.map((r) => r.Id)).toEqual([a.Id]);
+    const semi = await conn.query<{ Id: string }>("SELECT Id FROM Contact WHERE Id IN (SELECT Id FROM Contact WHERE Email = 'in.a@example.com')");
+    expect(semi.records.map((r) => r.Id)).toEqual([a.Id]);
+  });
+
   it('when the settings custom metadata is queried, then the Default record comes back; without the package, INVALID_TYPE', async () => {
     const settings = await conn.query<{ DeveloperName: string; Opt_Out_Field__c: string }>(
       "SELECT DeveloperName, Opt_Out_Field__c, Push_Enabled__c FROM OptOutSync_Settings__mdt WHERE DeveloperName = 'Default'",

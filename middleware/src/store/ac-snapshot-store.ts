@@ -19,6 +19,12 @@ export interface AcSnapshot {
   joinedSeenAt?: Date | null;
   /** The newest subscribe date (sdate) of the lists the contact is on, by AC; stored values only grow (see upsertMany). */
   lastSubscribedAt?: Date | null;
+  /**
+   * Written only: whether a list the contact is on (active or unconfirmed) has no subscribe date from AC. Only such a
+   * list makes a first or new sighting a join of unknown date (joinedSeenAt); a dated one is in lastSubscribedAt.
+   * Left out, every active list counts as undated (the cautious reading).
+   */
+  hasUndatedActiveList?: boolean;
 }
 
 export interface AwaitingSubscribe {
@@ -71,19 +77,23 @@ export class AcSnapshotStore {
   async upsertMany(snapshots: AcSnapshot[], tx: SqlExecutor = this.db): Promise<void> {
     if (snapshots.length === 0) return;
     await tx.query(
-      // joined_seen_at: a first sighting with an active list counts as a join (when it was joined is unknown); after
-      // that, only a list active now and not active in the row being replaced. last_subscribed_at only grows: a state
-      // we wrote ourselves carries no dates, and a join that came and went between two reads must not be forgotten.
+      // joined_seen_at: when a read shows a join AC gives no date for. A first sighting counts when an active list is
+      // undated; after that, a list active now and not in the row being replaced, when the read has an undated active
+      // list (which of its lists is undated the row does not keep: cautious). A dated join needs no sighting: its
+      // sdate is in last_subscribed_at, and the single path judges by the same sdate (bench:reconcile: every contact
+      // first read after its opt-out took the single path, 3 requests a person). last_subscribed_at only grows: a
+      // state we wrote ourselves carries no dates, and a join that came and went between two reads must not be
+      // forgotten.
       `INSERT INTO ac_contact_snapshots (ac_contact_id, email_norm, list_statuses, hard_bounced, ac_updated_at, last_unsubscribed_at, awaiting_subscribe, seen_at, joined_seen_at, last_subscribed_at)
          SELECT i, e, l, b, u, lu, w, $8,
-                CASE WHEN EXISTS (SELECT 1 FROM jsonb_each_text(l) AS n WHERE n.value IN ('0', '1')) THEN $8::timestamptz END, ls
-           FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::boolean[], $5::timestamptz[], $6::timestamptz[], $7::jsonb[], $9::timestamptz[]) AS t(i, e, l, b, u, lu, w, ls)
+                CASE WHEN un AND EXISTS (SELECT 1 FROM jsonb_each_text(l) AS n WHERE n.value IN ('0', '1')) THEN $8::timestamptz END, ls
+           FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::boolean[], $5::timestamptz[], $6::timestamptz[], $7::jsonb[], $9::timestamptz[], $10::boolean[]) AS t(i, e, l, b, u, lu, w, ls, un)
        ON CONFLICT (ac_contact_id) DO UPDATE SET email_norm = EXCLUDED.email_norm, list_statuses = EXCLUDED.list_statuses,
          hard_bounced = EXCLUDED.hard_bounced, ac_updated_at = EXCLUDED.ac_updated_at, last_unsubscribed_at = EXCLUDED.last_unsubscribed_at,
          awaiting_subscribe = EXCLUDED.awaiting_subscribe, seen_at = EXCLUDED.seen_at,
          last_subscribed_at = GREATEST(ac_contact_snapshots.last_subscribed_at, EXCLUDED.last_subscribed_at),
          joined_seen_at = CASE
-           WHEN EXISTS (SELECT 1 FROM jsonb_each_text(EXCLUDED.list_statuses) AS n
+           WHEN EXCLUDED.joined_seen_at IS NOT NULL AND EXISTS (SELECT 1 FROM jsonb_each_text(EXCLUDED.list_statuses) AS n
                          WHERE n.value IN ('0', '1') AND coalesce(ac_contact_snapshots.list_statuses ->> n.key, '') NOT IN ('0', '1'))
            THEN EXCLUDED.seen_at ELSE ac_contact_snapshots.joined_seen_at END`,
       [
@@ -96,6 +106,7 @@ export class AcSnapshotStore {
         snapshots.map((s) => (s.awaitingSubscribe === undefined || s.awaitingSubscribe === null ? null : JSON.stringify(s.awaitingSubscribe))),
         this.clock(),
         snapshots.map((s) => s.lastSubscribedAt ?? null),
+        snapshots.map((s) => s.hasUndatedActiveList ?? true),
       ],
     );
   }

@@ -61,7 +61,7 @@ export function lastUnsubscribedAt(state: Pick<AcContactState, 'listStatuses' | 
 /**
  * The newest subscribe date (sdate) among the lists the contact is on (active or unconfirmed), by AC's own records:
  * a bulk import cannot keep a list joined after the opt-out, so such a contact takes the single path. Null when no
- * active list is dated (a join without a date is caught by the snapshot's joined_seen_at instead).
+ * active list is dated (a join without a date is caught by the snapshot's joined_seen_at instead: hasUndatedActiveList).
  */
 export function newestActiveSubscribe(state: Pick<AcContactState, 'listStatuses' | 'subscribedAt'>): Date | null {
   let newest: Date | null = null;
@@ -70,6 +70,14 @@ export function newestActiveSubscribe(state: Pick<AcContactState, 'listStatuses'
     if ((status === 0 || status === 1) && sdate !== undefined && !Number.isNaN(sdate.getTime()) && (newest === null || sdate > newest)) newest = sdate;
   }
   return newest;
+}
+
+/** Whether a list the contact is on (active or unconfirmed) has no subscribe date from AC: a join of unknown date. */
+export function hasUndatedActiveList(state: Pick<AcContactState, 'listStatuses' | 'subscribedAt'>): boolean {
+  return Object.entries(state.listStatuses).some(([listId, status]) => {
+    const sdate = state.subscribedAt[listId];
+    return (status === 0 || status === 1) && (sdate === undefined || Number.isNaN(sdate.getTime()));
+  });
 }
 
 /**

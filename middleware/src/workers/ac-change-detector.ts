@@ -2,7 +2,7 @@
 // seen by both is acted on once: the first observation moves the snapshot, the second finds nothing new.
 import type { Store, SqlExecutor } from '../store';
 import type { AuditEntry } from '../store/audit-log';
-import { detectTransitions, newestActiveSubscribe, unsubscribeMark, type AcContactState, type AcTransition, type PreviousAcState } from '../sync/ac-transitions';
+import { detectTransitions, hasUndatedActiveList, newestActiveSubscribe, unsubscribeMark, type AcContactState, type AcTransition, type PreviousAcState } from '../sync/ac-transitions';
 import { pullJobKind, type PullJobPayload } from '../sync/pull-job';
 import { normaliseEmail } from '../sync/opt-out-change';
 import { recordOptOutCauses, takeOptOutCauses } from './opt-out-causes';
@@ -105,7 +105,7 @@ export async function detectAndQueue(
   await recordOptOutCauses(store, [...unusedCauses.entries()].map(([email, at]) => ({ email, at: at.toISOString() })), tx);
   const states = [...latest.values()];
   await store.snapshots.upsertMany(
-    states.map((s) => ({ acContactId: s.acContactId, email: s.email, listStatuses: s.listStatuses, hardBounced: s.hardBounced, acUpdatedAt: s.acUpdatedAt, lastUnsubscribedAt: unsubscribeMark(s), lastSubscribedAt: newestActiveSubscribe(s), awaitingSubscribe: awaiting.get(s.acContactId) ?? null })),
+    states.map((s) => ({ acContactId: s.acContactId, email: s.email, listStatuses: s.listStatuses, hardBounced: s.hardBounced, acUpdatedAt: s.acUpdatedAt, lastUnsubscribedAt: unsubscribeMark(s), lastSubscribedAt: newestActiveSubscribe(s), hasUndatedActiveList: hasUndatedActiveList(s), awaitingSubscribe: awaiting.get(s.acContactId) ?? null })),
     tx,
   );
   if (jobs.length > 0) await store.jobs.enqueue(tx, pullJobKind, jobs);

@@ -315,6 +315,22 @@ describe.each(engines)('store on %s', (engine) => {
     expect((await store.links.lastObserved([id])).get(id)?.writtenAt).toEqual(wroteAt);
   });
 
+  test('when a read shows a contact on lists, then only a list AC gives no subscribe date counts as a join seen now', async () => {
+    const at = (id: string) => store.snapshots.findByEmails([`${id}@join.io`]).then((m) => m.get(`${id}@join.io`)?.joinedSeenAt ?? null);
+    const sdate = new Date(now.getTime() - 3600_000);
+    const snap = (id: string, lists: Record<string, number>, undated: boolean | undefined) => ({ acContactId: id, email: `${id}@join.io`, listStatuses: lists, hardBounced: false, acUpdatedAt: null, lastSubscribedAt: sdate, ...(undated === undefined ? {} : { hasUndatedActiveList: undated }) });
+    const first = now;
+    // First sighting: a dated list is no join of unknown date (its sdate tells); an undated one, or a caller that
+    // does not say, is.
+    await store.snapshots.upsertMany([snap('j1', { '1': 1 }, false), snap('j2', { '1': 1 }, true), snap('j3', { '1': 1 }, undefined), snap('j4', { '1': 2 }, true)]);
+    expect([await at('j1'), await at('j2'), await at('j3'), await at('j4')]).toEqual([null, first, first, null]);
+    // Later reads: a newly active dated list leaves the mark alone; a newly active list beside an undated one moves it.
+    now = new Date(first.getTime() + 60_000);
+    await store.snapshots.upsertMany([snap('j1', { '1': 1, '2': 1 }, false), snap('j4', { '1': 1 }, true), snap('j2', { '1': 1 }, true)]);
+    expect([await at('j1'), await at('j4'), await at('j2')]).toEqual([null, now, first]);
+    now = first;
+  });
+
   test('when snapshots, cursors and remembered lists are written, then they read back as written', async () => {
     await store.snapshots.upsertMany([{ acContactId: '42', email: 'S@x.io', listStatuses: { '1': 1, '2': 2 }, hardBounced: false, acUpdatedAt: now }]);
     expect((await store.snapshots.findByEmail('s@x.io'))?.listStatuses).toEqual({ '1': 1, '2': 2 });

@@ -72,6 +72,18 @@ export function newestActiveSubscribe(state: Pick<AcContactState, 'listStatuses'
   return newest;
 }
 
+/**
+ * Whether what the middleware last read of a contact leaves room for a list joined after an opt-out made at
+ * `optedOutAt`: AC dates one of its active lists later, a read saw it join a list (of unknown date) later, or AC
+ * re-dated the contact later. The bulk import cannot keep such a list, so such a contact takes the single path.
+ * Judged to the second, as the single path judges a subscribe date (AC stamps whole seconds; Salesforce's commit
+ * time has milliseconds): a mark in the opt-out's own second is not later, one in any later second is.
+ */
+export function mayHaveJoinedSince(marks: { lastSubscribedAt?: Date | null; joinedSeenAt?: Date | null; acUpdatedAt?: Date | null }, optedOutAt: Date): boolean {
+  const second = Math.floor(optedOutAt.getTime() / 1000);
+  return [marks.lastSubscribedAt, marks.joinedSeenAt, marks.acUpdatedAt].some((at) => at !== undefined && at !== null && Math.floor(at.getTime() / 1000) > second);
+}
+
 /** Whether a list the contact is on (active or unconfirmed) has no subscribe date from AC: a join of unknown date. */
 export function hasUndatedActiveList(state: Pick<AcContactState, 'listStatuses' | 'subscribedAt'>): boolean {
   return Object.entries(state.listStatuses).some(([listId, status]) => {

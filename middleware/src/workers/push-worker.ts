@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Store, SqlExecutor } from '../store';
-import type { AcContactState } from '../sync/ac-transitions';
+import { mayHaveJoinedSince, type AcContactState } from '../sync/ac-transitions';
 import type { AuditEntry } from '../store/audit-log';
 import type { ClaimedJob, RetryPolicy } from '../store/job-queue';
 import type { Clock } from '../store/clock';
@@ -304,10 +304,7 @@ export class PushWorker {
       // Not seen_at: every poll and reconciliation re-reads an unchanged state, and after an outage that sent the
       // whole backlog down the single path (chaos: the drain went from 72 s to 299 s; push-path's 300-contact import
       // timed out under CI load).
-      // Salesforce dates a change to the second (it may have been made up to 999 ms later) and AC a subscribe too: a
-      // state seen within that second is no later choice for the single path either (its sdate is not after it).
-      const optedOutAt = Date.parse(job.payload.latestChangedAt) + 1000;
-      const changedSince = snapshot !== undefined && [snapshot.lastSubscribedAt, snapshot.joinedSeenAt, snapshot.acUpdatedAt].some((at) => at !== undefined && at !== null && at.getTime() >= optedOutAt);
+      const changedSince = snapshot !== undefined && mayHaveJoinedSince(snapshot, new Date(job.payload.latestChangedAt));
       if (snapshot !== undefined && !changedSince && Object.keys(snapshot.listStatuses).length > 0) candidates.push({ job, contactId: snapshot.acContactId, lists: snapshot.listStatuses });
       else rest.push(job);
     }

@@ -1,6 +1,6 @@
 // The reverse path's detector decides from AC's settled state and dates what it finds by AC's own records (list
 // sdate/udate, the contact's udate), never by a delivery's word (issue 16 items 2 and 3).
-import { detectTransitions, type AcContactState, type PreviousAcState } from '../../src/sync/ac-transitions';
+import { detectTransitions, hasUndatedActiveList, mayHaveJoinedSince, type AcContactState, type PreviousAcState } from '../../src/sync/ac-transitions';
 
 const observedAt = new Date('2026-12-06T12:00:00Z');
 const at = (iso: string) => new Date(`2026-12-06T${iso}Z`);
@@ -60,5 +60,33 @@ describe('detectTransitions', () => {
     const previous: PreviousAcState = { listStatuses: { '1': 3, '2': 2, '3': 3 }, hardBounced: true, lastUnsubscribedAt: at('08:00:00') };
     const current = read({ listStatuses: { '1': 3, '2': 2, '3': 2 }, unsubscribedAt: { '2': at('08:00:00'), '3': at('10:00:00') }, hardBounced: true });
     expect(detectTransitions(previous, current, observedAt)).toEqual([]);
+  });
+});
+
+describe('mayHaveJoinedSince (may the bulk import take this contact?)', () => {
+  // Salesforce commits at 10:00:00.653; AC stamps whole seconds.
+  const optOut = new Date('2026-12-07T10:00:00.653Z');
+  test('when AC dates a subscribe in the next second, then the contact may have joined since, as the single path judges it', () => {
+    // Found by an outside review: the old rule (a mark >= the opt-out + 1000 ms) let 10:00:01 through to the import,
+    // where the single path keeps that list (its second is later).
+    expect(mayHaveJoinedSince({ lastSubscribedAt: new Date('2026-12-07T10:00:01Z') }, optOut)).toBe(true);
+  });
+  test('when every mark is in the opt-out\'s own second or earlier, then the import may take it', () => {
+    expect(mayHaveJoinedSince({ lastSubscribedAt: new Date('2026-12-07T10:00:00Z'), joinedSeenAt: new Date('2026-12-07T10:00:00.900Z'), acUpdatedAt: new Date('2026-12-07T09:59:00Z') }, optOut)).toBe(false);
+    expect(mayHaveJoinedSince({ lastSubscribedAt: null, joinedSeenAt: null, acUpdatedAt: null }, optOut)).toBe(false);
+  });
+  test('when a read saw a join of unknown date, or AC re-dated the contact, in a later second, then it may have joined since', () => {
+    expect(mayHaveJoinedSince({ joinedSeenAt: new Date('2026-12-07T10:00:02Z') }, optOut)).toBe(true);
+    expect(mayHaveJoinedSince({ acUpdatedAt: new Date('2026-12-07T10:00:01.001Z') }, optOut)).toBe(true);
+  });
+});
+
+describe('hasUndatedActiveList', () => {
+  test('when an active or unconfirmed list has no subscribe date, then it is a join of unknown date; a dated one or a list left is not', () => {
+    const sdate = new Date('2026-01-01T00:00:00Z');
+    expect(hasUndatedActiveList({ listStatuses: { '1': 1, '2': 2 }, subscribedAt: { '1': sdate } })).toBe(false);
+    expect(hasUndatedActiveList({ listStatuses: { '1': 1, '2': 0 }, subscribedAt: { '1': sdate } })).toBe(true);
+    expect(hasUndatedActiveList({ listStatuses: { '1': 1 }, subscribedAt: { '1': new Date('nonsense') } })).toBe(true);
+    expect(hasUndatedActiveList({ listStatuses: { '2': 2, '3': 3 }, subscribedAt: {} })).toBe(false);
   });
 });

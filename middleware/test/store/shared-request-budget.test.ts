@@ -30,7 +30,13 @@ describe('shared request budget on PostgreSQL', () => {
         }),
       );
       grants.sort((x, y) => x - y);
-      for (let i = 5; i < grants.length; i++) expect(grants[i]! - grants[i - 5]!).toBeGreaterThanOrEqual(990);
+      // Each grant's slot is a full interval after the last (222 ms at 4.5/s), so any 6 grants span over 1.1 s. They
+      // are measured here when their timers fire, which a loaded host may delay for one and not the next (CI: one
+      // window of 872 ms among the others): one window may be squeezed by such jitter, none far. Two instances that
+      // did not share the budget would make 9 grants a second (every window ~560 ms).
+      const windows = grants.slice(5).map((at, i) => at - grants[i]!);
+      expect(windows.filter((w) => w < 990).length).toBeLessThanOrEqual(1);
+      for (const w of windows) expect(w).toBeGreaterThanOrEqual(750);
       // And the budget is used, not wasted: 16 grants at 4.5/s (10% headroom against jitter) take about 3.3 s.
       expect(grants[grants.length - 1]! - grants[0]!).toBeLessThan(4000);
     });

@@ -137,8 +137,25 @@ export class OrgData {
   }
 
   now(): Date {
-    return this.options.now();
+    return this.pinnedNow ?? this.options.now();
   }
+
+  /**
+   * Runs one transaction's writes at one instant: Salesforce stamps every record of a DML call with the
+   * transaction's time (one LastModifiedDate, one CDC commitTimestamp). Read per record, a call that straddled a
+   * second split its change event in two (CI, under load).
+   */
+  atOneInstant<T>(fn: () => T): T {
+    if (this.pinnedNow !== null) return fn();
+    this.pinnedNow = this.options.now();
+    try {
+      return fn();
+    } finally {
+      this.pinnedNow = null;
+    }
+  }
+
+  private pinnedNow: Date | null = null;
 
   /** Turns field history tracking on for these fields of an object (an admin in Setup); [] turns it off. */
   trackFieldHistory(type: 'Contact' | 'Lead', fields: string[]): void {

@@ -394,7 +394,8 @@ export function restRouter(ctx: RestContext): Router {
       );
     }
     const context = writeContext(res);
-    const results = body.records.map((record) => {
+    // One call, one transaction, one instant (see OrgData.atOneInstant).
+    const results = ctx.org.atOneInstant(() => body.records.map((record) => {
       const attrs = z.object({ type: z.string() }).safeParse(record.attributes);
       const id = typeof record.id === 'string' ? record.id : typeof record.Id === 'string' ? record.Id : undefined;
       try {
@@ -411,7 +412,7 @@ export function restRouter(ctx: RestContext): Router {
       } catch (e) {
         return { id, error: collectionError(e) };
       }
-    });
+    }));
     const failed = results.some((r) => 'error' in r);
     if (body.allOrNone && failed) {
       res.json(

@@ -106,6 +106,24 @@ describe('Salesforce emulator REST API', () => {
     expect(semi.records.map((r) => r.Id)).toEqual([a.Id]);
   });
 
+  it('when one collections call updates several records, then they share one LastModifiedDate (one transaction), even across a second', async () => {
+    // A clock that moves 700 ms each time it is read: per-record stamps would straddle seconds (CI, under load).
+    let t = Date.parse('2026-12-07T06:00:00.500Z');
+    const stepping = await startSalesforceEmulator({ now: () => new Date((t += 700)) });
+    try {
+      const ids = [0, 1, 2].map((i) => String(stepping.insert('Contact', { LastName: `Tx${i}`, Email: `tx${i}@example.com` }).Id));
+      const res = await fetch(`${stepping.url}/services/data/v${stepping.apiVersion}/composite/sobjects`, {
+        method: 'PATCH',
+        headers: { Authorization: `Bearer ${stepping.issueToken()}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ allOrNone: false, records: ids.map((id) => ({ attributes: { type: 'Contact' }, id, HasOptedOutOfEmail: true })) }),
+      });
+      expect(res.status).toBe(200);
+      expect(new Set(ids.map((id) => stepping.get('Contact', id)?.LastModifiedDate)).size).toBe(1);
+    } finally {
+      await stepping.close();
+    }
+  });
+
   it('when the settings custom metadata is queried, then the Default record comes back; without the package, INVALID_TYPE', async () => {
     const settings = await conn.query<{ DeveloperName: string; Opt_Out_Field__c: string }>(
       "SELECT DeveloperName, Opt_Out_Field__c, Push_Enabled__c FROM OptOutSync_Settings__mdt WHERE DeveloperName = 'Default'",
